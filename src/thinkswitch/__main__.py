@@ -1,0 +1,3 @@
+from thinkswitch.cli.app import main
+
+main()

@@ -1,0 +1,122 @@
+"""`thinkswitch` commands. Errors print one line and exit 2 (usage) or 1 (runtime)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from thinkswitch.cli.render import StreamPrinter
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.engines.registry import engine_factories
+from thinkswitch.errors import ThinkswitchError
+from thinkswitch.factory import build_switch, load_settings
+from thinkswitch.result import Decision, Result
+from thinkswitch.switch import Request
+from thinkswitch.thinking.dialects import DIALECTS
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="A light switch for LLM reasoning: off, on under a budget, or auto.",
+)
+
+
+class Think(StrEnum):
+    off = "off"
+    on = "on"
+    auto = "auto"
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question to answer")],
+    think: Annotated[Think, typer.Option(help="off, on (under --budget) or auto")] = Think.auto,
+    budget: Annotated[int | None, typer.Option(help="cap on thinking tokens")] = None,
+    min_thinking: Annotated[int, typer.Option(help="replace an earlier end with 'Wait,'")] = 0,
+    answer_max_tokens: Annotated[int | None, typer.Option(help="cap on answer tokens")] = None,
+    engine: Annotated[str | None, typer.Option(help="engine name (thinkswitch engines)")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
+    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    seed: Annotated[int | None, typer.Option(help="sampling seed")] = None,
+    hide_thinking: Annotated[bool, typer.Option(help="do not print the thinking")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="print the Result as JSON")] = False,
+) -> None:
+    """Answer QUESTION, streaming the thinking (dimmed) and then the answer."""
+    request = Request.build(
+        question,
+        think=think.value,
+        budget=budget,
+        min_thinking=min_thinking,
+        answer_max_tokens=answer_max_tokens,
+        temperature=temperature,
+        seed=seed,
+    )
+    settings = load_settings(
+        engine=engine, model=model, dialect=dialect, base_url=base_url, data_dir=data_dir
+    )
+    switch = build_switch(settings)
+    try:
+        if json_output:
+            print(switch.run(request).model_dump_json())
+            return
+        printer = StreamPrinter(Console(), Console(stderr=True), show_thinking=not hide_thinking)
+        for event in switch.stream(request):
+            if isinstance(event, Decision):
+                printer.decision(event)
+            elif isinstance(event, ThinkingDelta | AnswerDelta):
+                printer.delta(event)
+            elif isinstance(event, Result):
+                printer.result(event)
+    finally:
+        switch.engine.close()
+
+
+@app.command()
+def engines() -> None:
+    """List the engines and the dialects (how each model family is told to think)."""
+    console = Console()
+    table = Table(title="engines")
+    table.add_column("name")
+    table.add_column("what it runs")
+    for name, (_, description) in sorted(engine_factories().items()):
+        table.add_row(name, description)
+    console.print(table)
+    dialects = Table(title="dialects")
+    dialects.add_column("name")
+    dialects.add_column("markers")
+    dialects.add_column("embedded engine")
+    for name, dialect in sorted(DIALECTS.items()):
+        markers = f"{dialect.parser.start} … {dialect.parser.end}"
+        dialects.add_row(name, markers, "yes" if dialect.local else "no (server-side)")
+    console.print(dialects)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every expected failure into one line and an exit code."""
+    err = Console(stderr=True, highlight=False)
+    try:
+        app(args=argv, standalone_mode=False, prog_name="thinkswitch")
+    except click.UsageError as error:
+        err.print(f"thinkswitch: usage error: {error.format_message()}", markup=False)
+        sys.exit(2)
+    except click.Abort:
+        err.print("thinkswitch: aborted", markup=False)
+        sys.exit(130)
+    except ThinkswitchError as error:
+        kind = "usage error" if error.exit_code == 2 else "error"
+        err.print(f"thinkswitch: {kind}: {error}", markup=False)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("thinkswitch: interrupted", markup=False)
+        sys.exit(130)

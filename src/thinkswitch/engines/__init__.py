@@ -1,0 +1,1 @@
+"""Engines: model backends behind one small streaming interface."""

@@ -1,0 +1,66 @@
+"""The engine interface: one method, `execute`, that yields events.
+
+An engine receives a `GenerationRequest` (messages, the thinking plan) and a `Dialect`, and
+yields `ThinkingDelta` / `AnswerDelta` text as it is produced, then one `UsageReport` and one
+`Finish`. It enforces the budget itself, because only the engine can stop and continue its own
+generation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from thinkswitch.engines.plan import GenerationRequest
+from thinkswitch.result import FinishReason
+from thinkswitch.thinking.dialects import Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    prompt_tokens: int
+    thinking_tokens: int
+    answer_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: FinishReason
+
+
+EngineEvent = ThinkingDelta | AnswerDelta | UsageReport | Finish
+
+
+class Engine(ABC):
+    """A model backend. Subclasses set `name` and `default_dialect` and implement `execute`."""
+
+    name: ClassVar[str]
+    default_dialect: ClassVar[str] = "prompted"
+
+    @property
+    @abstractmethod
+    def model(self) -> str:
+        """The model this engine serves, as shown to users."""
+
+    @abstractmethod
+    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
+        """Generate one answer, yielding deltas, then a `UsageReport` and a `Finish`."""
+
+    def supports(self, dialect: Dialect) -> bool:
+        """Whether this engine can drive `dialect`."""
+        return True
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release resources (connections, model memory)."""

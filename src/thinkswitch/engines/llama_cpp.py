@@ -1,0 +1,242 @@
+"""The embedded engine: llama-cpp-python on a GGUF file, with token-level budget forcing.
+
+Generation runs token by token through `Llama.generate`, which reuses the KV cache for the
+longest common prefix of the token list it is given. Budget forcing therefore costs no
+re-prefill: when the thinking cap is hit, the dialect's closing text is appended to the tokens
+already generated and generation simply goes on; when thinking ends before `min_thinking`, the
+thinking so far is re-tokenised with "Wait," appended and generation goes on from there.
+
+Thinking tokens are counted with the model's own tokenizer: a generated token counts as
+thinking when the reasoning parser is inside the thinking at the moment it arrives (so the
+model's own end marker counts); injected "Wait," tokens count too, injected close text does not.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from thinkswitch.engines.base import (
+    AnswerDelta,
+    Engine,
+    EngineEvent,
+    Finish,
+    ThinkingDelta,
+    UsageReport,
+)
+from thinkswitch.engines.chat_template import ChatTemplate
+from thinkswitch.engines.model_files import resolve_model_path
+from thinkswitch.engines.plan import GenerationRequest
+from thinkswitch.errors import BudgetError, ModelNotFoundError
+from thinkswitch.result import FinishReason
+from thinkswitch.settings import Settings
+from thinkswitch.thinking.dialects import Dialect, PromptPlan
+from thinkswitch.thinking.parsers import ReasoningParser, Segment
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One llama.cpp model in memory, with the lock that serialises its use."""
+
+    llama: Any
+    template: ChatTemplate
+    eog: frozenset[int]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path, n_ctx: int, n_threads: int | None) -> LoadedModel:
+    """Load a GGUF once per process; later engines on the same file share it."""
+    from llama_cpp import Llama
+
+    try:
+        llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False, logits_all=False
+        )
+    except (ValueError, RuntimeError) as error:
+        raise ModelNotFoundError(f"cannot load model {path}: {error}") from None
+    metadata: dict[str, str] = llama.metadata
+    vocab = llama._model.vocab
+    eog = frozenset(
+        token for token in range(llama.n_vocab()) if _is_eog(vocab, token)
+    ) or frozenset({llama.token_eos()})
+    template = ChatTemplate(
+        metadata.get("tokenizer.chat_template"),
+        bos_token=_piece(llama, llama.token_bos()),
+        eos_token=_piece(llama, llama.token_eos()),
+    )
+    return LoadedModel(llama=llama, template=template, eog=eog)
+
+
+def _is_eog(vocab: Any, token: int) -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+
+
+def _piece(llama: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    return bytes(llama.detokenize([token], special=True)).decode("utf-8", "replace")
+
+
+@dataclass
+class _Progress:
+    """Counters and text of one generation, shared by the steps of the loop."""
+
+    thinking_tokens: int = 0
+    answer_tokens: int = 0
+    thinking_text: list[str] = field(default_factory=list)
+    cut: bool = False
+
+
+class LlamaCppEngine(Engine):
+    name = "llama_cpp"
+    default_dialect = "prompted"
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+        self._path = model_path
+        self._model = load_model(model_path, n_ctx, n_threads)
+        self.n_ctx = n_ctx
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppEngine:
+        return cls(resolve_model_path(settings.model), settings.n_ctx, settings.n_threads)
+
+    @property
+    def model(self) -> str:
+        return self._path.stem
+
+    @property
+    def llama(self) -> Any:
+        """The underlying `llama_cpp.Llama` (for benchmarks that compare against it)."""
+        return self._model.llama
+
+    def supports(self, dialect: Dialect) -> bool:
+        return dialect.local
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def prompt_tokens(self, prompt: PromptPlan) -> list[int]:
+        text = self._model.template.render(prompt.messages, prompt.prefill, prompt.template_kwargs)
+        tokens = list(self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        bos = self.llama.token_bos()
+        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
+            tokens = tokens[1:]
+        return tokens
+
+    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
+        prompt = dialect.prepare(request.messages, request.plan)
+        tokens = self.prompt_tokens(prompt)
+        self._check_context(len(tokens), request)
+        with self._model.lock:
+            if request.seed is not None:
+                self.llama.set_seed(request.seed)
+            yield from self._generate(tokens, prompt, request, dialect)
+
+    def _check_context(self, prompt_tokens: int, request: GenerationRequest) -> None:
+        plan = request.plan
+        thinking = (plan.budget or 0) if plan.mode == "on" else 0
+        needed = prompt_tokens + thinking + plan.answer_max_tokens + 8
+        if needed > self.n_ctx:
+            raise BudgetError(
+                f"prompt {prompt_tokens} + budget {thinking} + answer {plan.answer_max_tokens} "
+                f"tokens exceed the context window of {self.n_ctx} tokens"
+            )
+
+    def _generate(
+        self,
+        tokens: list[int],
+        prompt: PromptPlan,
+        request: GenerationRequest,
+        dialect: Dialect,
+    ) -> Iterator[EngineEvent]:
+        plan = request.plan
+        thinking_on = plan.mode == "on"
+        budget = plan.budget or self.n_ctx
+        base = list(tokens)
+        progress = _Progress()
+        parser: ReasoningParser = dialect.parser(prompt.start_state)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        finish: FinishReason | None = None
+        while finish is None:
+            ended_thinking = False
+            for token in self.llama.generate(
+                tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05
+            ):
+                if token in self._model.eog:
+                    if thinking_on and parser.in_thinking:
+                        yield from self._emit(parser.flush(), progress)
+                        ended_thinking = True
+                    else:
+                        finish = "stop"
+                    break
+                tokens.append(token)
+                was_thinking = parser.in_thinking
+                segments = parser.feed(decoder.decode(self.llama.detokenize([token])))
+                if was_thinking:
+                    progress.thinking_tokens += 1
+                else:
+                    progress.answer_tokens += 1
+                closed_early = (
+                    thinking_on
+                    and was_thinking
+                    and parser.in_answer
+                    and progress.thinking_tokens < plan.min_thinking
+                )
+                if closed_early:
+                    # The model closed its thinking too early: drop what followed the marker.
+                    kept = [segment for segment in segments if segment.kind == "thinking"]
+                    yield from self._emit(kept, progress)
+                    ended_thinking = True
+                    break
+                yield from self._emit(segments, progress)
+                if thinking_on and parser.in_thinking and progress.thinking_tokens >= budget:
+                    yield from self._emit(parser.flush(), progress)
+                    progress.cut = True
+                    tokens = [*tokens, *self.tokenize(dialect.close_text)]
+                    parser = dialect.parser("disabled")
+                    break
+                generated = progress.answer_tokens
+                if not thinking_on:
+                    generated += progress.thinking_tokens
+                if generated >= plan.answer_max_tokens or len(tokens) >= self.n_ctx:
+                    finish = "length"
+                    break
+            decoder.reset()
+            if not ended_thinking:
+                continue
+            if progress.thinking_tokens < plan.min_thinking:
+                tokens = self._extend(base, progress, dialect)
+                yield ThinkingDelta(dialect.wait_text)
+                parser = dialect.parser("inside")
+                if progress.thinking_tokens < budget:
+                    continue
+                progress.cut = True
+            tokens = [*tokens, *self.tokenize(dialect.close_text)]
+            parser = dialect.parser("disabled")
+        yield from self._emit(parser.flush(), progress)
+        yield UsageReport(len(base), progress.thinking_tokens, progress.answer_tokens)
+        yield Finish("budget" if progress.cut and finish == "stop" else finish)
+
+    def _extend(self, base: list[int], progress: _Progress, dialect: Dialect) -> list[int]:
+        """Replace an early end of thinking with "Wait," and re-count the thinking tokens."""
+        progress.thinking_text.append(dialect.wait_text)
+        thinking = self.tokenize("".join(progress.thinking_text))
+        progress.thinking_tokens = len(thinking)
+        return [*base, *thinking]
+
+    @staticmethod
+    def _emit(segments: list[Segment], progress: _Progress) -> Iterator[EngineEvent]:
+        for segment in segments:
+            if segment.kind == "thinking":
+                progress.thinking_text.append(segment.text)
+                yield ThinkingDelta(segment.text)
+            else:
+                yield AnswerDelta(segment.text)

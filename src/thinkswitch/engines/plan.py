@@ -1,0 +1,26 @@
+"""What an engine is asked to do: the resolved thinking plan and the generation request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingPlan:
+    """Off or on, and the limits that go with it (already validated by the switch)."""
+
+    mode: Mode
+    budget: int | None = None
+    min_thinking: int = 0
+    answer_max_tokens: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    messages: tuple[ChatMessage, ...]
+    plan: ThinkingPlan
+    temperature: float = 0.6
+    seed: int | None = None

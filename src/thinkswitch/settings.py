@@ -1,0 +1,64 @@
+"""One typed settings object, read from arguments and `THINKSWITCH_*` variables, passed down.
+
+Nothing reads the environment after this object is built.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BudgetStyle = Literal["cut", "thinking_token_budget"]
+
+
+def default_data_dir() -> Path:
+    """`../shared/data` beside the checkout when it exists, else the user's data directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    beside = checkout.parent / "shared" / "data"
+    if beside.is_dir():
+        return beside
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "thinkswitch" / "data"
+
+
+class Settings(BaseSettings):
+    """Configuration of one thinkswitch process."""
+
+    # THINKSWITCH_DATA is the documented name of the data directory; code passes data_dir=.
+    model_config = SettingsConfigDict(
+        env_prefix="THINKSWITCH_", extra="forbid", populate_by_name=True
+    )
+
+    engine: str = Field("llama_cpp", description="engine name (see `thinkswitch engines`)")
+    model: str | None = Field(
+        None, description="GGUF path (llama_cpp), model name (openai) or recorded model (replay)"
+    )
+    dialect: str | None = Field(None, description="override the dialect the model suggests")
+    data_dir: Path = Field(default_factory=default_data_dir, alias="THINKSWITCH_DATA")
+
+    default_budget: int = Field(1024, ge=1, description="thinking cap when none is given")
+    answer_max_tokens: int = Field(512, ge=1, description="cap on answer tokens")
+    temperature: float = Field(0.6, ge=0.0, le=2.0)
+    seed: int | None = None
+
+    n_ctx: int = Field(4096, ge=256, description="llama_cpp context window")
+    n_threads: int | None = Field(None, ge=1)
+
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server")
+    api_key: str | None = Field(None, description="bearer token for the server")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(120.0, gt=0)
+    budget_style: BudgetStyle = Field(
+        "cut",
+        description="'cut': stop the stream at the cap and ask for the answer in a second call; "
+        "'thinking_token_budget': send vLLM's server-side cap",
+    )
+    send_prefill: bool = Field(
+        False,
+        description="send assistant prefill with continue_final_message (vLLM, SGLang)",
+    )
+

@@ -1,0 +1,154 @@
+"""The switch: one call that turns a request into a `Result`.
+
+`Switch.stream` decides (off, on under a budget, or auto through a triage policy), runs the
+engine with the dialect's thinking control, and yields the `Decision`, then thinking and answer
+deltas as they come, then the finished `Result`. `Switch.run` is the same without the deltas.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from thinkswitch.engines.base import (
+    AnswerDelta,
+    Engine,
+    Finish,
+    ThinkingDelta,
+    UsageReport,
+)
+from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.errors import BudgetError, EngineUnavailableError, UsageError
+from thinkswitch.messages import ChatMessage, last_user_text
+from thinkswitch.result import Decision, FinishReason, RequestedMode, Result, Timings, Usage
+from thinkswitch.settings import Settings
+from thinkswitch.thinking.dialects import Dialect
+from thinkswitch.triage.base import TriagePolicy
+
+SwitchEvent = Decision | ThinkingDelta | AnswerDelta | Result
+
+
+class Request(BaseModel):
+    """One request to the switch. Options mirror `thinkswitch ask`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    messages: tuple[ChatMessage, ...] = Field(min_length=1)
+    think: RequestedMode = Field("auto", description="off, on, or auto (triage decides)")
+    budget: int | None = Field(None, ge=1, description="cap on thinking tokens")
+    min_thinking: int = Field(0, ge=0, description="below it, an early end becomes 'Wait,'")
+    answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    seed: int | None = None
+
+    @classmethod
+    def build(cls, question: str, **options: object) -> Request:
+        """A single-question request; invalid options raise `UsageError`, not pydantic's."""
+        try:
+            return cls.model_validate(
+                {"messages": [{"role": "user", "content": question}], **options}
+            )
+        except ValidationError as error:
+            raise UsageError(_one_line(error)) from None
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "request"
+    return f"invalid {where}: {first['msg']}"
+
+
+class Switch:
+    """Ties an engine, its dialect and a triage policy together under one settings object."""
+
+    def __init__(
+        self, engine: Engine, dialect: Dialect, policy: TriagePolicy, settings: Settings
+    ) -> None:
+        if not engine.supports(dialect):
+            raise UsageError(f"engine {engine.name!r} cannot drive dialect {dialect.name!r}")
+        self.engine = engine
+        self.dialect = dialect
+        self.policy = policy
+        self.settings = settings
+
+    def decide(self, request: Request) -> Decision:
+        if not last_user_text(request.messages).strip():
+            raise UsageError("the question is empty")
+        budget = request.budget or self.settings.default_budget
+        if request.min_thinking > budget:
+            raise BudgetError(
+                f"min_thinking {request.min_thinking} is larger than the budget {budget}"
+            )
+        if request.think == "off":
+            return Decision(requested="off", mode="off", budget=None, policy="user",
+                            reason="thinking switched off by the caller")
+        if request.think == "on":
+            return Decision(requested="on", mode="on", budget=budget, policy="user",
+                            reason=f"thinking switched on by the caller, budget {budget}")
+        return self.policy.decide(request.messages, budget)
+
+    def stream(self, request: Request) -> Iterator[SwitchEvent]:
+        started = time.perf_counter()
+        decision = self.decide(request)
+        yield decision
+        plan = ThinkingPlan(
+            mode=decision.mode,
+            budget=decision.budget,
+            min_thinking=request.min_thinking if decision.mode == "on" else 0,
+            answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
+        )
+        generation = GenerationRequest(
+            messages=request.messages,
+            plan=plan,
+            temperature=(
+                self.settings.temperature if request.temperature is None else request.temperature
+            ),
+            seed=self.settings.seed if request.seed is None else request.seed,
+        )
+        thinking: list[str] = []
+        answer: list[str] = []
+        ttft: float | None = None
+        first_answer: float | None = None
+        usage = Usage()
+        finish: FinishReason | None = None
+        for event in self.engine.execute(generation, self.dialect):
+            now = time.perf_counter() - started
+            if isinstance(event, ThinkingDelta | AnswerDelta):
+                ttft = now if ttft is None else ttft
+                if isinstance(event, ThinkingDelta):
+                    thinking.append(event.text)
+                else:
+                    answer.append(event.text)
+                    if first_answer is None and event.text.strip():
+                        first_answer = now
+                yield event
+            elif isinstance(event, UsageReport):
+                usage = Usage(
+                    prompt_tokens=event.prompt_tokens,
+                    thinking_tokens=event.thinking_tokens,
+                    answer_tokens=event.answer_tokens,
+                )
+            elif isinstance(event, Finish):
+                finish = event.reason
+        if finish is None:
+            raise EngineUnavailableError(f"engine {self.engine.name!r} ended without finishing")
+        yield Result(
+            answer="".join(answer).strip(),
+            thinking="".join(thinking).strip(),
+            decision=decision,
+            usage=usage,
+            timings=Timings(
+                ttft_s=ttft, first_answer_s=first_answer, total_s=time.perf_counter() - started
+            ),
+            engine=self.engine.name,
+            model=self.engine.model,
+            finish_reason=finish,
+        )
+
+    def run(self, request: Request) -> Result:
+        for event in self.stream(request):
+            if isinstance(event, Result):
+                return event
+        raise EngineUnavailableError("the switch produced no result")  # pragma: no cover

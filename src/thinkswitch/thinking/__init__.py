@@ -1,0 +1,1 @@
+"""Thinking control: reasoning parsers, model dialects and budget forcing."""

@@ -1,0 +1,1 @@
+"""Triage: policies that decide, per request, whether to think and how much."""

@@ -1,0 +1,103 @@
+"""The embedded llama.cpp engine on the real packaged model (SmolLM2-135M-Instruct)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thinkswitch.engines.base import ThinkingDelta
+from thinkswitch.engines.llama_cpp import LlamaCppEngine
+from thinkswitch.errors import BudgetError, ModelNotFoundError
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Result
+from thinkswitch.settings import Settings
+from thinkswitch.switch import Request, Switch
+from thinkswitch.thinking.dialects import get_dialect
+from thinkswitch.triage.rules import RulesPolicy
+
+QUESTION = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
+
+
+@pytest.fixture
+def switch(llama_engine: LlamaCppEngine, llama_settings: Settings) -> Switch:
+    return Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), llama_settings)
+
+
+def test_loads_the_packaged_model_once(llama_engine: LlamaCppEngine) -> None:
+    again = LlamaCppEngine.from_settings(Settings(temperature=0.0, n_ctx=2048))
+    assert again.llama is llama_engine.llama
+    assert llama_engine.model.lower().startswith("smollm2")
+
+
+def test_off_produces_no_thinking(switch: Switch) -> None:
+    result = switch.run(Request.build(QUESTION, think="off", answer_max_tokens=48))
+    assert result.thinking == ""
+    assert result.usage.thinking_tokens == 0
+    assert result.answer
+    assert 0 < result.usage.answer_tokens <= 48
+    assert result.usage.prompt_tokens > 10
+    assert result.finish_reason in {"stop", "length"}
+
+
+@pytest.mark.parametrize("budget", [8, 32])
+def test_on_never_exceeds_the_budget_and_still_answers(switch: Switch, budget: int) -> None:
+    result = switch.run(
+        Request.build(QUESTION, think="on", budget=budget, answer_max_tokens=400)
+    )
+    assert 0 < result.usage.thinking_tokens <= budget
+    assert result.thinking
+    assert result.answer
+    assert result.finish_reason == "budget"
+    # The counted thinking tokens are the model's own tokens of the emitted trace.
+    engine = switch.engine
+    assert isinstance(engine, LlamaCppEngine)
+    assert abs(len(engine.tokenize(result.thinking)) - result.usage.thinking_tokens) <= 3
+
+
+def test_streamed_thinking_arrives_before_the_answer(switch: Switch) -> None:
+    events = list(switch.stream(Request.build(QUESTION, think="on", budget=16,
+                                              answer_max_tokens=32)))
+    kinds = ["t" if isinstance(e, ThinkingDelta) else "r" if isinstance(e, Result) else "o"
+             for e in events]
+    assert kinds.index("t") < len(kinds) - 1
+    result = events[-1]
+    assert isinstance(result, Result)
+    streamed = "".join(e.text for e in events if isinstance(e, ThinkingDelta))
+    assert streamed.strip() == result.thinking
+
+
+def test_min_thinking_replaces_an_early_end_with_wait(switch: Switch) -> None:
+    # Few-shot turns with one-line thinking make the model close its thinking early.
+    shots = []
+    for q, a in [("Capital of Italy?", "Rome."), ("Capital of Spain?", "Madrid."),
+                 ("Capital of Peru?", "Lima.")]:
+        shots += [ChatMessage(role="user", content=q),
+                  ChatMessage(role="assistant", content=f"<think>\nEasy.\n</think>\n{a}")]
+    messages = (*shots, ChatMessage(role="user", content="Capital of France?"))
+    without = switch.run(Request(messages=messages, think="on", budget=200,
+                                 answer_max_tokens=24))
+    assert without.usage.thinking_tokens < 30, "the few-shot prompt should end thinking early"
+    assert "Wait," not in without.thinking
+    forced = switch.run(Request(messages=messages, think="on", budget=200, min_thinking=30,
+                                answer_max_tokens=24))
+    assert "Wait," in forced.thinking
+    assert forced.usage.thinking_tokens >= 30
+    assert forced.usage.thinking_tokens <= 200
+
+
+def test_budget_beyond_the_context_is_refused(switch: Switch) -> None:
+    with pytest.raises(BudgetError, match="context window of 2048"):
+        switch.run(Request.build(QUESTION, think="on", budget=5000))
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="model file not found"):
+        LlamaCppEngine.from_settings(Settings(model=str(tmp_path / "nope.gguf")))
+
+
+def test_answer_cap_ends_with_length(switch: Switch) -> None:
+    result = switch.run(Request.build("Write a long story about a dragon.", think="off",
+                                      answer_max_tokens=5))
+    assert result.usage.answer_tokens == 5
+    assert result.finish_reason == "length"

@@ -1,0 +1,107 @@
+"""The reasoning-parser matrix, each case checked streaming and non-streaming."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from thinkswitch.errors import UnknownNameError
+from thinkswitch.thinking.parsers import (
+    GraniteParser,
+    ReasoningParser,
+    StartState,
+    ThinkTagParser,
+    get_parser,
+)
+
+
+def run_parser(
+    parser: type[ReasoningParser], chunks: list[str], start: StartState, streaming: bool
+) -> tuple[str, str]:
+    """Parse `chunks` one way or the other and return (thinking, answer)."""
+    if not streaming:
+        return parser.split("".join(chunks), start)
+    instance = parser(start)
+    segments = [segment for chunk in chunks for segment in instance.feed(chunk)]
+    segments += instance.flush()
+    thinking = "".join(s.text for s in segments if s.kind == "thinking")
+    answer = "".join(s.text for s in segments if s.kind == "answer")
+    return thinking, answer
+
+
+CASES = [
+    # id, parser, chunks, start state, expected thinking, expected answer
+    ("whole", ThinkTagParser, ["<think>a b</think>ans"], "inside", "a b", "ans"),
+    ("tag split across chunks", ThinkTagParser,
+     ["<thi", "nk>reas", "oning</th", "ink>", "the answer"], "inside", "reasoning", "the answer"),
+    ("end tag and text in one chunk", ThinkTagParser,
+     ["<think>", "x y", "z</think>\n\nFinal: 4"], "inside", "x yz", "\n\nFinal: 4"),
+    ("start tag and text in one chunk", ThinkTagParser,
+     ["<think>step one", " step two</think>", "42"], "inside", "step one step two", "42"),
+    ("prefilled start, only end in output", ThinkTagParser,
+     ["step", " one</think>", "Paris"], "inside", "step one", "Paris"),
+    ("missing end tag is all thinking", ThinkTagParser,
+     ["<think>still ", "thinking when cut"], "inside", "still thinking when cut", ""),
+    ("missing end tag keeps a partial tag as thinking", ThinkTagParser,
+     ["<think>abc</thi"], "inside", "abc</thi", ""),
+    ("thinking disabled is all answer", ThinkTagParser,
+     ["<think>not", " parsed</think>x"], "disabled", "", "<think>not parsed</think>x"),
+    ("optional without tag is all answer", ThinkTagParser,
+     ["Paris ", "is the capital"], "optional", "", "Paris is the capital"),
+    ("optional with tag thinks", ThinkTagParser,
+     ["\n<think>", "hmm</think>", "Paris"], "optional", "hmm", "Paris"),
+    ("optional empty think block (qwen3 /no_think)", ThinkTagParser,
+     ["<think>\n\n</think>\n\n", "Paris"], "optional", "\n\n", "\n\nParis"),
+    ("optional partial start that never completes", ThinkTagParser,
+     ["<thi"], "optional", "", "<thi"),
+    ("less-than sign inside thinking", ThinkTagParser,
+     ["<think>3 < 4 and </", "b> tag</think>yes"], "inside", "3 < 4 and </b> tag", "yes"),
+    ("granite markers", GraniteParser,
+     ["Here is my thought", " process:\nadd them\nHere is my re", "sponse:\n7"], "inside",
+     "\nadd them\n", "\n7"),
+    ("empty output", ThinkTagParser, [], "inside", "", ""),
+]
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
+@pytest.mark.parametrize(
+    ("parser", "chunks", "start", "thinking", "answer"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_parser_matrix(
+    parser: type[ReasoningParser],
+    chunks: list[str],
+    start: StartState,
+    thinking: str,
+    answer: str,
+    streaming: bool,
+) -> None:
+    assert run_parser(parser, chunks, start, streaming) == (thinking, answer)
+
+
+@pytest.mark.parametrize("start", ["inside", "optional", "disabled"])
+def test_every_chunking_gives_the_same_split(start: StartState) -> None:
+    rng = random.Random(7)
+    text = "  <think>I add 2 and 2. </thin no. 4 < 5</think>\n\nThe answer is 4 </think> ok"
+    expected = ThinkTagParser.split(text, start)
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(0, 12)))
+        chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        assert run_parser(ThinkTagParser, chunks, start, streaming=True) == expected
+
+
+def test_in_thinking_tracks_state() -> None:
+    parser = ThinkTagParser("inside")
+    assert parser.in_thinking
+    parser.feed("abc</th")
+    assert parser.in_thinking
+    parser.feed("ink>x")
+    assert parser.in_answer and not parser.in_thinking
+
+
+def test_registry_error_lists_valid_names() -> None:
+    with pytest.raises(UnknownNameError, match="granite, think_tags"):
+        get_parser("nope")
+    assert get_parser("granite") is GraniteParser
