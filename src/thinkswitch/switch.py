@@ -92,21 +92,9 @@ class Switch:
     def stream(self, request: Request) -> Iterator[SwitchEvent]:
         started = time.perf_counter()
         decision = self.decide(request)
+        generation = self._generation(request, decision)
+        self.engine.validate(generation, self.dialect)
         yield decision
-        plan = ThinkingPlan(
-            mode=decision.mode,
-            budget=decision.budget,
-            min_thinking=request.min_thinking if decision.mode == "on" else 0,
-            answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
-        )
-        generation = GenerationRequest(
-            messages=request.messages,
-            plan=plan,
-            temperature=(
-                self.settings.temperature if request.temperature is None else request.temperature
-            ),
-            seed=self.settings.seed if request.seed is None else request.seed,
-        )
         thinking: list[str] = []
         answer: list[str] = []
         ttft: float | None = None
@@ -145,6 +133,22 @@ class Switch:
             engine=self.engine.name,
             model=self.engine.model,
             finish_reason=finish,
+        )
+
+    def _generation(self, request: Request, decision: Decision) -> GenerationRequest:
+        plan = ThinkingPlan(
+            mode=decision.mode,
+            budget=decision.budget,
+            min_thinking=request.min_thinking if decision.mode == "on" else 0,
+            answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
+        )
+        return GenerationRequest(
+            messages=request.messages,
+            plan=plan,
+            temperature=(
+                self.settings.temperature if request.temperature is None else request.temperature
+            ),
+            seed=self.settings.seed if request.seed is None else request.seed,
         )
 
     def run(self, request: Request) -> Result:

@@ -7,10 +7,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import Abort, TyperException
 
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
@@ -70,7 +70,11 @@ def ask(
         if json_output:
             print(switch.run(request).model_dump_json())
             return
-        printer = StreamPrinter(Console(), Console(stderr=True), show_thinking=not hide_thinking)
+        printer = StreamPrinter(
+            Console(soft_wrap=True, highlight=False),
+            Console(stderr=True, soft_wrap=True, highlight=False),
+            show_thinking=not hide_thinking,
+        )
         for event in switch.stream(request):
             if isinstance(event, Decision):
                 printer.decision(event)
@@ -102,21 +106,27 @@ def engines() -> None:
     console.print(dialects)
 
 
+def _fail(message: str) -> None:
+    """One unwrapped line on stderr, whatever the terminal width."""
+    print(f"thinkswitch: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line and an exit code."""
-    err = Console(stderr=True, highlight=False)
     try:
         app(args=argv, standalone_mode=False, prog_name="thinkswitch")
-    except click.UsageError as error:
-        err.print(f"thinkswitch: usage error: {error.format_message()}", markup=False)
-        sys.exit(2)
-    except click.Abort:
-        err.print("thinkswitch: aborted", markup=False)
+    except Abort:
+        _fail("aborted")
         sys.exit(130)
+    except TyperException as error:  # argument parsing: a bad option value, a missing argument
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if callable(format_message) else str(error)
+        _fail(f"usage error: {message}")
+        sys.exit(int(getattr(error, "exit_code", 2)))
     except ThinkswitchError as error:
         kind = "usage error" if error.exit_code == 2 else "error"
-        err.print(f"thinkswitch: {kind}: {error}", markup=False)
+        _fail(f"{kind}: {error}")
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
-        err.print("thinkswitch: interrupted", markup=False)
+        _fail("interrupted")
         sys.exit(130)

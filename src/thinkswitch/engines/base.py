@@ -58,6 +58,9 @@ class Engine(ABC):
     def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
         """Generate one answer, yielding deltas, then a `UsageReport` and a `Finish`."""
 
+    def validate(self, request: GenerationRequest, dialect: Dialect) -> None:  # noqa: B027
+        """Raise a `UsageError` for a request this engine cannot serve, before any output."""
+
     def supports(self, dialect: Dialect) -> bool:
         """Whether this engine can drive `dialect`."""
         return True

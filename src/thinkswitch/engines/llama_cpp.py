@@ -131,6 +131,10 @@ class LlamaCppEngine(Engine):
             tokens = tokens[1:]
         return tokens
 
+    def validate(self, request: GenerationRequest, dialect: Dialect) -> None:
+        prompt = dialect.prepare(request.messages, request.plan)
+        self._check_context(len(self.prompt_tokens(prompt)), request)
+
     def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
         prompt = dialect.prepare(request.messages, request.plan)
         tokens = self.prompt_tokens(prompt)
@@ -168,7 +172,8 @@ class LlamaCppEngine(Engine):
         while finish is None:
             ended_thinking = False
             for token in self.llama.generate(
-                tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05
+                tokens, temp=request.temperature, top_k=40, top_p=0.95, min_p=0.05,
+                repeat_penalty=1.1,
             ):
                 if token in self._model.eog:
                     if thinking_on and parser.in_thinking:
