@@ -146,7 +146,7 @@ def main() -> None:
             f"{row['continue_answer_s'] * 1000:.0f} / {row['fresh_answer_s'] * 1000:.0f} ms",
             f"{row['continue_answer_s'] / row['fresh_answer_s']:.3f}",
         )
-    Console().print(table)
+    Console(width=130).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({str(k): v for k, v in rows.items()}, indent=2))
 

@@ -34,10 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/engine_overhead.json"))
     args = parser.parse_args()
 
-    settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=args.tokens)
+    settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=args.tokens,
+                        n_threads=args.threads)
     engine = LlamaCppEngine.from_settings(settings)
     dialect = get_dialect("prompted")
     switch = Switch(engine, dialect, RulesPolicy(), settings)
@@ -54,7 +56,7 @@ def main() -> None:
         count = 0
         for _ in llama.create_completion(
             prompt_tokens, max_tokens=args.tokens, temperature=0.0, top_k=40, top_p=0.95,
-            min_p=0.05, stream=True,
+            min_p=0.05, repeat_penalty=1.1, stream=True,
         ):
             count += 1
         return count
@@ -62,7 +64,8 @@ def main() -> None:
     def raw_generate() -> int:
         count = 0
         eos = llama.token_eos()
-        for token in llama.generate(prompt_tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05):
+        for token in llama.generate(prompt_tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05,
+                                    repeat_penalty=1.1):
             if token == eos:
                 break
             llama.detokenize([token])
@@ -95,7 +98,7 @@ def main() -> None:
     for name, values in rates.items():
         table.add_row(name, str(counts[name]), f"{medians[name]:.1f}",
                       f"{min(values[1:]):.1f}", f"{max(values[1:]):.1f}")
-    console = Console()
+    console = Console(width=130)
     console.print(table)
     console.print(f"ratio thinkswitch / raw create_completion = {ratio:.3f} (target >= 0.95)")
     console.print(f"ratio thinkswitch / raw generate loop     = {ratio_bare:.3f}")
