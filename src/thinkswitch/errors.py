@@ -7,7 +7,8 @@
     └── RuntimeFailure               valid request, but it could not be served (exit 1, HTTP 5xx)
         ├── ModelNotFoundError       a model file or package that is not there
         ├── EngineUnavailableError   a server that cannot be reached or answers with an error
-        └── ReplayMissError          the replay engine has no recording for the question
+        ├── ReplayMissError          the replay engine has no recording for the question
+        └── DataError                a dataset or outcome table missing or malformed (file, line)
 
 Messages are one line and name the problem; the CLI prints them as they are.
 """
@@ -59,3 +60,7 @@ class EngineUnavailableError(RuntimeFailure):
 
 class ReplayMissError(RuntimeFailure):
     """The replay engine has no recorded answer for this question and mode."""
+
+
+class DataError(RuntimeFailure):
+    """A dataset or outcome file that is missing or malformed; the message names file and line."""

@@ -1,0 +1,1 @@
+"""The evaluation harness: suites, answer checking, runs, metrics and reports."""
