@@ -21,8 +21,13 @@ def default_data_dir() -> Path:
     beside = checkout.parent / "shared" / "data"
     if beside.is_dir():
         return beside
+    return default_state_dir() / "data"
+
+
+def default_state_dir() -> Path:
+    """Where thinkswitch keeps its own files (bench results, later the trace store)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "thinkswitch" / "data"
+    return Path(base) / "thinkswitch"
 
 
 class Settings(BaseSettings):

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import Abort, TyperException
 
+from thinkswitch.cli.bench_cmd import bench
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.registry import engine_factories
@@ -27,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="A light switch for LLM reasoning: off, on under a budget, or auto.",
 )
+
+app.command()(bench)
 
 
 class Think(StrEnum):

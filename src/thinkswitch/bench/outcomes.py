@@ -1,0 +1,288 @@
+"""Paired outcome tables: each question answered both ways (never think / always think).
+
+They are the ground truth for judging triage without running a model, the way RouteLLM
+judges routers: for any decision per question, the recorded correctness and tokens of the
+chosen side are the outcome. Sources (under the data directory's `outcomes/`):
+
+- `simpleqa/<model>`: `paired_long.csv` rows (model, mode, id, correct, token counts); the
+  off side defaults to `no_think` (else the lowest effort), the on side to `exd0` (natural
+  thinking), else `budget1024`, else the highest effort. `?off=MODE&on=MODE` choose others.
+- `concise_cot/gpt-35-turbo`: answer-only (`baseline`) vs `chain_of_thought` on 11 exams;
+  the group of a question is its exam (for leave-one-exam-out evaluation).
+- `routellm_gsm8k`: Mixtral-8x7B (off) vs GPT-4 (on) on GSM8K; `gpt3_gsm8k`: GPT-3 6B vs
+  175B (`?off=&on=` pick fine-tuning or verification). These record response characters, not
+  tokens: tokens are estimated as characters / 4, and said so in the table's `note`.
+- a file written by `thinkswitch bench --save-outcomes` (same columns as paired_long.csv):
+  `file:PATH?model=M&off=MODE&on=MODE`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from thinkswitch.bench.items import SuiteSpec
+from thinkswitch.errors import DataError, UnknownNameError, UsageError
+
+CHARS_PER_TOKEN = 4.0
+PAIRED_LONG_COLUMNS = (
+    "benchmark", "model", "mode", "mode_kind", "budget_or_level", "id", "grading", "correct",
+    "not_attempted", "output_tokens_total", "thinking_tokens", "answer_tokens", "source_file",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    correct: float
+    tokens: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairedItem:
+    id: str
+    question: str
+    group: str
+    off: Outcome
+    on: Outcome
+
+
+@dataclass(frozen=True)
+class PairedTable:
+    name: str
+    off_label: str
+    on_label: str
+    items: tuple[PairedItem, ...]
+    note: str = ""
+
+
+def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DataError(f"outcome table not found: {path} (set THINKSWITCH_DATA or --data-dir)")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing columns {', '.join(missing)}")
+        return list(reader)
+
+
+def _number(row: Mapping[str, str], column: str, path: Path, line: int) -> float:
+    value = (row.get(column) or "").strip()
+    if not value:
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(f"{path}:{line}: column {column!r} is not a number: {value!r}") from None
+
+
+def _questions(path: Path, key: str = "id", text: str = "problem") -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                found[str(row[key])] = str(row.get(text, ""))
+    return found
+
+
+def pair_long_rows(
+    rows: list[dict[str, str]],
+    path: Path,
+    model: str,
+    off: str | None,
+    on: str | None,
+    questions: Mapping[str, str],
+    name: str,
+) -> PairedTable:
+    """Pair paired_long-format rows of one model: one item per id present in both modes."""
+    mine = [(i + 2, r) for i, r in enumerate(rows) if r["model"].lower() == model.lower()]
+    if not mine:
+        models = {r["model"] for r in rows}
+        raise UnknownNameError("model in " + path.name, model, models)
+    modes = {r["mode"] for _, r in mine}
+    off = off or _default_off(modes)
+    on = on or _default_on(modes)
+    for label in (off, on):
+        if label not in modes:
+            raise UnknownNameError(f"mode of {model}", label, modes)
+    sides: dict[str, dict[str, Outcome]] = defaultdict(dict)
+    for line, row in mine:
+        if row["mode"] in (off, on):
+            outcome = Outcome(
+                _number(row, "correct", path, line), _number(row, "output_tokens_total", path, line)
+            )
+            sides[row["id"]][row["mode"]] = outcome
+    unpaired = [key for key, side in sides.items() if len(side) < 2]
+    if unpaired and len(unpaired) == len(sides):
+        raise DataError(f"{path}: no question of {model} has both {off!r} and {on!r}")
+    items = tuple(
+        PairedItem(key, questions.get(key, ""), model, side[off], side[on])
+        for key, side in sorted(sides.items(), key=lambda kv: kv[0])
+        if len(side) == 2
+    )
+    note = f"{len(unpaired)} unpaired questions left out" if unpaired else ""
+    return PairedTable(name, off, on, items, note)
+
+
+def _default_off(modes: set[str]) -> str:
+    for label in ("no_think", "baseline", "off", "low_effort", "medium_effort"):
+        if label in modes:
+            return label
+    return sorted(modes)[0]
+
+
+def _default_on(modes: set[str]) -> str:
+    for label in ("exd0", "budget1024", "chain_of_thought", "high_effort", "medium_effort"):
+        if label in modes:
+            return label
+    budgets = sorted((m for m in modes if m.startswith(("budget", "on:"))), key=len)
+    return budgets[-1] if budgets else sorted(modes)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySpec:
+    """`replay:<source>[/<sub>][:arg][?key=value...]`, parsed."""
+
+    source: str
+    sub: str
+    arg: str | None
+    options: Mapping[str, str]
+
+
+def load_simpleqa(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+    base = data_dir / "outcomes" / "simpleqa"
+    path = base / "paired_long.csv"
+    rows = _read_csv(path, ("model", "mode", "id", "correct", "output_tokens_total"))
+    model = spec.sub or "Qwen3-8B"
+    questions = _questions(base / "simpleqa_800.jsonl")
+    name = f"replay:simpleqa/{model}"
+    return pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
+                          questions, name)
+
+
+def load_concise_cot(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+    base = data_dir / "outcomes" / "concise_cot"
+    path = base / "gpt35_details_long.csv"
+    rows = _read_csv(path, ("Model", "Prompt", "Exam", "Problem Id", "Score", "Output Tokens"))
+    off, on = spec.options.get("off", "baseline"), spec.options.get("on", "chain_of_thought")
+    prompts = {r["Prompt"] for r in rows}
+    for label in (off, on):
+        if label not in prompts:
+            raise UnknownNameError("concise_cot prompt", label, prompts)
+    sides: dict[tuple[str, str], dict[str, Outcome]] = defaultdict(dict)
+    for line, row in enumerate(rows, start=2):
+        if row["Prompt"] in (off, on):
+            outcome = Outcome(_number(row, "Score", path, line),
+                              _number(row, "Output Tokens", path, line))
+            sides[(row["Exam"], row["Problem Id"])][row["Prompt"]] = outcome
+    exams = {exam: _exam_questions(base / "exams", exam) for exam, _ in sides}
+    items = tuple(
+        PairedItem(f"{exam}/{problem}", exams[exam].get(problem, ""), exam, side[off], side[on])
+        for (exam, problem), side in sorted(sides.items())
+        if len(side) == 2
+    )
+    return PairedTable("replay:concise_cot/gpt-35-turbo", off, on, items)
+
+
+def _exam_questions(folder: Path, exam: str) -> dict[str, str]:
+    path = folder / f"{exam}.jsonl"
+    found: dict[str, str] = {}
+    if not path.is_file():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            choices = row.get("choices") or {}
+            listed = "\n".join(f"{k}. {v}" for k, v in choices.items())
+            context = f"{row['context']}\n" if row.get("context") else ""
+            found[str(row["id"])] = f"{context}{row['question']}\n{listed}".strip()
+    return found
+
+
+def _gsm8k_questions(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "benchmarks" / "gsm8k" / "test.jsonl"
+    if not path.is_file():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {str(i): json.loads(line)["question"] for i, line in enumerate(lines) if line.strip()}
+
+
+#: Per GSM8K pair source: file name, default off and on sides, and each side's chars column.
+GSM8K_PAIRS: Mapping[str, tuple[str, str, str, Mapping[str, str]]] = {
+    "routellm_gsm8k": (
+        "gsm8k_paired_compact.csv", "mixtral_8x7b", "gpt4_1106",
+        {"mixtral_8x7b": "mixtral_response_chars", "gpt4_1106": "gpt4_response_chars"},
+    ),
+    "gpt3_gsm8k": (
+        "paired_compact.csv", "6b_finetuning", "175b_finetuning",
+        {f"{size}_{kind}": f"{size}_{kind}_solution_chars"
+         for size in ("6b", "175b") for kind in ("finetuning", "verification")},
+    ),
+}
+
+
+def load_gsm8k_pair(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+    filename, default_off, default_on, chars = GSM8K_PAIRS[spec.source]
+    path = data_dir / "outcomes" / spec.source / filename
+    off, on = spec.options.get("off", default_off), spec.options.get("on", default_on)
+    for label in (off, on):
+        if label not in chars:
+            raise UnknownNameError(f"{spec.source} side", label, chars)
+    rows = _read_csv(path, ("gsm8k_test_idx", f"{off}_correct", f"{on}_correct"))
+    questions = _gsm8k_questions(data_dir)
+
+    def side(label: str, row: Mapping[str, str], line: int) -> Outcome:
+        tokens = _number(row, chars[label], path, line) / CHARS_PER_TOKEN
+        return Outcome(_number(row, f"{label}_correct", path, line), tokens)
+
+    items = tuple(
+        PairedItem(row["gsm8k_test_idx"], questions.get(row["gsm8k_test_idx"], ""), spec.source,
+                   side(off, row, line), side(on, row, line))
+        for line, row in enumerate(rows, start=2)
+    )
+    return PairedTable(f"replay:{spec.source}", off, on, items,
+                       "tokens estimated as response characters / 4")
+
+
+def load_file(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+    if not spec.arg:
+        raise UsageError("file suites need a path: replay:file:PATH?model=M")
+    path = Path(spec.arg).expanduser()
+    rows = _read_csv(path, ("model", "mode", "id", "correct", "output_tokens_total"))
+    models = sorted({r["model"] for r in rows})
+    model = spec.options.get("model") or (models[0] if len(models) == 1 else "")
+    if not model:
+        raise UsageError(f"{path} holds several models; choose one with ?model= ({models})")
+    return pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
+                          {}, f"replay:file:{path.name}/{model}")
+
+
+REPLAY_LOADERS: Mapping[str, Callable[[Path, ReplaySpec], PairedTable]] = {
+    "simpleqa": load_simpleqa,
+    "concise_cot": load_concise_cot,
+    "routellm_gsm8k": load_gsm8k_pair,
+    "gpt3_gsm8k": load_gsm8k_pair,
+    "file": load_file,
+}
+REPLAY_OPTIONS = frozenset({"off", "on", "model"})
+
+
+def load_paired(data_dir: Path, text: str) -> PairedTable:
+    """Load `replay:<source>[/<model>][?off=&on=]` (the `replay:` prefix is optional)."""
+    parsed = SuiteSpec.parse(text.removeprefix("replay:"))
+    unknown = set(parsed.options) - REPLAY_OPTIONS
+    if unknown:
+        raise UsageError(f"unknown replay option {sorted(unknown)[0]!r}; valid: model, off, on")
+    source, _, sub = parsed.base.partition("/")
+    try:
+        loader = REPLAY_LOADERS[source]
+    except KeyError:
+        raise UnknownNameError("replay source", source, REPLAY_LOADERS) from None
+    return loader(data_dir, ReplaySpec(source, sub, parsed.arg, parsed.options))

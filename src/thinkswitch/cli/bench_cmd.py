@@ -1,0 +1,79 @@
+"""`thinkswitch bench`: accuracy against compute for any engine, mode and policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thinkswitch.bench.harness import BenchOptions, run_bench, save_outcomes
+from thinkswitch.bench.modes import parse_modes
+from thinkswitch.bench.report import suite_markdown, write_report
+from thinkswitch.bench.runner import make_progress
+from thinkswitch.bench.store import ResultStore
+from thinkswitch.errors import UsageError
+from thinkswitch.factory import build_switch, load_settings
+from thinkswitch.settings import default_state_dir
+from thinkswitch.triage.registry import get_policy
+
+
+def bench(
+    suites: Annotated[list[str], typer.Argument(help="e.g. gsm8k mbpp "
+                                                "gym:basic_arithmetic?difficulty=3 "
+                                                "replay:simpleqa/Qwen3-8B")],
+    modes: Annotated[str, typer.Option(help="comma-separated: off,on:256,on:1024,auto")] = (
+        "off,on,auto"
+    ),
+    policy: Annotated[str, typer.Option(help="triage policy for auto and curves")] = "rules",
+    knob: Annotated[float | None, typer.Option(help="the policy's threshold in [0, 1]")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="items per suite")] = None,
+    seed: Annotated[int, typer.Option(help="seed for sampling items and bootstraps")] = 0,
+    engine: Annotated[str | None, typer.Option(help="engine for live suites")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
+    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")] = None,
+    answer_max_tokens: Annotated[int | None, typer.Option(min=1, help="cap on answers")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    out: Annotated[Path | None, typer.Option(help="write report.{json,md,html} and plots")] = None,
+    db: Annotated[Path | None, typer.Option(help="results database (resumable)")] = None,
+    fresh: Annotated[bool, typer.Option(help="recompute items already stored")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="parallel requests (HTTP)")] = 1,
+    save_outcomes_to: Annotated[
+        Path | None, typer.Option("--save-outcomes", help="write a paired outcome table")
+    ] = None,
+) -> None:
+    """Run SUITES under each mode; report accuracy against tokens, as tables and plots."""
+    settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
+                             data_dir=data_dir, temperature=temperature)
+    if concurrency > 1 and settings.engine == "llama_cpp":
+        raise UsageError("--concurrency > 1 needs an HTTP engine; llama_cpp runs one at a time")
+    options = BenchOptions(
+        suites=tuple(suites),
+        modes=parse_modes(modes),
+        policy=get_policy(policy, knob),
+        policy_label=f"{policy}@{knob}" if knob is not None else policy,
+        data_dir=settings.data_dir,
+        limit=limit,
+        seed=seed,
+        fresh=fresh,
+        concurrency=concurrency,
+        answer_max_tokens=answer_max_tokens,
+    )
+    db_path = db or (out / "results.sqlite" if out else default_state_dir() / "bench.sqlite")
+    console = Console(soft_wrap=True)
+    with make_progress() as progress:
+        summaries, live = run_bench(options, lambda: build_switch(settings),
+                                    lambda: ResultStore(db_path), progress)
+    for summary in summaries:
+        console.print(suite_markdown(summary), markup=False, highlight=False)
+    if live:
+        console.print(f"results database: {db_path}")
+    if out is not None:
+        written = write_report(summaries, out)
+        console.print(f"report: {written['md']}, {written['html']}, {written['json']}")
+    if save_outcomes_to is not None:
+        rows = save_outcomes(live, save_outcomes_to)
+        console.print(f"paired outcomes: {rows} rows in {save_outcomes_to}")
