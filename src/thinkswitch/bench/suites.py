@@ -14,12 +14,12 @@ from thinkswitch.errors import UnknownNameError
 #: suite base name -> (module, loader function) of its live loader.
 LIVE_SUITES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
-        "gsm8k": ("thinkswitch.bench.math_suites", "load_gsm8k"),
-        "svamp": ("thinkswitch.bench.math_suites", "load_svamp"),
-        "asdiv": ("thinkswitch.bench.math_suites", "load_asdiv"),
-        "math500": ("thinkswitch.bench.math_suites", "load_math500"),
-        "aime24": ("thinkswitch.bench.math_suites", "load_aime24"),
-        "aime25": ("thinkswitch.bench.math_suites", "load_aime25"),
+        "gsm8k": ("thinkswitch.bench.math_suites", "load_math"),
+        "svamp": ("thinkswitch.bench.math_suites", "load_math"),
+        "asdiv": ("thinkswitch.bench.math_suites", "load_math"),
+        "math500": ("thinkswitch.bench.math_suites", "load_math"),
+        "aime24": ("thinkswitch.bench.math_suites", "load_math"),
+        "aime25": ("thinkswitch.bench.math_suites", "load_math"),
         "mbpp": ("thinkswitch.bench.code_suites", "load_mbpp"),
         "humaneval": ("thinkswitch.bench.code_suites", "load_humaneval"),
         "gym": ("thinkswitch.bench.gym_suites", "load_gym"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -116,6 +117,8 @@ def _fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line and an exit code."""
+    # math-verify warns on every first use that its signal-based timeout is off (on purpose).
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
     try:
         app(args=argv, standalone_mode=False, prog_name="thinkswitch")
     except Abort:

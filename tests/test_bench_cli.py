@@ -1,0 +1,63 @@
+"""`thinkswitch bench` as a user runs it, including a live GSM8K run on the embedded engine."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import assert_one_line_error, thinkswitch
+
+from thinkswitch.settings import default_data_dir
+
+DATA = default_data_dir()
+needs_gsm8k = pytest.mark.skipif(not (DATA / "benchmarks" / "gsm8k").is_dir(),
+                                 reason="shared benchmark data not present")
+
+
+@needs_gsm8k
+def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    args = ["bench", "gsm8k", "--limit", "20", "--modes", "off,on:64", "--answer-max-tokens",
+            "64", "--temperature", "0", "--out", str(tmp_path / "out"),
+            "--save-outcomes", str(tmp_path / "outcomes.csv")]
+    run = thinkswitch(*args)
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (suite,) = report["suites"]
+    assert suite["suite"] == "gsm8k" and suite["engine"] == "llama_cpp"
+    off, on = suite["modes"]
+    assert (off["label"], off["n"], on["label"], on["n"]) == ("off", 20, "on:64", 20)
+    assert off["mean_thinking"] == 0 and off["think_rate"] == 0
+    assert 0 < on["mean_thinking"] <= 64 and on["think_rate"] == 1
+    assert suite["paired"]["never"]["accuracy"] == off["accuracy"]
+    assert (tmp_path / "out" / "gsm8k_pareto.png").is_file()
+    rows = list(csv.DictReader((tmp_path / "outcomes.csv").open()))
+    assert len(rows) == 40
+    assert {r["mode"] for r in rows} == {"no_think", "budget64"}
+    assert all(int(r["output_tokens_total"]) >= int(r["thinking_tokens"]) for r in rows)
+    # The same command again finds every item stored and asks the model nothing.
+    again = thinkswitch(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["suites"][0]["modes"] == [
+        off, on]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["bench", "nosuch"], 2, "unknown suite 'nosuch'"),
+        (["bench", "replay:concise_cot/gpt-35-turbo", "--modes", "off,sometimes"], 2,
+         "unknown mode 'sometimes'"),
+        (["bench", "replay:concise_cot/gpt-35-turbo", "--modes", "on:-3"], 2, "bad budget"),
+        (["bench", "replay:concise_cot/gpt-35-turbo", "--policy", "psychic"], 2,
+         "unknown policy 'psychic'; valid: rules"),
+        (["bench", "replay:concise_cot/gpt-35-turbo", "--knob", "3"], 2, "knob must be in [0, 1]"),
+        (["bench", "gsm8k", "--limit", "2", "--data-dir", "/nonexistent/data"], 1,
+         "/nonexistent/data/benchmarks/gsm8k/test.jsonl"),
+    ],
+    ids=["suite", "mode", "budget", "policy", "knob", "missing-data"],
+)
+def test_bench_bad_input(args: list[str], code: int, words: str) -> None:
+    assert_one_line_error(thinkswitch(*args), code, words)
