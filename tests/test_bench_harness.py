@@ -127,3 +127,16 @@ def test_replay_report_files_and_plot_series(tmp_path: Path) -> None:
     assert labels[1:] == ["random (APGR 0.50)", "oracle", "rules live decisions"]
     assert labels[0].startswith("rules (APGR 0.")
     assert (tmp_path / "replay_concise_cot_gpt-35-turbo_pareto.png").stat().st_size > 10_000
+
+
+def test_items_that_failed_are_asked_again_on_resume(tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    with make_progress() as progress:
+        run_suite(context(InterruptingEngine(fail_on="What is 2 "), ResultStore(db)), suite(),
+                  parse_modes("off"), progress)
+    healthy = InterruptingEngine()
+    with make_progress() as progress:
+        results = run_suite(context(healthy, ResultStore(db)), suite(), parse_modes("off"),
+                            progress)
+    assert healthy.calls == 1, "only the item that failed is asked again"
+    assert all(r.correct and r.error is None for r in results["off"])

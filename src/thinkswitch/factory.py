@@ -11,7 +11,7 @@ from thinkswitch.errors import UsageError
 from thinkswitch.settings import Settings
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
-from thinkswitch.triage.rules import RulesPolicy
+from thinkswitch.triage.registry import get_policy
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -28,4 +28,5 @@ def load_settings(**overrides: Any) -> Settings:
 def build_switch(settings: Settings) -> Switch:
     engine = create_engine(settings)
     dialect = get_dialect(settings.dialect or guess_dialect(engine.model))
-    return Switch(engine, dialect, RulesPolicy(), settings)
+    policy = get_policy(settings.policy, settings.knob, settings.triage_model)
+    return Switch(engine, dialect, policy, settings)

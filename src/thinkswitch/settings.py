@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     dialect: str | None = Field(None, description="override the dialect the model suggests")
     data_dir: Path = Field(default_factory=default_data_dir, alias="THINKSWITCH_DATA")
 
+    policy: str = Field("rules", description="triage policy for auto: rules or learned")
+    knob: float | None = Field(None, ge=0.0, le=1.0, description="the policy's threshold")
+    triage_model: Path | None = Field(None, description="model file for the learned policy")
+
     default_budget: int = Field(1024, ge=1, description="thinking cap when none is given")
     answer_max_tokens: int = Field(512, ge=1, description="cap on answer tokens")
     temperature: float = Field(0.6, ge=0.0, le=2.0)

@@ -77,7 +77,7 @@ class Switch:
         if not last_user_text(request.messages).strip():
             raise UsageError("the question is empty")
         budget = request.budget or self.settings.default_budget
-        if request.min_thinking > budget:
+        if request.think == "on" and request.min_thinking > budget:
             raise BudgetError(
                 f"min_thinking {request.min_thinking} is larger than the budget {budget}"
             )
@@ -101,25 +101,32 @@ class Switch:
         first_answer: float | None = None
         usage = Usage()
         finish: FinishReason | None = None
-        for event in self.engine.execute(generation, self.dialect):
-            now = time.perf_counter() - started
-            if isinstance(event, ThinkingDelta | AnswerDelta):
-                ttft = now if ttft is None else ttft
-                if isinstance(event, ThinkingDelta):
-                    thinking.append(event.text)
-                else:
-                    answer.append(event.text)
-                    if first_answer is None and event.text.strip():
-                        first_answer = now
-                yield event
-            elif isinstance(event, UsageReport):
-                usage = Usage(
-                    prompt_tokens=event.prompt_tokens,
-                    thinking_tokens=event.thinking_tokens,
-                    answer_tokens=event.answer_tokens,
-                )
-            elif isinstance(event, Finish):
-                finish = event.reason
+        events = self.engine.execute(generation, self.dialect)
+        try:
+            for event in events:
+                now = time.perf_counter() - started
+                if isinstance(event, ThinkingDelta | AnswerDelta):
+                    ttft = now if ttft is None else ttft
+                    if isinstance(event, ThinkingDelta):
+                        thinking.append(event.text)
+                    else:
+                        answer.append(event.text)
+                        if first_answer is None and event.text.strip():
+                            first_answer = now
+                    yield event
+                elif isinstance(event, UsageReport):
+                    usage = Usage(
+                        prompt_tokens=event.prompt_tokens,
+                        thinking_tokens=event.thinking_tokens,
+                        answer_tokens=event.answer_tokens,
+                    )
+                elif isinstance(event, Finish):
+                    finish = event.reason
+        finally:
+            # A consumer that stops early must not leave the engine's generator (and lock) open.
+            close = getattr(events, "close", None)
+            if callable(close):
+                close()
         if finish is None:
             raise EngineUnavailableError(f"engine {self.engine.name!r} ended without finishing")
         yield Result(
@@ -139,7 +146,9 @@ class Switch:
         plan = ThinkingPlan(
             mode=decision.mode,
             budget=decision.budget,
-            min_thinking=request.min_thinking if decision.mode == "on" else 0,
+            min_thinking=(
+                min(request.min_thinking, decision.budget or 0) if decision.mode == "on" else 0
+            ),
             answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
         )
         return GenerationRequest(

@@ -40,6 +40,7 @@ class BenchOptions:
     policy: TriagePolicy
     policy_label: str
     data_dir: Path
+    default_budget: int = 1024
     limit: int | None = None
     seed: int = 0
     fresh: bool = False
@@ -98,7 +99,7 @@ def run_live(
     records = run_suite(context, suite, options.modes, progress)
     modes = [summarize_mode(label, rows, options.seed) for label, rows in records.items()]
     paired = None
-    on_mode = pick_on_mode(options.modes)
+    on_mode = pick_on_mode(options.modes, options.default_budget)
     if "off" in records and on_mode is not None:
         questions = {item.id: item.prompt for item in suite.items}
         table = paired_from_records(suite.name, questions, records["off"],

@@ -113,6 +113,8 @@ def curve(table: PairedTable, scores: Sequence[float]) -> Curve:
     """
     off_c, on_c, off_t, on_t = _arrays(table)
     n = len(off_c)
+    if n == 0:
+        raise ValueError(f"{table.name} has no questions")
     if len(scores) != n:
         raise ValueError(f"{len(scores)} scores for {n} questions")
     values = np.asarray(scores, dtype=float)

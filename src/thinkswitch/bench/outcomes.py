@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -62,12 +63,15 @@ class PairedTable:
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
     if not path.is_file():
         raise DataError(f"outcome table not found: {path} (set THINKSWITCH_DATA or --data-dir)")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing columns {', '.join(missing)}")
-        return list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}: missing columns {', '.join(missing)}")
+            return list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: not a readable CSV file: {error}") from None
 
 
 def _number(row: Mapping[str, str], column: str, path: Path, line: int) -> float:
@@ -75,9 +79,12 @@ def _number(row: Mapping[str, str], column: str, path: Path, line: int) -> float
     if not value:
         return 0.0
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise DataError(f"{path}:{line}: column {column!r} is not a number: {value!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(f"{path}:{line}: column {column!r} is not a number: {value!r}")
+    return number
 
 
 def _questions(path: Path, key: str = "id", text: str = "problem") -> dict[str, str]:
@@ -85,10 +92,14 @@ def _questions(path: Path, key: str = "id", text: str = "problem") -> dict[str, 
         return {}
     found: dict[str, str] = {}
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
                 row = json.loads(line)
                 found[str(row[key])] = str(row.get(text, ""))
+            except (ValueError, KeyError, TypeError) as error:
+                raise DataError(f"{path}:{number}: malformed question row: {error}") from None
     return found
 
 
@@ -102,7 +113,8 @@ def pair_long_rows(
     name: str,
 ) -> PairedTable:
     """Pair paired_long-format rows of one model: one item per id present in both modes."""
-    mine = [(i + 2, r) for i, r in enumerate(rows) if r["model"].lower() == model.lower()]
+    mine = [(i + 2, r) for i, r in enumerate(rows)
+            if (r.get("model") or "").lower() == model.lower()]
     if not mine:
         models = {r["model"] for r in rows}
         raise UnknownNameError("model in " + path.name, model, models)
@@ -142,7 +154,8 @@ def _default_on(modes: set[str]) -> str:
     for label in ("exd0", "budget1024", "chain_of_thought", "high_effort", "medium_effort"):
         if label in modes:
             return label
-    budgets = sorted((m for m in modes if m.startswith(("budget", "on:"))), key=len)
+    budgets = sorted((m for m in modes if m.startswith("budget") and m[6:].isdigit()),
+                     key=lambda m: int(m[6:]))
     return budgets[-1] if budgets else sorted(modes)[-1]
 
 
@@ -285,4 +298,8 @@ def load_paired(data_dir: Path, text: str) -> PairedTable:
         loader = REPLAY_LOADERS[source]
     except KeyError:
         raise UnknownNameError("replay source", source, REPLAY_LOADERS) from None
-    return loader(data_dir, ReplaySpec(source, sub, parsed.arg, parsed.options))
+    table = loader(data_dir, ReplaySpec(source, sub, parsed.arg, parsed.options))
+    if not table.items:
+        raise DataError(f"{table.name}: no question has both an {table.off_label!r} and an "
+                        f"{table.on_label!r} outcome")
+    return table

@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from thinkswitch.bench.items import Item, Suite
+from thinkswitch.bench.items import Item, Suite, Verdict
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.store import ItemRecord, ResultStore, RunKey
 from thinkswitch.errors import ThinkswitchError
@@ -52,7 +52,10 @@ def ask_item(context: RunContext, suite: Suite, mode: ModeSpec, item: Item) -> I
     except ThinkswitchError as error:
         return ItemRecord(item.id, mode.budget, "", "", "", "", None, False, "error", 0, 0, 0,
                           None, None, 0.0, error=str(error))
-    verdict = suite.checker.check(item, result.answer)
+    try:
+        verdict = suite.checker.check(item, result.answer)
+    except Exception as error:  # a checker bug on one item must not end the run
+        verdict = Verdict(False, None, f"checker failed: {type(error).__name__}: {error}")
     return ItemRecord(
         item_id=item.id,
         budget=result.decision.budget,
@@ -85,10 +88,13 @@ def run_suite(
         if context.fresh:
             context.store.forget(key)
         done = context.store.load(key)
-        todo = [item for item in suite.items if item.id not in done]
+        # Items that failed with an engine error are asked again: the outage may be over.
+        todo = [item for item in suite.items
+                if item.id not in done or done[item.id].error is not None]
         task = progress.add_task(f"{suite.name} {mode.label}", total=len(suite.items),
                                  completed=len(suite.items) - len(todo), accuracy="")
-        tally = _Tally(sum(r.correct for r in done.values()), len(done))
+        kept = [r for r in done.values() if r.error is None]
+        tally = _Tally(sum(r.correct for r in kept), len(kept))
         progress.update(task, accuracy=tally.text())
 
         def finished(record: ItemRecord, key: RunKey = key, task: TaskID = task,

@@ -32,13 +32,24 @@ def is_replay(name: str) -> bool:
     return name.startswith(REPLAY_PREFIX)
 
 
-def load_live_suite(name: str, data_dir: Path, limit: int | None, seed: int) -> Suite:
-    spec = SuiteSpec.parse(name)
+def check_suite_names(names: list[str]) -> None:
+    """Fail before any work when a suite's base name is unknown."""
+    for name in names:
+        if not is_replay(name):
+            _loader(SuiteSpec.parse(name))
+
+
+def _loader(spec: SuiteSpec) -> tuple[str, str]:
     try:
-        module, function = LIVE_SUITES[spec.base]
+        return LIVE_SUITES[spec.base]
     except KeyError:
         valid = [*LIVE_SUITES, "replay:simpleqa/MODEL", "replay:concise_cot/gpt-35-turbo",
                  "replay:routellm_gsm8k", "replay:gpt3_gsm8k", "replay:file:PATH"]
         raise UnknownNameError("suite", spec.base, valid) from None
+
+
+def load_live_suite(name: str, data_dir: Path, limit: int | None, seed: int) -> Suite:
+    spec = SuiteSpec.parse(name)
+    module, function = _loader(spec)
     loader: SuiteLoader = getattr(import_module(module), function)
     return loader(spec, data_dir, limit, seed)

@@ -120,8 +120,11 @@ def paired_from_records(
     suite: str, questions: dict[str, str], off: Sequence[ItemRecord], on: Sequence[ItemRecord],
     off_label: str, on_label: str,
 ) -> PairedTable:
-    """A paired table from a live run's off and on records (same items, same order)."""
-    on_by_id = {r.item_id: r for r in on}
+    """A paired table from a live run's off and on records (same items, same order).
+
+    Items with an engine error on either side are left out (and counted in the note)."""
+    on_by_id = {r.item_id: r for r in on if r.error is None}
+    errors = sum(r.error is not None or r.item_id not in on_by_id for r in off)
     items = tuple(
         PairedItem(
             r.item_id, questions.get(r.item_id, ""), suite,
@@ -129,15 +132,16 @@ def paired_from_records(
             Outcome(float(on_by_id[r.item_id].correct), float(on_by_id[r.item_id].tokens)),
         )
         for r in off
-        if r.item_id in on_by_id
+        if r.item_id in on_by_id and r.error is None
     )
-    return PairedTable(suite, off_label, on_label, items)
+    note = f"{errors} items with an engine error left out" if errors else ""
+    return PairedTable(suite, off_label, on_label, items, note)
 
 
-def pick_on_mode(modes: Sequence[ModeSpec]) -> ModeSpec | None:
+def pick_on_mode(modes: Sequence[ModeSpec], default_budget: int) -> ModeSpec | None:
     """The always-think side of a live run: the `on` mode with the largest budget."""
     ons = [m for m in modes if m.think == "on"]
-    return max(ons, key=lambda m: m.budget or 0) if ons else None
+    return max(ons, key=lambda m: m.budget or default_budget) if ons else None
 
 
 def replay_mode_summary(label: str, table: PairedTable, think: Sequence[bool]) -> ModeSummary:

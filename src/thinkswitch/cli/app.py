@@ -15,6 +15,7 @@ from typer.exceptions import Abort, TyperException
 
 from thinkswitch.cli.bench_cmd import bench
 from thinkswitch.cli.render import StreamPrinter
+from thinkswitch.cli.triage_cmd import triage_app
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.registry import engine_factories
 from thinkswitch.errors import ThinkswitchError
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 
 app.command()(bench)
+app.add_typer(triage_app, name="triage")
 
 
 class Think(StrEnum):
@@ -120,11 +122,15 @@ def main(argv: list[str] | None = None) -> None:
     # math-verify warns on every first use that its signal-based timeout is off (on purpose).
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     try:
-        app(args=argv, standalone_mode=False, prog_name="thinkswitch")
+        code = app(args=argv, standalone_mode=False, prog_name="thinkswitch")
     except Abort:
         _fail("aborted")
         sys.exit(130)
     except TyperException as error:  # argument parsing: a bad option value, a missing argument
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())  # a bare command group: show its help as it is
+            sys.exit(2)
         format_message = getattr(error, "format_message", None)
         message = format_message() if callable(format_message) else str(error)
         _fail(f"usage error: {message}")
@@ -133,6 +139,14 @@ def main(argv: list[str] | None = None) -> None:
         kind = "usage error" if error.exit_code == 2 else "error"
         _fail(f"{kind}: {error}")
         sys.exit(error.exit_code)
+    except OSError as error:  # a file or folder we were told to write or read
+        _fail(f"error: {error}")
+        sys.exit(1)
     except KeyboardInterrupt:
         _fail("interrupted")
         sys.exit(130)
+    # Typer turns Ctrl-C into an exit code that standalone_mode=False returns, not raises.
+    if isinstance(code, int) and code != 0:
+        if code == 130:
+            _fail("interrupted")
+        sys.exit(code)

@@ -13,6 +13,7 @@ from thinkswitch.bench.modes import parse_modes
 from thinkswitch.bench.report import suite_markdown, write_report
 from thinkswitch.bench.runner import make_progress
 from thinkswitch.bench.store import ResultStore
+from thinkswitch.bench.suites import check_suite_names
 from thinkswitch.errors import UsageError
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.settings import default_state_dir
@@ -27,6 +28,7 @@ def bench(
         "off,on,auto"
     ),
     policy: Annotated[str, typer.Option(help="triage policy for auto and curves")] = "rules",
+    triage_model: Annotated[Path | None, typer.Option(help="model file for learned")] = None,
     knob: Annotated[float | None, typer.Option(help="the policy's threshold in [0, 1]")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="items per suite")] = None,
     seed: Annotated[int, typer.Option(help="seed for sampling items and bootstraps")] = 0,
@@ -47,15 +49,18 @@ def bench(
 ) -> None:
     """Run SUITES under each mode; report accuracy against tokens, as tables and plots."""
     settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
-                             data_dir=data_dir, temperature=temperature)
+                             data_dir=data_dir, temperature=temperature, policy=policy,
+                             knob=knob, triage_model=triage_model)
+    check_suite_names(suites)
     if concurrency > 1 and settings.engine == "llama_cpp":
         raise UsageError("--concurrency > 1 needs an HTTP engine; llama_cpp runs one at a time")
     options = BenchOptions(
         suites=tuple(suites),
         modes=parse_modes(modes),
-        policy=get_policy(policy, knob),
+        policy=get_policy(settings.policy, settings.knob, settings.triage_model),
         policy_label=f"{policy}@{knob}" if knob is not None else policy,
         data_dir=settings.data_dir,
+        default_budget=settings.default_budget,
         limit=limit,
         seed=seed,
         fresh=fresh,

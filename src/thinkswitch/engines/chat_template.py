@@ -52,6 +52,9 @@ class ChatTemplate:
             )
         except TemplateError as error:
             raise UsageError(f"the model's chat template rejected the messages: {error}") from None
-        if prefill and prompt.endswith(prefill):
-            return prompt
+        # Templates that open the think block themselves (DeepSeek-R1 distills) already end
+        # with part of the prefill: append only what is not there yet.
+        for overlap in range(len(prefill), 0, -1):
+            if prompt.endswith(prefill[:overlap]):
+                return prompt + prefill[overlap:]
         return prompt + prefill

@@ -39,6 +39,8 @@ from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect, PromptPlan
 from thinkswitch.thinking.parsers import ReasoningParser, Segment
 
+RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: a fresh random seed
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -53,7 +55,12 @@ class LoadedModel:
 @lru_cache(maxsize=4)
 def load_model(path: Path, n_ctx: int, n_threads: int | None) -> LoadedModel:
     """Load a GGUF once per process; later engines on the same file share it."""
-    from llama_cpp import Llama
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ModelNotFoundError(
+            "llama-cpp-python is not installed: run `make setup` (or pip install thinkswitch)"
+        ) from None
 
     try:
         llama = Llama(
@@ -127,6 +134,13 @@ class LlamaCppEngine(Engine):
         return dialect.local
 
     def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        """Tokens of `text` as a continuation: no BOS, and no space that SentencePiece
+        tokenizers would otherwise put before it (tokenised after a newline, then cut)."""
+        anchor = list(self.llama.tokenize(b"\n", add_bos=False, special=False))
+        both = list(self.llama.tokenize(b"\n" + text.encode("utf-8"), add_bos=False,
+                                        special=special))
+        if both[: len(anchor)] == anchor:
+            return both[len(anchor) :]
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def prompt_tokens(self, prompt: PromptPlan) -> list[int]:
@@ -146,8 +160,9 @@ class LlamaCppEngine(Engine):
         tokens = self.prompt_tokens(prompt)
         self._check_context(len(tokens), request)
         with self._model.lock:
-            if request.seed is not None:
-                self.llama.set_seed(request.seed)
+            # The sampler is rebuilt from the model's seed on every generate(): set it on every
+            # request, or one seeded request would make all later ones deterministic.
+            self.llama.set_seed(RANDOM_SEED if request.seed is None else request.seed)
             yield from self._generate(tokens, prompt, request, dialect)
 
     def _check_context(self, prompt_tokens: int, request: GenerationRequest) -> None:
@@ -220,6 +235,9 @@ class LlamaCppEngine(Engine):
                 if generated >= plan.answer_max_tokens or len(tokens) >= self.n_ctx:
                     finish = "length"
                     break
+            pending = decoder.decode(b"", final=True)
+            if pending:
+                yield from self._emit(parser.feed(pending), progress)
             decoder.reset()
             if not ended_thinking:
                 continue

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 from thinkswitch.errors import UnknownNameError, UsageError
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.rules import RulesPolicy
 
-POLICIES: Mapping[str, Callable[[float | None], TriagePolicy]] = MappingProxyType(
-    {"rules": lambda knob: RulesPolicy() if knob is None else RulesPolicy(threshold=knob)}
+
+def _rules(knob: float | None, model: Path | None) -> TriagePolicy:
+    return RulesPolicy() if knob is None else RulesPolicy(threshold=knob)
+
+
+def _learned(knob: float | None, model: Path | None) -> TriagePolicy:
+    from thinkswitch.triage.learned import LearnedPolicy
+
+    return LearnedPolicy.from_path(model, knob)
+
+
+POLICIES: Mapping[str, Callable[[float | None, Path | None], TriagePolicy]] = MappingProxyType(
+    {"rules": _rules, "learned": _learned}
 )
 
 
-def get_policy(name: str, knob: float | None = None) -> TriagePolicy:
-    """A policy by name; `knob` is its threshold in [0, 1] (None: the policy's default)."""
+def get_policy(name: str, knob: float | None = None, model: Path | None = None) -> TriagePolicy:
+    """A policy by name; `knob` is its threshold in [0, 1] (None: the policy's default);
+    `model` a trained model file for `learned` (None: the one shipped in the package)."""
     if knob is not None and not 0.0 <= knob <= 1.0:
         raise UsageError(f"policy knob must be in [0, 1], got {knob}")
     try:
         factory = POLICIES[name]
     except KeyError:
         raise UnknownNameError("policy", name, POLICIES) from None
-    return factory(knob)
+    return factory(knob, model)

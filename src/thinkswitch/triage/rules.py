@@ -24,7 +24,7 @@ class Cue:
 
 
 CUES: tuple[Cue, ...] = (
-    Cue("numbers", re.compile(r"\d+(?:[.,]\d+)?(?:\D+\d+(?:[.,]\d+)?){1,}"), 0.30),
+    Cue("numbers", re.compile(r"\d(?:[.,]\d+)?[^\d.,]\D*?\d"), 0.30),  # two numbers
     Cue("arithmetic operators", re.compile(r"\d\s*[-+*/\u00d7\u00f7^=]\s*\d"), 0.25),
     Cue("code", re.compile(r"```|\bdef \w+\(|\bfunction\b|\bimplement\b|\bwrite a (?:python )?"
                            r"(?:function|program|script)\b", re.I), 0.35),

@@ -1,0 +1,149 @@
+"""`thinkswitch triage`: train, evaluate, calibrate and explain auto-mode policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thinkswitch.bench.outcomes import PairedTable, load_paired
+from thinkswitch.errors import UsageError
+from thinkswitch.factory import load_settings
+from thinkswitch.messages import ChatMessage
+from thinkswitch.triage.registry import get_policy
+
+triage_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and explain triage.")
+
+DataDir = Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")]
+ModelFile = Annotated[Path | None, typer.Option(help="learned model file (default: shipped)")]
+
+
+def _tables(names: list[str], data_dir: Path | None) -> list[PairedTable]:
+    root = load_settings(data_dir=data_dir).data_dir
+    tables = []
+    for name in names:
+        source = name if name.startswith("replay:") or not Path(name).exists() else (
+            f"replay:file:{name}")
+        tables.append(load_paired(root, source))
+    return tables
+
+
+@triage_app.command()
+def train(
+    outcomes: Annotated[list[str], typer.Option(
+        "--outcomes", help="paired outcome tables: replay:... names or CSV files")],
+    out: Annotated[Path, typer.Option(help="where to write the model (.npz)")],
+    version: Annotated[str, typer.Option(help="version recorded in the model")] = "custom",
+    data_dir: DataDir = None,
+) -> None:
+    """Train the `learned` policy on paired outcomes (deterministic)."""
+    from thinkswitch.triage.training import train as fit
+
+    tables = _tables(outcomes, data_dir)
+    model = fit(tables, version=version)
+    model.save(out)
+    typer.echo(f"trained learned@{version} on {model.meta['questions']} questions "
+               f"({', '.join(t.name for t in tables)}); wrote {out} "
+               f"({out.stat().st_size / 1024:.0f} KiB)")
+
+
+@triage_app.command()
+def explain(
+    question: Annotated[str, typer.Argument(help="the request to triage")],
+    policy: Annotated[str, typer.Option(help="rules or learned")] = "learned",
+    knob: Annotated[float | None, typer.Option(help="threshold in [0, 1]")] = None,
+    budget: Annotated[int, typer.Option(min=1, help="the budget cap")] = 1024,
+    model: ModelFile = None,
+) -> None:
+    """Print the decision for QUESTION and why."""
+    if not question.strip():
+        raise UsageError("the question is empty")
+    decision = get_policy(policy, knob, model).decide(
+        (ChatMessage(role="user", content=question),), budget)
+    typer.echo(f"{decision.mode} (budget {decision.budget}) by {decision.policy}, "
+               f"score {decision.score}")
+    typer.echo(decision.reason)
+
+
+@triage_app.command()
+def calibrate(
+    rate: Annotated[float, typer.Option(help="target think-rate, strictly between 0 and 1")],
+    suite: Annotated[list[str], typer.Option(help="dev suites (replay:... or CSV files)")],
+    policy: Annotated[str, typer.Option(help="rules or learned")] = "learned",
+    model: ModelFile = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Turn a target think-rate into the policy's threshold (a quantile of dev scores)."""
+    from thinkswitch.bench.summary import policy_scores
+    from thinkswitch.triage.training import calibrate_threshold
+
+    chosen = get_policy(policy, None, model)
+    scores: list[float] = []
+    for table in _tables(suite, data_dir):
+        scores += policy_scores(chosen, table)
+    threshold = calibrate_threshold(scores, rate)
+    achieved = sum(s >= threshold for s in scores) / len(scores)
+    typer.echo(f"threshold {threshold:.4f}: think-rate {achieved:.1%} on {len(scores)} dev "
+               f"questions (target {rate:.1%}); use --knob {threshold:.4f}")
+
+
+@triage_app.command("eval")
+def evaluate_cmd(
+    suite: Annotated[list[str], typer.Option(help="replay suites or CSV outcome files")],
+    policy: Annotated[str, typer.Option(help="rules, learned (shipped model), or "
+                                        "learned-cv (trained per fold)")] = "learned-cv",
+    split: Annotated[str, typer.Option(help="question or group (e.g. leave-one-exam-out)")] = (
+        "question"),
+    train_suite: Annotated[str | None, typer.Option(
+        help="train on this table's outcomes (another model), test on --suite")] = None,
+    extra_train: Annotated[list[str] | None, typer.Option(
+        help="more outcome tables added to every fold's training (other questions)")] = None,
+    folds: Annotated[int, typer.Option(min=2)] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    model: ModelFile = None,
+    out: Annotated[Path | None, typer.Option(help="write a report with plots")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Report the policy's APGR, CPT(50%), CPT(80%) and curve against the baselines."""
+    from thinkswitch.bench import metrics
+    from thinkswitch.bench.report import write_report
+    from thinkswitch.bench.summary import PairedSummary, SuiteSummary
+    from thinkswitch.triage.evaluate import evaluate
+
+    if split not in ("question", "group"):
+        raise UsageError(f"unknown split {split!r}; valid: group, question")
+    chosen = None if policy == "learned-cv" else get_policy(policy, None, model)
+    trainer = _tables([train_suite], data_dir)[0] if train_suite else None
+    extra = _tables(extra_train or [], data_dir)
+    summaries = []
+    trained_on = set(getattr(getattr(chosen, "model", None), "trained_on", ()))
+    for table in _tables(suite, data_dir):
+        if table.name in trained_on:
+            typer.echo(f"warning: the {policy} model was trained on {table.name}; these figures "
+                       "are on its training data (use --policy learned-cv)", err=True)
+        result = evaluate(table, chosen, split, folds, seed, trainer,  # type: ignore[arg-type]
+                          extra=extra)
+        gap = result.gap
+        interval = result.apgr_interval
+        ci = f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
+        apgr = "-" if gap.apgr is None else f"{gap.apgr:.3f}"
+        cpt50 = "-" if gap.cpt50 is None else f"{gap.cpt50:.1%}"
+        cpt80 = "-" if gap.cpt80 is None else f"{gap.cpt80:.1%}"
+        never, always = metrics.never(table), metrics.always(table)
+        oracle = metrics.oracle(table)
+        typer.echo(
+            f"{table.name} [{policy}, split: {result.split}]: never {never.accuracy:.1%}, "
+            f"always {always.accuracy:.1%}, oracle {oracle.accuracy:.1%}; APGR {apgr}{ci}, "
+            f"CPT(50%) {cpt50}, CPT(80%) {cpt80}, AUC {gap.auc:.3f}; best accuracy "
+            f"{max(p.accuracy for p in result.curve.points):.1%}"
+        )
+        paired = PairedSummary(
+            table.off_label, table.on_label, never, always, oracle,
+            {f"{r:.0%}": metrics.random_at(table, r) for r in (0.25, 0.5, 0.75)},
+            policy, result.curve, gap, None,
+            metrics.accuracy_at_tokens(result.curve, always.tokens / 2), table.note)
+        summaries.append(SuiteSummary(table.name, "replay", policy, [], paired))
+    if out is not None:
+        written = write_report(summaries, out)
+        typer.echo(f"report: {written['md']}, {written['html']}")

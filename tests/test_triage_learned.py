@@ -1,0 +1,169 @@
+"""The learned policy: training, saving, loading, calibration, leak-free splits, explanations."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
+from thinkswitch.errors import DataError, ModelNotFoundError, UsageError
+from thinkswitch.messages import ChatMessage
+from thinkswitch.triage import training
+from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
+from thinkswitch.triage.training import calibrate_threshold, folds_for, out_of_fold_scores
+
+MATH = [
+    "A train travels {a} km in {b} hours. What is its average speed?",
+    "Tom has {a} apples and buys {b} more boxes of 6. How many apples now?",
+    "If 3x + {a} = {b}, what is x?",
+    "A shirt costs ${a} and is discounted by {b}%. What is the new price?",
+]
+READING = [
+    "Which word best describes the author's tone in passage {a}?",
+    "What is the capital of country number {a}?",
+    "Who wrote the novel discussed in paragraph {b}?",
+    "Which statement best summarizes the argument of the essay?",
+]
+
+
+def synthetic(n: int = 40) -> PairedTable:
+    """Thinking turns wrong into right on the math questions only."""
+    items = []
+    for i in range(n):
+        math_q = i % 2 == 0
+        template = (MATH if math_q else READING)[i % 4]
+        question = template.format(a=i + 3, b=2 * i + 5)
+        off = Outcome(0.0 if math_q else 1.0, 10)
+        on = Outcome(1.0, 300 if math_q else 900)
+        items.append(PairedItem(str(i), question, "math" if math_q else "reading", off, on))
+    return PairedTable("synthetic", "off", "on", tuple(items))
+
+
+@pytest.fixture(scope="module")
+def model() -> LearnedModel:
+    return training.train([synthetic()], version="test")
+
+
+def test_learned_policy_thinks_on_math_and_not_on_reading(model: LearnedModel) -> None:
+    policy = LearnedPolicy(model)
+    math_decision = policy.decide((ChatMessage(role="user", content=(
+        "A car travels 150 km in 3 hours. What is its average speed?")),), 4096)
+    reading = policy.decide((ChatMessage(role="user", content=(
+        "Which word best describes the author's tone in the first passage?")),), 4096)
+    assert math_decision.mode == "on" and reading.mode == "off"
+    assert math_decision.score is not None and reading.score is not None
+    assert math_decision.score > 0.5 > reading.score
+    assert math_decision.policy == "learned@test"
+    assert math_decision.budget in (256, 1024, 4096)
+    assert "for thinking:" in math_decision.reason and "score" in math_decision.reason
+    capped = policy.decide((ChatMessage(role="user", content=(
+        "A car travels 150 km in 3 hours. What is its average speed?")),), 100)
+    assert capped.budget == 100
+
+
+def test_train_save_load_gives_identical_decisions(model: LearnedModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = LearnedModel.load(path)
+    questions = [item.question for item in synthetic(12).items] + ["hello there"]
+    assert np.allclose(model.scores(questions), loaded.scores(questions), atol=1e-5)
+    assert loaded.version == "test" and loaded.trained_on == ("synthetic",)
+    again = training.train([synthetic()], version="test")
+    assert np.array_equal(model.gain, again.gain), "training is deterministic"
+
+
+def test_shipped_model_loads_fast_and_decides() -> None:
+    started = time.perf_counter()
+    policy = LearnedPolicy.from_path()
+    assert time.perf_counter() - started < 2.0
+    assert default_model_path().stat().st_size < 3 * 1024 * 1024
+    decision = policy.decide((ChatMessage(role="user", content=(
+        "If 5 pencils cost $2.50, how much do 12 pencils cost?")),), 1024)
+    assert decision.policy.startswith("learned@")
+    assert decision.mode in ("on", "off") and decision.reason
+
+
+def test_calibration_hits_the_target_rate(model: LearnedModel) -> None:
+    dev = [item.question for item in synthetic(200).items]
+    rng = np.random.default_rng(0)
+    scores = model.scores(dev) + rng.normal(0, 0.01, len(dev))
+    for rate in (0.1, 0.3, 0.5, 0.8):
+        threshold = calibrate_threshold(list(scores), rate)
+        achieved = float(np.mean(scores >= threshold))
+        assert abs(achieved - rate) <= 0.02
+    with pytest.raises(UsageError, match="strictly between 0 and 1"):
+        calibrate_threshold(list(scores), 1.0)
+    with pytest.raises(UsageError, match="strictly between 0 and 1"):
+        calibrate_threshold(list(scores), 0.0)
+
+
+@pytest.mark.parametrize("split", ["question", "group"])
+def test_splits_never_leak_a_question(split: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = synthetic(30)
+    table = PairedTable(table.name, "off", "on", tuple(
+        PairedItem(i.id, i.question, f"g{int(i.id) % 3}", i.off, i.on) for i in table.items))
+    folds = folds_for(table, split, 5, 0)  # type: ignore[arg-type]
+    held = np.concatenate(folds)
+    assert sorted(held.tolist()) == list(range(30)), "every question is held out exactly once"
+    seen: list[tuple[set[str], set[str]]] = []
+    real_train = training.train
+
+    def spy(tables: list[PairedTable], version: str = "x", space: object = None) -> LearnedModel:
+        seen.append(({i.id for t in tables for i in t.items}, set()))
+        return real_train(tables, version)
+
+    monkeypatch.setattr(training, "train", spy)
+    scores = out_of_fold_scores(table, split, 5, 0)  # type: ignore[arg-type]
+    assert len(seen) == len(folds)
+    for (trained_ids, _), fold in zip(seen, folds, strict=True):
+        assert trained_ids.isdisjoint({table.items[i].id for i in fold})
+    assert scores.shape == (30,)
+
+
+def test_bad_model_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="triage model not found"):
+        LearnedModel.load(tmp_path / "missing.npz")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"not a model at all")
+    with pytest.raises(DataError, match="cannot read triage model"):
+        LearnedModel.load(corrupt)
+    other = tmp_path / "other.npz"
+    np.savez(other, header=np.frombuffer(b'{"format": "x"}', dtype=np.uint8))
+    with pytest.raises(DataError, match="not a thinkswitch learned-triage model"):
+        LearnedModel.load(other)
+
+
+def test_training_needs_questions() -> None:
+    empty = PairedTable("t", "off", "on", (PairedItem("1", "", "g", Outcome(0, 1),
+                                                       Outcome(1, 2)),))
+    with pytest.raises(DataError, match="no outcome rows with question text"):
+        training.train([empty])
+
+
+@pytest.mark.parametrize("text", ["", "hi", "If 3x + 5 = 11, what is x?\nA. 1\nB. 2",
+                                  "word " * 900, "ünïcödé 3/4 of 12 = ?"])
+def test_fast_row_equals_the_sklearn_transform(text: str) -> None:
+    from thinkswitch.triage.features import FeatureSpace
+
+    space = FeatureSpace()
+    matrix = space.transform([text]).tocsr()
+    index, values = space.row(text)
+    dense_a = np.zeros(space.size)
+    dense_a[matrix.indices] = matrix.data
+    dense_b = np.zeros(space.size)
+    dense_b[index] = values
+    assert np.allclose(dense_a, dense_b)
+
+
+def test_cli_explain_and_eval(tmp_path: Path) -> None:
+    from test_cli import thinkswitch
+
+    run = thinkswitch("triage", "explain", "A car travels 150 km in 3 hours. Average speed?")
+    assert run.returncode == 0, run.stderr
+    assert "by learned@v1" in run.stdout and "for thinking:" in run.stdout
+    bad = thinkswitch("triage", "calibrate", "--rate", "1.5", "--suite",
+                      "replay:concise_cot/gpt-35-turbo")
+    assert bad.returncode == 2 and "strictly between 0 and 1" in bad.stderr
