@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import ValidationError
 
 from thinkswitch.engines.registry import create_engine
 from thinkswitch.errors import UsageError
-from thinkswitch.settings import Settings
+from thinkswitch.settings import Settings, default_trace_db
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
+from thinkswitch.trace.backends import open_store
+from thinkswitch.trace.prices import PriceTable
+from thinkswitch.trace.recorder import Recorder
+from thinkswitch.trace.store import SqlTraceStore
 from thinkswitch.triage.registry import get_policy
 
 
@@ -25,8 +30,25 @@ def load_settings(**overrides: Any) -> Settings:
         raise UsageError(f"invalid setting {where}: {first['msg']}") from None
 
 
-def build_switch(settings: Settings) -> Switch:
+def open_trace_store(settings: Settings) -> SqlTraceStore:
+    """The configured trace store, with the retention setting applied."""
+    store = open_store(settings.trace_db or default_trace_db())
+    if settings.retention_days is not None:
+        store.purge_older_than(time.time() - settings.retention_days * 86400)
+    return store
+
+
+def build_recorder(settings: Settings) -> Recorder | None:
+    if not settings.record:
+        return None
+    return Recorder(open_trace_store(settings), PriceTable.load(settings.prices_file),
+                    settings.redact)
+
+
+def build_switch(settings: Settings, record: bool = True) -> Switch:
+    # The policy and the store are checked before the engine loads a model.
+    policy = get_policy(settings.policy, settings.knob, settings.triage_model)
+    recorder = build_recorder(settings) if record else None
     engine = create_engine(settings)
     dialect = get_dialect(settings.dialect or guess_dialect(engine.model))
-    policy = get_policy(settings.policy, settings.knob, settings.triage_model)
-    return Switch(engine, dialect, policy, settings)
+    return Switch(engine, dialect, policy, settings, recorder)

@@ -30,6 +30,10 @@ def default_state_dir() -> Path:
     return Path(base) / "thinkswitch"
 
 
+def default_trace_db() -> Path:
+    return default_state_dir() / "traces.sqlite"
+
+
 class Settings(BaseSettings):
     """Configuration of one thinkswitch process."""
 
@@ -53,6 +57,15 @@ class Settings(BaseSettings):
     answer_max_tokens: int = Field(512, ge=1, description="cap on answer tokens")
     temperature: float = Field(0.6, ge=0.0, le=2.0)
     seed: int | None = None
+
+    trace_db: str | None = Field(
+        None, description="trace store: a SQLite path or postgresql:// URL (default: "
+        "traces.sqlite in the user's data directory)"
+    )
+    record: bool = Field(True, description="record every request in the trace store")
+    redact: bool = Field(False, description="store inputs and traces as salted hashes")
+    retention_days: float | None = Field(None, gt=0, description="delete older records")
+    prices_file: Path | None = Field(None, description="JSON price table per model")
 
     n_ctx: int = Field(4096, ge=256, description="llama_cpp context window")
     n_threads: int | None = Field(None, ge=1)

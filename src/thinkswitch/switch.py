@@ -20,11 +20,12 @@ from thinkswitch.engines.base import (
     UsageReport,
 )
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.errors import BudgetError, EngineUnavailableError, UsageError
+from thinkswitch.errors import BudgetError, EngineUnavailableError, ThinkswitchError, UsageError
 from thinkswitch.messages import ChatMessage, last_user_text
 from thinkswitch.result import Decision, FinishReason, RequestedMode, Result, Timings, Usage
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
+from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.base import TriagePolicy
 
 SwitchEvent = Decision | ThinkingDelta | AnswerDelta | Result
@@ -64,7 +65,12 @@ class Switch:
     """Ties an engine, its dialect and a triage policy together under one settings object."""
 
     def __init__(
-        self, engine: Engine, dialect: Dialect, policy: TriagePolicy, settings: Settings
+        self,
+        engine: Engine,
+        dialect: Dialect,
+        policy: TriagePolicy,
+        settings: Settings,
+        recorder: Recorder | None = None,
     ) -> None:
         if not engine.supports(dialect):
             raise UsageError(f"engine {engine.name!r} cannot drive dialect {dialect.name!r}")
@@ -72,6 +78,7 @@ class Switch:
         self.dialect = dialect
         self.policy = policy
         self.settings = settings
+        self.recorder = recorder
 
     def decide(self, request: Request) -> Decision:
         if not last_user_text(request.messages).strip():
@@ -89,7 +96,25 @@ class Switch:
                             reason=f"thinking switched on by the caller, budget {budget}")
         return self.policy.decide(request.messages, budget)
 
-    def stream(self, request: Request) -> Iterator[SwitchEvent]:
+    def stream(self, request: Request, caller: str = "") -> Iterator[SwitchEvent]:
+        """Decision, deltas, then the `Result`, which is recorded before it is yielded.
+
+        An engine failure after the decision is recorded with its error, then raised."""
+        decision: Decision | None = None
+        try:
+            for event in self._stream(request):
+                if isinstance(event, Decision):
+                    decision = event
+                elif isinstance(event, Result) and self.recorder is not None:
+                    self.recorder.result(request.messages, event, caller)
+                yield event
+        except ThinkswitchError as error:
+            if self.recorder is not None and decision is not None:
+                self.recorder.failure(request.messages, decision, self.engine.name,
+                                      self.engine.model, str(error), caller)
+            raise
+
+    def _stream(self, request: Request) -> Iterator[SwitchEvent]:
         started = time.perf_counter()
         decision = self.decide(request)
         generation = self._generation(request, decision)
@@ -160,8 +185,8 @@ class Switch:
             seed=self.settings.seed if request.seed is None else request.seed,
         )
 
-    def run(self, request: Request) -> Result:
-        for event in self.stream(request):
+    def run(self, request: Request, caller: str = "") -> Result:
+        for event in self.stream(request, caller):
             if isinstance(event, Result):
                 return event
         raise EngineUnavailableError("the switch produced no result")  # pragma: no cover

@@ -14,6 +14,7 @@ from rich.table import Table
 from typer.exceptions import Abort, TyperException
 
 from thinkswitch.cli.bench_cmd import bench
+from thinkswitch.cli.logs_cmd import logs_app
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.cli.triage_cmd import triage_app
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
@@ -33,6 +34,7 @@ app = typer.Typer(
 
 app.command()(bench)
 app.add_typer(triage_app, name="triage")
+app.add_typer(logs_app, name="logs")
 
 
 class Think(StrEnum):
@@ -56,6 +58,9 @@ def ask(
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
     seed: Annotated[int | None, typer.Option(help="sampling seed")] = None,
     hide_thinking: Annotated[bool, typer.Option(help="do not print the thinking")] = False,
+    db: Annotated[str | None, typer.Option(help="trace store: SQLite path or postgres URL")] = None,
+    record: Annotated[bool, typer.Option(help="record the request in the trace store")] = True,
+    redact: Annotated[bool, typer.Option(help="store inputs and traces as salted hashes")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="print the Result as JSON")] = False,
 ) -> None:
     """Answer QUESTION, streaming the thinking (dimmed) and then the answer."""
@@ -69,7 +74,8 @@ def ask(
         seed=seed,
     )
     settings = load_settings(
-        engine=engine, model=model, dialect=dialect, base_url=base_url, data_dir=data_dir
+        engine=engine, model=model, dialect=dialect, base_url=base_url, data_dir=data_dir,
+        trace_db=db, record=None if record else False, redact=True if redact else None,
     )
     switch = build_switch(settings)
     try:

@@ -1,0 +1,190 @@
+"""`thinkswitch logs`: list, show, export, stats and verify the trace store."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from thinkswitch.errors import UsageError
+from thinkswitch.factory import load_settings, open_trace_store
+from thinkswitch.trace.record import TraceRecord
+from thinkswitch.trace.store import SqlTraceStore
+from thinkswitch.trace.stats import auto_savings, stats
+from thinkswitch.trace.verify import verify
+
+logs_app = typer.Typer(no_args_is_help=True, help="Query, export and verify the trace store.")
+
+Db = Annotated[str | None, typer.Option(help="trace store: SQLite path or postgresql:// URL")]
+
+
+def _store(db: str | None) -> SqlTraceStore:
+    return open_trace_store(load_settings(trace_db=db))
+
+
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--since wants a date or time like 2026-11-28 or "
+                         f"2026-11-28T09:30, got {text!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def _when(record: TraceRecord) -> str:
+    return dt.datetime.fromtimestamp(record.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@logs_app.command("list")
+def list_cmd(
+    since: Annotated[str | None, typer.Option(help="only records from this UTC time on")] = None,
+    mode: Annotated[str | None, typer.Option(help="off or on")] = None,
+    policy: Annotated[str | None, typer.Option(help="user, rules, learned@v1, ...")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    db: Db = None,
+) -> None:
+    """The newest records, one line each."""
+    store = _store(db)
+    table = Table()
+    for column in ("id", "time (UTC)", "mode", "policy", "think", "answer", "tokens t/a", "s"):
+        table.add_column(column)
+    for record in store.records(_since(since), mode, policy, limit):
+        question = record.messages[-1]["content"] if record.messages else ""
+        total = record.timings.get("total_s")
+        table.add_row(
+            record.id[:12], _when(record),
+            f"{record.decision.get('requested', '-')}→{record.decision.get('mode', '-')}",
+            str(record.decision.get("policy", record.kind)),
+            _short(question, 40),
+            "ERROR: " + record.error if record.error else _short(record.answer, 40),
+            f"{record.usage.get('thinking_tokens', 0)}/{record.usage.get('answer_tokens', 0)}",
+            f"{total:.2f}" if isinstance(total, float) else "-",
+        )
+    store.close()
+    Console(soft_wrap=True).print(table)
+
+
+@logs_app.command()
+def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefix")],
+         db: Db = None) -> None:
+    """One record in full: decision, thinking, answer, usage, timings, cost, chain."""
+    store = _store(db)
+    record = store.get(record_id) or next(
+        (r for _, r in store.chain() if r.id.startswith(record_id)), None)
+    store.close()
+    if record is None:
+        raise UsageError(f"no record {record_id!r} in the trace store")
+    console = Console(soft_wrap=True)
+    decision = record.decision
+    console.print(Text(f"record {record.id} · {_when(record)} UTC · {record.engine}:"
+                       f"{record.model} · caller {record.caller or '-'}", style="bold"))
+    console.print(f"decision: {decision.get('requested')} → {decision.get('mode')} "
+                  f"(budget {decision.get('budget')}, policy {decision.get('policy')}, "
+                  f"score {decision.get('score')})\nreason: {decision.get('reason')}")
+    for message in record.messages:
+        console.print(Panel(_render(message.get("content")), title=str(message.get("role"))))
+    console.print(Panel(Text(_render(record.thinking), style="dim"), title="thinking"))
+    console.print(Panel(_render(record.answer) if not record.error else record.error,
+                        title="answer" if not record.error else "error"))
+    console.print(f"usage {record.usage} · timings {record.timings} · cost "
+                  f"${record.cost.total:.6f} · finish {record.finish_reason}")
+    console.print(f"hash {record.hash} (after {record.prev_hash[:16]}…)"
+                  + (" · redacted" if record.redacted else ""))
+
+
+def _render(value: object) -> str:
+    if isinstance(value, dict):
+        return f"[redacted: sha256 {value.get('sha256', '')[:16]}…, {value.get('length')} chars]"
+    return str(value or "")
+
+
+@logs_app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    db: Db = None,
+) -> None:
+    """Every record, oldest first, to stdout."""
+    if format not in ("jsonl", "csv"):
+        raise UsageError(f"unknown export format {format!r}; valid: csv, jsonl")
+    store = _store(db)
+    if format == "jsonl":
+        for _, record in store.chain():
+            sys.stdout.write(json.dumps(record.model_dump(), ensure_ascii=False) + "\n")
+    else:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["id", "created_at", "kind", "requested", "mode", "budget", "policy",
+                         "score", "reason", "prompt_tokens", "thinking_tokens", "answer_tokens",
+                         "total_s", "engine", "model", "finish_reason", "cost", "error",
+                         "question", "answer", "hash"])
+        for _, r in store.chain():
+            d, u = r.decision, r.usage
+            writer.writerow([
+                r.id, r.created_at, r.kind, d.get("requested"), d.get("mode"), d.get("budget"),
+                d.get("policy"), d.get("score"), d.get("reason"), u.get("prompt_tokens"),
+                u.get("thinking_tokens"), u.get("answer_tokens"), r.timings.get("total_s"),
+                r.engine, r.model, r.finish_reason, r.cost.total, r.error,
+                _render(r.messages[-1]["content"]) if r.messages else "", _render(r.answer),
+                r.hash,
+            ])
+    store.close()
+
+
+@logs_app.command("stats")
+def stats_cmd(db: Db = None) -> None:
+    """Requests, think-rate, tokens, cost and latency per mode and per policy."""
+    store = _store(db)
+    records = [record for _, record in store.chain()]
+    store.close()
+    console = Console(soft_wrap=True)
+    for group, rows in stats(records).items():
+        table = Table(title=f"by {group}" if group != "all" else "all requests")
+        for column in ("", "requests", "errors", "think-rate", "thinking tok", "answer tok",
+                       "cost $", "p50 s", "p95 s", "p99 s"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row.key, str(row.requests), str(row.errors), f"{row.think_rate:.1%}",
+                          str(row.thinking_tokens), str(row.answer_tokens), f"{row.cost:.4f}",
+                          *(f"{v:.2f}" if v is not None else "-" for v in
+                            (row.latency_p50_s, row.latency_p95_s, row.latency_p99_s)))
+        console.print(table)
+    count, used, always = auto_savings(records)
+    if count:
+        saved = always - used
+        console.print(f"auto: {count} requests used {used} thinking tokens; thinking on every "
+                      f"one at the same budgets would have used about {always} "
+                      f"(saved {saved}, {saved / always:.0%})" if always else
+                      f"auto: {count} requests, no thinking")
+
+
+@logs_app.command("verify")
+def verify_cmd(db: Db = None) -> None:
+    """Walk the hash chain; name the first record changed, removed or reordered."""
+    store = _store(db)
+    result = verify(store)
+    store.close()
+    if not result.ok:
+        raise typer.Exit(_fail_verify(result.message))
+    typer.echo(result.message)
+
+
+def _fail_verify(message: str) -> int:
+    print(f"thinkswitch: tampering detected: {message}", file=sys.stderr)
+    return 1

@@ -1,0 +1,91 @@
+"""The two databases behind `SqlTraceStore`, and `open_store` to pick one from a URL or path."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from thinkswitch.errors import DataError, EngineUnavailableError
+from thinkswitch.trace.store import SqlTraceStore
+
+
+class SQLiteTraceStore(SqlTraceStore):
+    """One file, WAL mode. A commit survives the writing process being killed (kill -9);
+    `synchronous=NORMAL` trades the last commits on power loss for speed."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            super().__init__(connection, str(path))
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{path} is not a readable SQLite trace store: {error}") from None
+        self.path = path
+
+    def _begin_write(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+
+class PostgresTraceStore(SqlTraceStore):
+    """Several replicas write to one database; an advisory lock orders the chain."""
+
+    placeholder = "%s"
+    serial = "BIGSERIAL PRIMARY KEY"
+    real = "DOUBLE PRECISION"
+    LOCK_KEY = 7_355_608
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        try:
+            connection = psycopg.connect(url, connect_timeout=5)
+        except psycopg.Error as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+            raise EngineUnavailableError(f"cannot reach PostgreSQL at {_safe(url)}: "
+                                         f"{first}") from None
+        super().__init__(connection, _safe(url))
+
+    def _tables(self) -> set[str]:
+        rows = self._query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        self._db.commit()
+        return {row[0] for row in rows}
+
+    def _begin_write(self) -> None:
+        self._db.commit()  # end any read transaction first
+        self._db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (self.LOCK_KEY,))
+
+    def _end_read(self) -> None:
+        self._db.commit()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def open_store(where: str | Path) -> SqlTraceStore:
+    """`postgresql://...` or `postgres://...` opens PostgreSQL; anything else is a SQLite path."""
+    text = str(where)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresTraceStore(text)
+    return SQLiteTraceStore(Path(text).expanduser())
+
+
+def is_postgres(where: Any) -> bool:
+    return str(where).startswith(("postgresql://", "postgres://"))

@@ -1,0 +1,54 @@
+"""Turn what the switch did into trace records: results, and failures with their error."""
+
+from __future__ import annotations
+
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Decision, Result, Usage
+from thinkswitch.trace.prices import PriceTable
+from thinkswitch.trace.record import TraceRecord
+from thinkswitch.trace.redact import redact
+from thinkswitch.trace.store import TraceStore
+
+
+class Recorder:
+    """Appends one record per request to a store (redacted if asked)."""
+
+    def __init__(self, store: TraceStore, prices: PriceTable | None = None,
+                 redact_inputs: bool = False) -> None:
+        self.store = store
+        self.prices = prices or PriceTable()
+        self.redact_inputs = redact_inputs
+        self._salt = store.salt() if redact_inputs else ""
+
+    def _append(self, record: TraceRecord) -> TraceRecord:
+        if self.redact_inputs:
+            record = redact(record, self._salt)
+        return self.store.append(record)
+
+    def result(self, messages: tuple[ChatMessage, ...], result: Result,
+               caller: str = "") -> TraceRecord:
+        return self._append(TraceRecord(
+            caller=caller,
+            messages=[m.model_dump() for m in messages],
+            decision=result.decision.model_dump(),
+            thinking=result.thinking,
+            answer=result.answer,
+            usage=result.usage.model_dump(),
+            timings=result.timings.model_dump(),
+            engine=result.engine,
+            model=result.model,
+            finish_reason=result.finish_reason,
+            cost=self.prices.cost(result.model, result.usage),
+        ))
+
+    def failure(self, messages: tuple[ChatMessage, ...], decision: Decision | None,
+                engine: str, model: str, error: str, caller: str = "") -> TraceRecord:
+        return self._append(TraceRecord(
+            caller=caller,
+            messages=[m.model_dump() for m in messages],
+            decision=decision.model_dump() if decision else {},
+            engine=engine,
+            model=model,
+            usage=Usage().model_dump(),
+            error=error,
+        ))

@@ -1,0 +1,28 @@
+"""Redaction: inputs and traces become salted hashes plus lengths; decisions, usage and cost
+are kept. The salt is the store's own (kept in the store), so equal texts can still be matched
+by someone holding the store, while the texts themselves are not in it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from thinkswitch.trace.record import TraceRecord
+
+
+def fingerprint(text: str, salt: str) -> dict[str, Any]:
+    digest = hashlib.sha256((salt + text).encode("utf-8")).hexdigest()
+    return {"sha256": digest, "length": len(text)}
+
+
+def redact(record: TraceRecord, salt: str) -> TraceRecord:
+    messages = [
+        {"role": message.get("role", ""), "content": fingerprint(str(message.get("content", "")),
+                                                                 salt)}
+        for message in record.messages
+    ]
+    thinking = record.thinking if isinstance(record.thinking, dict) else fingerprint(
+        record.thinking, salt)
+    answer = record.answer if isinstance(record.answer, dict) else fingerprint(record.answer, salt)
+    return record.model_copy(update={"messages": messages, "thinking": thinking,
+                                     "answer": answer, "redacted": True})
