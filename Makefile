@@ -14,7 +14,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
 DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,12 +41,31 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/python -m pytest -q
+# The trace-store tests start their own PostgreSQL server from Debian's `postgresql` package
+# (initdb/pg_ctl under /usr/lib/postgresql/<version>/bin). CI runs as root and installs it;
+# elsewhere without root the PostgreSQL tests skip with the reason.
+
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "postgres: $$(ls /usr/lib/postgresql/*/bin/initdb | head -n 1)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends postgresql; \
+	else \
+		echo "note: PostgreSQL is not installed and this is not root; the PostgreSQL trace" \
+			"store tests will skip (install Debian's postgresql package to run them)"; \
+	fi
+
+# As root (CI) the PostgreSQL tests must run: THINKSWITCH_REQUIRE_POSTGRES turns a skip into
+# a failure.
+test: lint postgres
+	THINKSWITCH_REQUIRE_POSTGRES=$$([ "$$(id -u)" = 0 ] && echo 1) $(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/budget_continuation.py
+	$(BIN)/python bench/triage_latency.py
+	$(BIN)/python bench/trace_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real embedded engine on the packaged tiny model, loaded once."""
+"""Shared fixtures: the real embedded engine on the packaged tiny model, loaded once; a real
+PostgreSQL server for the trace store tests."""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +28,38 @@ def llama_engine(llama_settings: Settings):  # type: ignore[no-untyped-def]
     from thinkswitch.engines.llama_cpp import LlamaCppEngine
 
     return LlamaCppEngine.from_settings(llama_settings)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the session (see tests/pg_server.py), or a skip."""
+    from pg_server import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, empty database on the session's server, dropped after the test."""
+    with postgres_server.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a trace store lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "traces.sqlite")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Traces and bench results of the tests go to a temporary data home, not the user's.
+    Subprocesses inherit it through the environment."""
+    import os
+
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))

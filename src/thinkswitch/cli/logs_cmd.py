@@ -17,8 +17,8 @@ from rich.text import Text
 from thinkswitch.errors import UsageError
 from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.trace.record import TraceRecord
-from thinkswitch.trace.store import SqlTraceStore
 from thinkswitch.trace.stats import auto_savings, stats
+from thinkswitch.trace.store import SqlTraceStore
 from thinkswitch.trace.verify import verify
 
 logs_app = typer.Typer(no_args_is_help=True, help="Query, export and verify the trace store.")

@@ -19,13 +19,16 @@ class SQLiteTraceStore(SqlTraceStore):
         try:
             connection = sqlite3.connect(path, timeout=30.0, isolation_level=None,
                                          check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
             super().__init__(connection, str(path))
         except sqlite3.DatabaseError as error:
             raise DataError(f"{path} is not a readable SQLite trace store: {error}") from None
         self.path = path
+
+    def _prepare(self) -> None:
+        # Switching to WAL rewrites the file header: only once the file is known to be ours.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
 
     def _begin_write(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -55,7 +58,12 @@ class PostgresTraceStore(SqlTraceStore):
             first = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
             raise EngineUnavailableError(f"cannot reach PostgreSQL at {_safe(url)}: "
                                          f"{first}") from None
-        super().__init__(connection, _safe(url))
+        try:
+            super().__init__(connection, _safe(url))
+        except psycopg.Error as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else "an error"
+            raise DataError(f"PostgreSQL at {_safe(url)} refused the trace store: "
+                            f"{first}") from None
 
     def _tables(self) -> set[str]:
         rows = self._query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
@@ -71,11 +79,13 @@ class PostgresTraceStore(SqlTraceStore):
 
 
 def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password (nor query parameters, which may hold one), for messages."""
+    url = url.split("?", 1)[0]
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+        user, has_password, _ = credentials.partition(":")
+        return f"{scheme}://{user}{':***' if has_password else ''}@{host}"
     return url
 
 

@@ -5,19 +5,24 @@ serialised (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory transaction lock) s
 one order across threads and processes. The schema is created and migrated by named,
 append-only migrations recorded in `schema_migrations`; a database that is not a trace store,
 or whose schema is newer than this code, is refused before anything is written.
+
+One store object may be shared by threads: each public method holds the object's lock, so the
+one connection is used by one thread at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from thinkswitch.errors import DataError
+from thinkswitch.errors import DataError, ThinkswitchError
 from thinkswitch.trace.record import GENESIS, TraceRecord, canonical
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -87,7 +92,12 @@ class SqlTraceStore(TraceStore):
     def __init__(self, connection: Any, where: str) -> None:
         self._db = connection
         self._where = where
-        self._migrate()
+        self._lock = threading.RLock()
+        try:
+            self._migrate()
+        except BaseException:
+            connection.close()  # a refused database is left as it was, with no handle open
+            raise
 
     # --- dialect hooks -------------------------------------------------------------------
     @abstractmethod
@@ -104,6 +114,10 @@ class SqlTraceStore(TraceStore):
         rows = self._query("SELECT name FROM sqlite_master WHERE type='table'")
         return {row[0] for row in rows}
 
+    def _prepare(self) -> None:
+        """Connection settings that may write (SQLite's WAL switch), once the database is
+        known to be a trace store or empty."""
+
     # --- helpers -------------------------------------------------------------------------
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.placeholder)
@@ -119,19 +133,20 @@ class SqlTraceStore(TraceStore):
 
     def _migrate(self) -> None:
         tables = self._tables()
-        known = [name for name, _ in MIGRATIONS]
         if tables and "schema_migrations" not in tables:
             raise DataError(f"{self._where} is not a thinkswitch trace store "
                             f"(it has tables {', '.join(sorted(tables)[:5])})")
+        if "schema_migrations" in tables:
+            self._refuse_newer([row[0] for row in
+                                self._query("SELECT name FROM schema_migrations")])
+            self._end_read()
+        self._prepare()
         self._begin_write()
         try:
             self._execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                           f"(name TEXT PRIMARY KEY, applied_at {self.real} NOT NULL)")
             applied = [row[0] for row in self._query("SELECT name FROM schema_migrations")]
-            unknown = sorted(set(applied) - set(known))
-            if unknown:
-                raise DataError(f"{self._where} has a schema newer than this thinkswitch "
-                                f"(migration {unknown[0]}); upgrade thinkswitch")
+            self._refuse_newer(applied)
             for name, statements in MIGRATIONS:
                 if name in applied:
                     continue
@@ -147,31 +162,55 @@ class SqlTraceStore(TraceStore):
             self._rollback()
             raise
 
+    def _refuse_newer(self, applied: Sequence[str]) -> None:
+        unknown = sorted(set(applied) - {name for name, _ in MIGRATIONS})
+        if unknown:
+            raise DataError(f"{self._where} has a schema newer than this thinkswitch "
+                            f"(migration {unknown[0]}); upgrade thinkswitch")
+
     # --- the interface -------------------------------------------------------------------
     def append(self, record: TraceRecord) -> TraceRecord:
-        self._begin_write()
-        try:
-            last = self._query("SELECT hash FROM traces ORDER BY seq DESC LIMIT 1")
-            sealed = record.sealed(last[0][0] if last else self._anchor_or_genesis())
-            decision = sealed.decision
-            self._execute(
-                "INSERT INTO traces (id, created_at, mode, policy, body, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sealed.id, sealed.created_at, decision.get("mode"), decision.get("policy"),
-                 canonical(sealed.model_dump()), sealed.prev_hash, sealed.hash),
-            )
-            self._commit()
-        except BaseException:
+        with self._lock:
+            try:
+                self._begin_write()
+                sealed = self._insert(record, self._last_hash())
+                self._commit()
+            except BaseException as error:
+                self._rollback_quietly()
+                if isinstance(error, Exception) and not isinstance(error, ThinkswitchError):
+                    # disk full, a dropped PostgreSQL connection: one clear line, not a traceback
+                    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    raise DataError(f"cannot record in the trace store {self._where}: "
+                                    f"{first}") from error
+                raise
+            return sealed
+
+    def _rollback_quietly(self) -> None:
+        # The connection itself may be gone; the original error is the one that matters.
+        with contextlib.suppress(Exception):
             self._rollback()
-            raise
+
+    def _last_hash(self) -> str:
+        """The hash the next record chains from, inside the write transaction. An empty table
+        was never written (a purge that empties it leaves its retention note behind)."""
+        last = self._query("SELECT hash FROM traces ORDER BY seq DESC LIMIT 1")
+        return str(last[0][0]) if last else GENESIS
+
+    def _insert(self, record: TraceRecord, prev_hash: str) -> TraceRecord:
+        sealed = record.sealed(prev_hash)
+        decision = sealed.decision
+        self._execute(
+            "INSERT INTO traces (id, created_at, mode, policy, body, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sealed.id, sealed.created_at, decision.get("mode"), decision.get("policy"),
+             canonical(sealed.model_dump()), sealed.prev_hash, sealed.hash),
+        )
         return sealed
 
-    def _anchor_or_genesis(self) -> str:
-        rows = self._query("SELECT prev_hash FROM trace_anchors ORDER BY seq DESC LIMIT 1")
-        return str(rows[0][0]) if rows else GENESIS
-
     def get(self, record_id: str) -> TraceRecord | None:
-        rows = self._query("SELECT body FROM traces WHERE id = ?", (record_id,))
+        with self._lock:
+            rows = self._query("SELECT body FROM traces WHERE id = ?", (record_id,))
+            self._end_read()
         return TraceRecord.model_validate(json.loads(rows[0][0])) if rows else None
 
     def records(self, since: float | None = None, mode: str | None = None,
@@ -183,60 +222,82 @@ class SqlTraceStore(TraceStore):
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = f" LIMIT {int(limit)}" if limit else ""
-        rows = self._query(f"SELECT body FROM traces{where} ORDER BY seq DESC{tail}", params)
-        self._end_read()
+        with self._lock:
+            rows = self._query(f"SELECT body FROM traces{where} ORDER BY seq DESC{tail}", params)
+            self._end_read()
         return [TraceRecord.model_validate(json.loads(row[0])) for row in rows]
 
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
-        rows = self._query("SELECT seq, body FROM traces ORDER BY seq")
-        self._end_read()
+        with self._lock:
+            rows = self._query("SELECT seq, body FROM traces ORDER BY seq")
+            self._end_read()
         for seq, body in rows:
             yield int(seq), TraceRecord.model_validate(json.loads(body))
 
-    def raw_chain(self) -> list[tuple[int, str, str, str]]:
-        """(seq, body, prev_hash column, hash column) as stored, for verification."""
-        rows = self._query("SELECT seq, body, prev_hash, hash FROM traces ORDER BY seq")
-        self._end_read()
-        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+    def raw_chain(self) -> list[tuple[Any, ...]]:
+        """(seq, body, prev_hash, hash, id, created_at, mode, policy) columns as stored, in
+        chain order, for verification."""
+        with self._lock:
+            rows = self._query("SELECT seq, body, prev_hash, hash, id, created_at, mode, policy"
+                               " FROM traces ORDER BY seq")
+            self._end_read()
+        return rows
 
     def anchors(self) -> list[Anchor]:
-        rows = self._query("SELECT seq, prev_hash, deleted, at FROM trace_anchors ORDER BY seq")
-        self._end_read()
+        with self._lock:
+            rows = self._query("SELECT seq, prev_hash, deleted, at FROM trace_anchors"
+                               " ORDER BY seq")
+            self._end_read()
         return [Anchor(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
     def purge_older_than(self, cutoff: float) -> int:
-        self._begin_write()
-        try:
-            doomed = self._query("SELECT COUNT(*) FROM traces WHERE created_at < ?", (cutoff,))
-            count = int(doomed[0][0])
-            if count:
-                self._execute("DELETE FROM traces WHERE created_at < ?", (cutoff,))
-                first = self._query("SELECT seq, prev_hash FROM traces ORDER BY seq LIMIT 1")
-                if first:
-                    self._execute("INSERT INTO trace_anchors (seq, prev_hash, deleted, at) "
-                                  "VALUES (?, ?, ?, ?)", (first[0][0], first[0][1], count,
-                                                          time.time()))
-                else:
-                    self._execute("INSERT INTO trace_anchors (seq, prev_hash, deleted, at) "
-                                  "VALUES (?, ?, ?, ?)", (0, GENESIS, count, time.time()))
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
-        if count:
-            self.append(TraceRecord(kind="retention", error=None, decision={},
-                                    answer=f"retention: deleted {count} records created before "
-                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(cutoff))}"
-                                    " UTC; the chain is re-anchored at the first kept record"))
+        """Delete the records before the first one created at or after `cutoff` (a prefix of the
+        chain, so what is kept still chains), anchor the chain at the first kept record, and
+        append a 'retention' note — all in one transaction."""
+        with self._lock:
+            self._begin_write()
+            try:
+                count = self._purge(cutoff)
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+            return count
+
+    def _purge(self, cutoff: float) -> int:
+        keep = self._query("SELECT MIN(seq) FROM traces WHERE created_at >= ?", (cutoff,))
+        first_kept = keep[0][0]
+        if first_kept is None:  # nothing is new enough: everything goes
+            first_kept = (self._query("SELECT MAX(seq) FROM traces")[0][0] or 0) + 1
+        doomed = self._query("SELECT COUNT(*), MAX(seq) FROM traces WHERE seq < ?", (first_kept,))
+        count, last_deleted = int(doomed[0][0]), doomed[0][1]
+        if not count:
+            return 0
+        last_hash = self._query("SELECT hash FROM traces WHERE seq = ?", (last_deleted,))[0][0]
+        self._execute("DELETE FROM traces WHERE seq < ?", (first_kept,))
+        note = TraceRecord(kind="retention", error=None, decision={}, answer=(
+            f"retention: deleted {count} records created before "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(cutoff))} UTC; the chain is "
+            "re-anchored at the first kept record"))
+        first = self._query("SELECT seq, prev_hash FROM traces ORDER BY seq LIMIT 1")
+        if first:
+            self._insert(note, self._last_hash())
+        else:  # the note itself is the first kept record, chained from the last deleted one
+            self._insert(note, str(last_hash))
+            first = self._query("SELECT seq, prev_hash FROM traces ORDER BY seq LIMIT 1")
+        self._execute("INSERT INTO trace_anchors (seq, prev_hash, deleted, at) "
+                      "VALUES (?, ?, ?, ?)", (first[0][0], first[0][1], count, time.time()))
         return count
 
     def salt(self) -> str:
-        rows = self._query("SELECT value FROM trace_meta WHERE key = 'salt'")
-        self._end_read()
+        with self._lock:
+            rows = self._query("SELECT value FROM trace_meta WHERE key = 'salt'")
+            self._end_read()
         return str(rows[0][0])
 
     def _end_read(self) -> None:
         """End the implicit read transaction (PostgreSQL keeps one open otherwise)."""
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

@@ -23,16 +23,22 @@ def verify(store: SqlTraceStore) -> Verification:
     expected = GENESIS
     checked = 0
     previous_id = None
-    for position, (seq, body, prev_column, hash_column) in enumerate(store.raw_chain()):
+    for position, row in enumerate(store.raw_chain()):
+        seq, body, prev_column, hash_column = int(row[0]), str(row[1]), str(row[2]), str(row[3])
         try:
             record = TraceRecord.model_validate(json.loads(body))
         except ValueError as error:
-            return Verification(False, checked, f"record at seq {seq} is unreadable: {error}",
+            first = str(error).strip().splitlines()[0]
+            return Verification(False, checked, f"record at seq {seq} is unreadable: {first}",
                                 seq)
         if position == 0 and seq in anchors:
             expected = anchors[seq]
         recomputed = content_hash(record.content())
-        if recomputed != record.hash or hash_column != record.hash:
+        # The columns that `records()` filters on must say what the hashed body says.
+        columns = (row[4], float(row[5]), row[6], row[7])
+        stored = (record.id, record.created_at, record.decision.get("mode"),
+                  record.decision.get("policy"))
+        if recomputed != record.hash or hash_column != record.hash or columns != stored:
             return Verification(False, checked, f"record {record.id} (seq {seq}) was changed: "
                                 "its content no longer matches its hash", seq, record.id)
         if record.prev_hash != expected or prev_column != record.prev_hash:

@@ -1,0 +1,125 @@
+"""Trace store write throughput, and the latency that recording adds to an answer.
+
+Records N realistic requests back to back (a question of ~200 characters, thinking of ~2,000, an
+answer of ~300, a full decision, usage, timings and a priced cost) through the same `Recorder`
+the switch uses, into a fresh SQLite store (WAL, synchronous=NORMAL): sustained records/s, and
+the per-record time (build the record, seal it into the hash chain, commit) as p50/p99/max.
+The same with `--redact`, and on PostgreSQL when `--postgres URL` is given.
+Targets (issue #5): >= 2,000 records/s sustained on SQLite, p99 <= 1 ms.
+
+    .venv/bin/python bench/trace_throughput.py [--records 20000] [--postgres postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Decision, Result, Timings, Usage
+from thinkswitch.trace.backends import open_store
+from thinkswitch.trace.prices import Price, PriceTable
+from thinkswitch.trace.recorder import Recorder
+from thinkswitch.trace.verify import verify
+
+VOCABULARY = (
+    "the of and to in is that for it as with was on be by this are from at or an which train "
+    "speed hours average total apples boxes each therefore wait check answer multiply divide "
+    "sum first second then so we need compute result equals number Marinilla Antioquia "
+    "founded year municipality recall let me think step")
+WORDS = VOCABULARY.split()
+
+
+def text(rng: random.Random, chars: int) -> str:
+    words: list[str] = []
+    length = 0
+    while length < chars:
+        word = rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)[:chars]
+
+
+def requests(count: int, seed: int = 7) -> list[tuple[tuple[ChatMessage, ...], Result]]:
+    """`count` distinct answered requests (texts drawn from a pool, so every record differs)."""
+    rng = random.Random(seed)
+    pool = [(text(rng, 200), text(rng, 2000), text(rng, 300)) for _ in range(500)]
+    made = []
+    for index in range(count):
+        question, thinking, answer = pool[index % len(pool)]
+        think = index % 3 != 0
+        made.append(((ChatMessage(role="user", content=f"{index}: {question}"),), Result(
+            answer=answer, thinking=thinking if think else "",
+            decision=Decision(requested="auto", mode="on" if think else "off",
+                              budget=1024 if think else None, policy="learned@v1",
+                              score=rng.random(), reason="likely to pay off: score 0.71 vs "
+                              "threshold 0.50; cues: arithmetic, multi-step"),
+            usage=Usage(prompt_tokens=60, thinking_tokens=480 if think else 0, answer_tokens=70),
+            timings=Timings(ttft_s=0.05, first_answer_s=0.9, total_s=2.4),
+            engine="openai", model="qwen3-8b", finish_reason="stop")))
+    return made
+
+
+def run(where: str, count: int, redact: bool) -> dict[str, float]:
+    store = open_store(where)
+    recorder = Recorder(store, PriceTable({"qwen3-8b": Price(input=0.05, output=0.25)}),
+                        redact_inputs=redact)
+    work = requests(count)
+    recorder.result(*work[0])  # warm up: first statements prepared
+    times = np.empty(count)
+    started = time.perf_counter()
+    for index, (messages, result) in enumerate(work):
+        before = time.perf_counter()
+        recorder.result(messages, result, caller="key-bench")
+        times[index] = time.perf_counter() - before
+    wall = time.perf_counter() - started
+    check = time.perf_counter()
+    verification = verify(store)
+    verify_s = time.perf_counter() - check
+    store.close()
+    assert verification.ok and verification.checked == count + 1, verification.message
+    ms = times * 1000
+    return {"records": count, "records_per_s": count / wall, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "verify_records_per_s": (count + 1) / verify_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--postgres", help="also measure this (empty) PostgreSQL database")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/trace_throughput.json"))
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        results["sqlite"] = run(str(Path(folder) / "plain.sqlite"), args.records, False)
+        size = (Path(folder) / "plain.sqlite").stat().st_size
+        results["sqlite"]["bytes_per_record"] = size / (args.records + 1)
+        results["sqlite --redact"] = run(str(Path(folder) / "redacted.sqlite"), args.records,
+                                         True)
+    if args.postgres:
+        results["postgresql"] = run(args.postgres, args.records, False)
+
+    table = Table(title=f"trace store: {args.records} realistic records appended back to back "
+                  "(target >= 2,000 records/s, p99 <= 1 ms on SQLite)")
+    for column in ("store", "records/s", "p50 ms", "p99 ms", "max ms", "verify records/s"):
+        table.add_column(column, justify="right")
+    for name, row in results.items():
+        table.add_row(name, f"{row['records_per_s']:,.0f}", f"{row['p50_ms']:.3f}",
+                      f"{row['p99_ms']:.3f}", f"{row['max_ms']:.2f}",
+                      f"{row['verify_records_per_s']:,.0f}")
+    Console(width=120).print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
