@@ -16,16 +16,16 @@ from __future__ import annotations
 import ast
 import gzip
 import importlib.util
-import json
 import random
 import re
 import secrets
 import textwrap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from thinkswitch.bench.items import Checker, Item, Suite, SuiteSpec, Verdict
+from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.sandbox import run_python
 from thinkswitch.errors import DataError, UsageError
 
@@ -103,19 +103,6 @@ def _select(items: Sequence[Item], shuffle: bool, limit: int | None, seed: int) 
     return tuple(chosen if limit is None else chosen[:limit])
 
 
-def _json_rows(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object")
-        yield number, row
-
-
 def _field(row: Mapping[str, Any], key: str, kind: type, path: Path, number: int) -> Any:
     value = row.get(key)
     if not isinstance(value, kind):
@@ -130,7 +117,7 @@ def read_mbpp(path: Path) -> list[Item]:
     except OSError as error:
         raise DataError(f"cannot read MBPP file {path}: {error.strerror or error}") from None
     items = []
-    for number, row in _json_rows(path, text.splitlines()):
+    for number, row in json_rows(path, text.splitlines()):
         task_id = _field(row, "task_id", int, path, number)
         if task_id not in MBPP_TEST_IDS:
             continue
@@ -176,7 +163,7 @@ def read_humaneval(path: Path) -> list[Item]:
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read HumanEval file {path}: {error}") from None
     items = []
-    for number, row in _json_rows(path, lines):
+    for number, row in json_rows(path, lines):
         task_id, prompt, test, entry_point, solution = (
             _field(row, key, str, path, number)
             for key in ("task_id", "prompt", "test", "entry_point", "canonical_solution")

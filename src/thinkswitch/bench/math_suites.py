@@ -20,7 +20,6 @@ where it has one (SVAMP `ID`, AIME `id`).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +30,7 @@ from typing import Any
 
 from thinkswitch.bench.extract import gold_from_gsm8k
 from thinkswitch.bench.items import Item, Suite, SuiteLoader, SuiteSpec
+from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.mathcheck import MathChecker
 from thinkswitch.errors import DataError, UsageError
 
@@ -43,7 +43,7 @@ OPTIONS = ("shuffle",)
 _ASDIV_UNIT = re.compile(r"^(.*?)\s*\([^()]*[A-Za-z][^()]*\)\s*$")
 _ASDIV_MATH = re.compile(r"-?\(?-?\d+(?:\.\d+)?(?:/\d+)?\)?")
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -144,16 +144,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Row]]:
 
 def _rows(path: Path) -> Iterator[tuple[int, Row]]:
     with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object")
-            yield number, row
+        yield from json_rows(path, lines)
 
 
 def _wants_shuffle(spec: SuiteSpec) -> bool:
