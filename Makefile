@@ -12,6 +12,8 @@ WHEELHOUSE := $(HOME)/.cache/thinkswitch/wheels/llama-cpp-python-$(LLAMA_VERSION
 LLAMA_WHEEL := $(WHEELHOUSE)/.built
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
 DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
 
 .PHONY: setup run test lint postgres bench clean
@@ -36,6 +38,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/thinkswitch ask --think auto --budget 128 "$(DEMO_QUESTION)"
+	$(BIN)/thinkswitch serve --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check src tests bench

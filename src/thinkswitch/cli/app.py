@@ -16,6 +16,7 @@ from typer.exceptions import Abort, TyperException
 from thinkswitch.cli.bench_cmd import bench
 from thinkswitch.cli.logs_cmd import logs_app
 from thinkswitch.cli.render import StreamPrinter
+from thinkswitch.cli.serve_cmd import serve
 from thinkswitch.cli.triage_cmd import triage_app
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.registry import engine_factories
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 
 app.command()(bench)
+app.command()(serve)
 app.add_typer(triage_app, name="triage")
 app.add_typer(logs_app, name="logs")
 

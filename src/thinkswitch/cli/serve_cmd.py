@@ -1,0 +1,40 @@
+"""`thinkswitch serve`: the OpenAI-compatible server in front of the configured engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thinkswitch.factory import build_switch, load_settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
+    think: Annotated[str, typer.Option(help="default mode when a request says nothing: "
+                                       "off, on or auto")] = "auto",
+    engine: Annotated[str | None, typer.Option(help="engine name")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
+    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream")] = None,
+    policy: Annotated[str | None, typer.Option(help="triage policy for auto")] = None,
+    db: Annotated[str | None, typer.Option(help="trace store: SQLite path or postgres URL")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="data directory")] = None,
+) -> None:
+    """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
+    import uvicorn
+
+    from thinkswitch.errors import UsageError
+    from thinkswitch.server.app import create_app
+
+    if think not in ("off", "on", "auto"):
+        raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")
+    settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
+                             policy=policy, trace_db=db, data_dir=data_dir)
+    switch = build_switch(settings)
+    app = create_app(switch, think)  # type: ignore[arg-type]
+    typer.echo(f"thinkswitch serving {switch.engine.name}:{switch.engine.model} at "
+               f"http://{host}:{port}/v1 (default mode {think})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

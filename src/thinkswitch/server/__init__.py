@@ -1,0 +1,1 @@
+"""The HTTP face: OpenAI-compatible API in front of the switch."""

@@ -1,0 +1,188 @@
+"""The FastAPI app: `/v1/chat/completions` (streaming and not), `/v1/models`, `/health`.
+
+The switch is synchronous (the embedded engine holds its model lock while it generates), so
+each request runs it in a worker thread; a streaming response is fed event by event. The
+trace record is committed before the last chunk (finish and usage) is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.errors import ThinkswitchError, UsageError
+from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
+from thinkswitch.switch import Request as SwitchRequest
+from thinkswitch.switch import Switch, SwitchEvent
+
+
+def openai_error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={
+        "error": {"message": message, "type": kind, "param": param, "code": None}})
+
+
+def _first_validation_problem(error: RequestValidationError) -> tuple[str, str]:
+    problem = error.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"] if p != "body") or "body"
+    return where, f"invalid {where}: {problem['msg']}"
+
+
+def create_app(switch: Switch, default_mode: RequestedMode = "auto") -> FastAPI:
+    app = FastAPI(title="thinkswitch", version="0.1.0")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        where, message = _first_validation_problem(error)
+        return openai_error(400, message, "invalid_request_error", where)
+
+    @app.exception_handler(ThinkswitchError)
+    async def failed(_: Request, error: ThinkswitchError) -> JSONResponse:
+        if isinstance(error, UsageError):
+            return openai_error(400, str(error), "invalid_request_error")
+        return openai_error(502, str(error), "upstream_error")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "engine": switch.engine.name, "model": switch.engine.model}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        base = switch.engine.model
+        names = [base, f"{base}:think", f"{base}:nothink", f"{base}:auto"]
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "thinkswitch"}
+            for name in names]}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+        field = unsupported_field(body)
+        if field is not None:
+            return openai_error(400, f"parameter {field!r} is not supported by engine "
+                                f"{switch.engine.name!r}", "invalid_request_error", field)
+        mode, budget, _ = body.control(default_mode)
+        request = SwitchRequest(
+            messages=body.chat_messages(), think=mode, budget=budget,
+            min_thinking=body.min_thinking_tokens or 0, answer_max_tokens=body.answer_cap(),
+            temperature=body.temperature, seed=body.seed,
+        )
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if not body.stream:
+            result = await run_in_threadpool(switch.run, request)
+            return JSONResponse(completion(result, completion_id, body.model))
+        events = switch.stream(request)
+        first = await run_in_threadpool(next, events)  # decide (and validate) before 200
+        usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(
+            sse(chunks(_chain(first, events), completion_id, body.model, usage)),
+            media_type="text/event-stream",
+        )
+
+    return app
+
+
+def _chain(first: SwitchEvent, rest: Iterator[SwitchEvent]) -> Iterator[SwitchEvent]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if callable(close):
+            close()
+
+
+def _usage(result: Result) -> dict[str, Any]:
+    usage = result.usage
+    completion_tokens = usage.thinking_tokens + usage.answer_tokens
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": usage.prompt_tokens + completion_tokens,
+        "completion_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
+    }
+
+
+def _extension(result: Result) -> dict[str, Any]:
+    return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
+            "finish_reason": result.finish_reason, "engine": result.engine}
+
+
+def _finish(result: Result) -> str:
+    return "length" if result.finish_reason == "length" else "stop"
+
+
+def completion(result: Result, completion_id: str, model: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.answer}
+    if result.thinking:
+        message["reasoning_content"] = result.thinking
+        message["reasoning"] = result.thinking
+    return {
+        "id": completion_id, "object": "chat.completion", "created": int(time.time()),
+        "model": model or result.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish(result)}],
+        "usage": _usage(result),
+        "thinkswitch": _extension(result),
+    }
+
+
+def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
+           include_usage: bool) -> Generator[dict[str, Any], None, None]:
+    """OpenAI stream chunks: a role chunk, reasoning and content deltas, then the finish."""
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+        return {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                "model": model, "choices": [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}], **extra}
+
+    try:
+        yield from _chunk_events(events, chunk, include_usage)
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+
+
+def _chunk_events(events: Iterator[SwitchEvent], chunk: Any,
+                  include_usage: bool) -> Iterator[dict[str, Any]]:
+    for event in events:
+        if isinstance(event, Decision):
+            yield chunk({"role": "assistant", "content": ""},
+                        thinkswitch={"decision": event.model_dump()})
+        elif isinstance(event, ThinkingDelta):
+            yield chunk({"reasoning_content": event.text, "reasoning": event.text})
+        elif isinstance(event, AnswerDelta):
+            yield chunk({"content": event.text})
+        elif isinstance(event, Result):
+            yield chunk({}, _finish(event), thinkswitch=_extension(event))
+            if include_usage:
+                final = chunk({}, None, usage=_usage(event))
+                final["choices"] = []
+                yield final
+
+
+async def sse(payloads: Generator[dict[str, Any], None, None]) -> AsyncIterator[str]:
+    """Server-sent events; an error mid-stream becomes an error event, then [DONE].
+
+    When the client goes away the generator is closed at once, which stops the engine within
+    a token and releases its model for the next request."""
+    try:
+        async for payload in iterate_in_threadpool(payloads):
+            yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+    except ThinkswitchError as error:
+        body = {"error": {"message": str(error), "type": "server_error"}}
+        yield f"data: {json.dumps(body)}\n\n"
+        yield "data: [DONE]\n\n"
+    finally:
+        await run_in_threadpool(payloads.close)

@@ -1,0 +1,115 @@
+"""The OpenAI chat-completions request as thinkswitch reads it, and how its thinking controls
+map onto the switch: `reasoning_effort`, a `thinking` object, `chat_template_kwargs
+.enable_thinking`, or a model-name suffix (`:think`, `:nothink`, `:auto`); else the default."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinkswitch.errors import UsageError
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import RequestedMode
+
+EFFORT_BUDGETS = {"low": 256, "medium": 1024, "high": 4096}
+SUFFIXES: dict[str, RequestedMode] = {":think": "on", ":nothink": "off", ":auto": "auto"}
+THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content
+                           if part.get("type") == "text")
+        return self.content or ""
+
+
+class ThinkingControl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["enabled", "disabled", "auto"]
+    budget_tokens: int | None = Field(None, ge=1)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """Fields the switch owns are typed; others are accepted and named if unsupported."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = ""
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    thinking: ThinkingControl | None = None
+    chat_template_kwargs: dict[str, Any] | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    seed: int | None = None
+    min_thinking_tokens: int | None = Field(None, ge=0)
+
+    def chat_messages(self) -> tuple[ChatMessage, ...]:
+        """System/developer, user and assistant turns; earlier reasoning is not sent back."""
+        out = []
+        for message in self.messages:
+            role = "system" if message.role == "developer" else message.role
+            out.append(ChatMessage(role=role, content=message.text()))
+        return tuple(out)
+
+    def control(self, default: RequestedMode) -> tuple[RequestedMode, int | None, str]:
+        """(mode, budget or None, the model name without a mode suffix)."""
+        model = self.model
+        mode: RequestedMode | None = None
+        budget: int | None = None
+        for suffix, suffix_mode in SUFFIXES.items():
+            if model.endswith(suffix):
+                model, mode = model[: -len(suffix)], suffix_mode
+        if self.chat_template_kwargs and "enable_thinking" in self.chat_template_kwargs:
+            mode = "on" if self.chat_template_kwargs["enable_thinking"] else "off"
+        if self.reasoning_effort is not None:
+            if self.reasoning_effort in ("none", "minimal"):
+                mode = "off"
+            else:
+                mode, budget = "on", EFFORT_BUDGETS[self.reasoning_effort]
+        if self.thinking is not None:
+            mode = THINKING_TYPES[self.thinking.type]
+            budget = self.thinking.budget_tokens or budget
+            if self.thinking.type == "enabled" and self.thinking.budget_tokens is None:
+                raise UsageError("thinking.budget_tokens is required when thinking is enabled")
+        return mode or default, budget, model
+
+    def answer_cap(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+#: Extra fields that change nothing the switch produces, so accepting them is honest.
+HARMLESS = frozenset({"user", "metadata", "store", "n", "parallel_tool_calls", "service_tier"})
+
+
+def unsupported_field(request: ChatCompletionRequest) -> str | None:
+    """The first field this server would have to ignore (tools, stop, ...), if any.
+
+    Ignoring a parameter silently changes what a client gets, so it is refused instead.
+    """
+    for name, value in (request.model_extra or {}).items():
+        if value is None or name in HARMLESS:
+            continue
+        if name == "n" and value == 1:
+            continue
+        return name
+    if (request.model_extra or {}).get("n", 1) not in (1, None):
+        return "n"
+    return None
