@@ -8,6 +8,7 @@ trace record is committed before the last chunk (finish and usage) is sent.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -21,6 +22,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.server import anthropic_api
 from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
 from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
@@ -37,19 +39,53 @@ def _first_validation_problem(error: RequestValidationError) -> tuple[str, str]:
     return where, f"invalid {where}: {problem['msg']}"
 
 
-def create_app(switch: Switch, default_mode: RequestedMode = "auto") -> FastAPI:
+def _is_anthropic(request: Request) -> bool:
+    return request.url.path.endswith("/messages")
+
+
+def create_app(switch: Switch, default_mode: RequestedMode = "auto",
+               signing_key: bytes | None = None) -> FastAPI:
+    """The app; `signing_key` signs thinking blocks (a random key per process by default)."""
     app = FastAPI(title="thinkswitch", version="0.1.0")
+    key = signing_key or secrets.token_bytes(32)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         where, message = _first_validation_problem(error)
+        if _is_anthropic(request):
+            return anthropic_api.anthropic_error(400, message)
         return openai_error(400, message, "invalid_request_error", where)
 
     @app.exception_handler(ThinkswitchError)
-    async def failed(_: Request, error: ThinkswitchError) -> JSONResponse:
-        if isinstance(error, UsageError):
+    async def failed(request: Request, error: ThinkswitchError) -> JSONResponse:
+        usage = isinstance(error, UsageError)
+        if _is_anthropic(request):
+            return anthropic_api.anthropic_error(400 if usage else 502, str(error),
+                                                 "invalid_request_error" if usage
+                                                 else "api_error")
+        if usage:
             return openai_error(400, str(error), "invalid_request_error")
         return openai_error(502, str(error), "upstream_error")
+
+    @app.post("/v1/messages", response_model=None)
+    async def messages(body: anthropic_api.MessagesRequest) -> JSONResponse | StreamingResponse:
+        extra = sorted(k for k, v in (body.model_extra or {}).items()
+                       if v is not None and k not in ("metadata",))
+        if extra:
+            return anthropic_api.anthropic_error(
+                400, f"parameter {extra[0]!r} is not supported by engine {switch.engine.name!r}")
+        mode, budget = anthropic_api.control(body, default_mode)
+        request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
+                                budget=budget, answer_max_tokens=body.max_tokens,
+                                temperature=body.temperature)
+        if not body.stream:
+            result = await run_in_threadpool(switch.run, request)
+            return JSONResponse(anthropic_api.message(result, body.model, key))
+        stream = switch.stream(request)
+        first = await run_in_threadpool(next, stream)
+        pairs = anthropic_api.events(_chain(first, stream), body.model or switch.engine.model,
+                                     key)
+        return StreamingResponse(anthropic_api.sse(pairs), media_type="text/event-stream")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -1,0 +1,192 @@
+"""The Anthropic Messages dialect: `POST /v1/messages`, streaming and not.
+
+`thinking: {type: enabled, budget_tokens}` / `{type: disabled}` / `{type: auto}` map onto the
+switch. The response has `thinking` blocks before `text` blocks; each thinking block carries a
+`signature`, an HMAC-SHA256 of the thinking under the server's key, so a client that passes
+thinking back in a later turn can be checked. Streaming emits Anthropic's event sequence:
+message_start, content_block_start / *_delta / content_block_stop per block, message_delta
+with the usage, message_stop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import Any, Literal
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.errors import ThinkswitchError, UsageError
+from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.switch import SwitchEvent
+
+THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
+
+
+class AnthropicThinking(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["enabled", "disabled", "auto"]
+    budget_tokens: int | None = Field(None, ge=1)
+
+
+class AnthropicMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class MessagesRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = ""
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage] = Field(min_length=1)
+    system: str | list[dict[str, Any]] | None = None
+    thinking: AnthropicThinking | None = None
+    stream: bool = False
+    temperature: float | None = Field(None, ge=0.0, le=1.0)
+
+
+def anthropic_error(status: int, message: str, kind: str = "invalid_request_error"
+                    ) -> JSONResponse:
+    return JSONResponse(status_code=status, content={
+        "type": "error", "error": {"type": kind, "message": message}})
+
+
+def signature(key: bytes, thinking: str) -> str:
+    return hmac.new(key, thinking.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
+    """Text turns for the switch. Earlier thinking blocks are checked, then left out:
+    reasoning from past turns is not sent back to the model."""
+    out: list[ChatMessage] = []
+    if body.system:
+        system = body.system if isinstance(body.system, str) else "".join(
+            str(part.get("text", "")) for part in body.system)
+        out.append(ChatMessage(role="system", content=system))
+    for message in body.messages:
+        if isinstance(message.content, str):
+            out.append(ChatMessage(role=message.role, content=message.content))
+            continue
+        texts = []
+        for block in message.content:
+            if block.get("type") == "thinking":
+                given = str(block.get("signature", ""))
+                expected = signature(key, str(block.get("thinking", "")))
+                if not hmac.compare_digest(given, expected):
+                    raise UsageError("a thinking block's signature does not match its thinking")
+            elif block.get("type") == "text":
+                texts.append(str(block.get("text", "")))
+            else:
+                raise UsageError(f"content block type {block.get('type')!r} is not supported")
+        out.append(ChatMessage(role=message.role, content="".join(texts)))
+    return tuple(out)
+
+
+def control(body: MessagesRequest, default: RequestedMode) -> tuple[RequestedMode, int | None]:
+    if body.thinking is None:
+        return default, None
+    if body.thinking.type == "enabled" and body.thinking.budget_tokens is None:
+        raise UsageError("thinking.budget_tokens is required when thinking is enabled")
+    return THINKING_TYPES[body.thinking.type], body.thinking.budget_tokens
+
+
+def _usage(result: Result) -> dict[str, int]:
+    return {"input_tokens": result.usage.prompt_tokens,
+            "output_tokens": result.usage.thinking_tokens + result.usage.answer_tokens}
+
+
+def _stop(result: Result) -> str:
+    return "max_tokens" if result.finish_reason == "length" else "end_turn"
+
+
+def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if result.thinking:
+        content.append({"type": "thinking", "thinking": result.thinking,
+                        "signature": signature(key, result.thinking)})
+    content.append({"type": "text", "text": result.answer})
+    return {"id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
+            "model": model or result.model, "content": content,
+            "stop_reason": _stop(result), "stop_sequence": None, "usage": _usage(result),
+            "thinkswitch": {"decision": result.decision.model_dump(),
+                            "timings": result.timings.model_dump(),
+                            "finish_reason": result.finish_reason}}
+
+
+def events(stream: Iterator[SwitchEvent], model: str, key: bytes
+           ) -> Generator[tuple[str, dict[str, Any]], None, None]:
+    """(event name, data) in Anthropic's streaming order."""
+    block = -1
+    kind: str | None = None
+    thinking: list[str] = []
+    try:
+        for event in stream:
+            if isinstance(event, Decision):
+                yield "message_start", {"type": "message_start", "message": {
+                    "id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
+                    "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
+                    "usage": {"input_tokens": 0, "output_tokens": 0},
+                    "thinkswitch": {"decision": event.model_dump()}}}
+                continue
+            if isinstance(event, ThinkingDelta | AnswerDelta):
+                wanted = "thinking" if isinstance(event, ThinkingDelta) else "text"
+                if kind != wanted:
+                    if kind is not None:
+                        yield from _close(block, kind, key, thinking)
+                    block, kind = block + 1, wanted
+                    start = {"type": "thinking", "thinking": ""} if wanted == "thinking" \
+                        else {"type": "text", "text": ""}
+                    yield "content_block_start", {"type": "content_block_start",
+                                                  "index": block, "content_block": start}
+                if wanted == "thinking":
+                    thinking.append(event.text)
+                    delta = {"type": "thinking_delta", "thinking": event.text}
+                else:
+                    delta = {"type": "text_delta", "text": event.text}
+                yield "content_block_delta", {"type": "content_block_delta", "index": block,
+                                              "delta": delta}
+            elif isinstance(event, Result):
+                if kind is None:
+                    block, kind = 0, "text"
+                    yield "content_block_start", {"type": "content_block_start", "index": 0,
+                                                  "content_block": {"type": "text", "text": ""}}
+                yield from _close(block, kind, key, thinking)
+                yield "message_delta", {"type": "message_delta",
+                                        "delta": {"stop_reason": _stop(event),
+                                                  "stop_sequence": None},
+                                        "usage": {"output_tokens": _usage(event)["output_tokens"]}}
+                yield "message_stop", {"type": "message_stop"}
+    finally:
+        close = getattr(stream, "close", None)
+        if callable(close):
+            close()
+
+
+def _close(block: int, kind: str, key: bytes,
+           thinking: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    if kind == "thinking":
+        yield "content_block_delta", {"type": "content_block_delta", "index": block, "delta": {
+            "type": "signature_delta", "signature": signature(key, "".join(thinking))}}
+    yield "content_block_stop", {"type": "content_block_stop", "index": block}
+
+
+async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> AsyncIterator[str]:
+    try:
+        async for name, data in iterate_in_threadpool(pairs):
+            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    except ThinkswitchError as error:
+        body = {"type": "error", "error": {"type": "api_error", "message": str(error)}}
+        yield f"event: error\ndata: {json.dumps(body)}\n\n"
+    finally:
+        await run_in_threadpool(pairs.close)
