@@ -152,3 +152,13 @@ def test_health_models_and_every_request_recorded(server: tuple[str, Path], clie
     records = open_store(db).records()
     assert len(records) == before + 1
     assert records[0].messages[-1]["content"] == QUESTION
+
+
+def test_metrics_count_requests_and_tokens(server: tuple[str, Path], client) -> None:  # type: ignore[no-untyped-def]
+    ask(client, max_tokens=8, extra_body={"thinking": {"type": "enabled", "budget_tokens": 8}})
+    text = httpx.get(server[0].removesuffix("/v1") + "/metrics").text
+    assert 'thinkswitch_requests_total{mode="on"}' in text
+    thinking = [line for line in text.splitlines()
+                if line.startswith('thinkswitch_tokens_total{kind="thinking"}')]
+    assert thinking and int(thinking[0].split()[-1]) > 0
+    assert "thinkswitch_request_seconds_bucket" in text and "thinkswitch_queue_depth 0" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,10 @@ def serve(
     policy: Annotated[str | None, typer.Option(help="triage policy for auto")] = None,
     db: Annotated[str | None, typer.Option(help="trace store: SQLite path or postgres URL")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="data directory")] = None,
+    api_key: Annotated[list[str] | None, typer.Option(
+        help="require this API key (repeatable; also THINKSWITCH_API_KEYS, comma-separated)")
+    ] = None,
+    capacity: Annotated[int, typer.Option(min=1, help="requests inside at once; beyond: 429")] = 16,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
@@ -34,7 +39,9 @@ def serve(
     settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
                              policy=policy, trace_db=db, data_dir=data_dir)
     switch = build_switch(settings)
-    app = create_app(switch, think)  # type: ignore[arg-type]
+    keys = [*(api_key or []), *filter(None, os.environ.get("THINKSWITCH_API_KEYS", "").split(","))]
+    app = create_app(switch, think, api_keys=keys, capacity=capacity)  # type: ignore[arg-type]
     typer.echo(f"thinkswitch serving {switch.engine.name}:{switch.engine.model} at "
-               f"http://{host}:{port}/v1 (default mode {think})")
+               f"http://{host}:{port}/v1 (default mode {think}"
+               f"{', API keys required' if keys else ''})")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -11,18 +11,20 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
+from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
 from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
@@ -44,10 +46,58 @@ def _is_anthropic(request: Request) -> bool:
 
 
 def create_app(switch: Switch, default_mode: RequestedMode = "auto",
-               signing_key: bytes | None = None) -> FastAPI:
-    """The app; `signing_key` signs thinking blocks (a random key per process by default)."""
+               signing_key: bytes | None = None, api_keys: Sequence[str] = (),
+               capacity: int = 16) -> FastAPI:
+    """The app. `signing_key` signs thinking blocks (random per process by default);
+    `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
+    requests are inside at once (one generating per engine, the rest queued), beyond that 429.
+    """
     app = FastAPI(title="thinkswitch", version="0.1.0")
     key = signing_key or secrets.token_bytes(32)
+    keys = ApiKeys(api_keys)
+    admission = Admission(capacity)
+    metrics = Metrics()
+
+    def refuse(request: Request, status: int, message: str, kind: str,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+        metrics.error(str(status))
+        response = (anthropic_api.anthropic_error(status, message, kind)
+                    if _is_anthropic(request) else openai_error(status, message, kind))
+        response.headers.update(headers or {})
+        return response
+
+    @app.middleware("http")
+    async def gate(request: Request, call_next: Any) -> Any:
+        if not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        presented = request.headers.get("x-api-key") or request.headers.get(
+            "authorization", "").removeprefix("Bearer ").strip()
+        caller = keys.caller(presented)
+        if caller is None:
+            return refuse(request, 401, "missing or invalid API key", "authentication_error")
+        request.state.caller = caller
+        if request.method == "POST":
+            if not admission.try_enter():
+                return refuse(request, 429, f"server busy: {admission.capacity} requests "
+                              "already inside; retry shortly", "rate_limit_error",
+                              {"Retry-After": "1"})
+            request.state.admitted = True
+            try:
+                response = await call_next(request)
+            except BaseException:
+                admission.leave()
+                raise
+            if getattr(request.state, "streaming", False):
+                # the slot is held until the last byte of the stream has been sent
+                response.background = BackgroundTask(admission.leave)
+            else:
+                admission.leave()
+            return response
+        return await call_next(request)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus() -> str:
+        return metrics.exposition(admission.inside)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -68,7 +118,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         return openai_error(502, str(error), "upstream_error")
 
     @app.post("/v1/messages", response_model=None)
-    async def messages(body: anthropic_api.MessagesRequest) -> JSONResponse | StreamingResponse:
+    async def messages(http: Request,
+                       body: anthropic_api.MessagesRequest) -> JSONResponse | StreamingResponse:
         extra = sorted(k for k, v in (body.model_extra or {}).items()
                        if v is not None and k not in ("metadata",))
         if extra:
@@ -78,11 +129,14 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
                                 temperature=body.temperature)
+        caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await run_in_threadpool(switch.run, request)
+            result = await run_in_threadpool(switch.run, request, caller)
+            metrics.observe(result)
             return JSONResponse(anthropic_api.message(result, body.model, key))
-        stream = switch.stream(request)
+        stream = observed(switch.stream(request, caller), metrics)
         first = await run_in_threadpool(next, stream)
+        http.state.streaming = True
         pairs = anthropic_api.events(_chain(first, stream), body.model or switch.engine.model,
                                      key)
         return StreamingResponse(anthropic_api.sse(pairs), media_type="text/event-stream")
@@ -100,7 +154,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             for name in names]}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat(body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+    async def chat(http: Request, body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
         field = unsupported_field(body)
         if field is not None:
             return openai_error(400, f"parameter {field!r} is not supported by engine "
@@ -112,11 +166,14 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             temperature=body.temperature, seed=body.seed,
         )
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await run_in_threadpool(switch.run, request)
+            result = await run_in_threadpool(switch.run, request, caller)
+            metrics.observe(result)
             return JSONResponse(completion(result, completion_id, body.model))
-        events = switch.stream(request)
+        events = observed(switch.stream(request, caller), metrics)
         first = await run_in_threadpool(next, events)  # decide (and validate) before 200
+        http.state.streaming = True
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
             sse(chunks(_chain(first, events), completion_id, body.model, usage)),
@@ -124,6 +181,19 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         )
 
     return app
+
+
+def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[SwitchEvent]:
+    """Pass events through, counting each finished result."""
+    try:
+        for event in events:
+            if isinstance(event, Result):
+                metrics.observe(event)
+            yield event
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
 
 
 def _chain(first: SwitchEvent, rest: Iterator[SwitchEvent]) -> Iterator[SwitchEvent]:

@@ -1,0 +1,118 @@
+"""Admission to the engine: a bounded number of requests at work and waiting, API keys, and
+the counters `/metrics` exposes. One instance per app (no module-level state)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from thinkswitch.result import Result
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Admission:
+    """At most `capacity` requests in the server at once (at work + queued); beyond it, 429."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._inside = 0
+        self._lock = threading.Lock()
+
+    def try_enter(self) -> bool:
+        with self._lock:
+            if self._inside >= self.capacity:
+                return False
+            self._inside += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside = max(0, self._inside - 1)
+
+    @property
+    def inside(self) -> int:
+        return self._inside
+
+
+class ApiKeys:
+    """Bearer or x-api-key tokens, compared in constant time; a caller is named by a key id
+    (a hash prefix), never by the key."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._keys = [key.encode() for key in keys if key]
+
+    @property
+    def required(self) -> bool:
+        return bool(self._keys)
+
+    def caller(self, presented: str | None) -> str | None:
+        """The key id for a valid key, '' when no keys are configured, None when refused."""
+        if not self._keys:
+            return ""
+        if not presented:
+            return None
+        candidate = presented.encode()
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(candidate, key)
+        if not matched:
+            return None
+        return "key-" + hashlib.sha256(candidate).hexdigest()[:12]
+
+
+@dataclass
+class Metrics:
+    requests: Counter[str] = field(default_factory=Counter)
+    tokens: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    latency_sum: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, result: Result) -> None:
+        with self._lock:
+            self.requests[result.decision.mode] += 1
+            self.tokens["thinking"] += result.usage.thinking_tokens
+            self.tokens["answer"] += result.usage.answer_tokens
+            self.tokens["prompt"] += result.usage.prompt_tokens
+            total = result.timings.total_s
+            self.latency_sum += total
+            index = next((i for i, b in enumerate(LATENCY_BUCKETS) if total <= b),
+                         len(LATENCY_BUCKETS))
+            self.latency[index] += 1
+
+    def error(self, kind: str) -> None:
+        with self._lock:
+            self.errors[kind] += 1
+
+    def exposition(self, queue_depth: int) -> str:
+        """Prometheus text format."""
+        with self._lock:
+            lines = ["# TYPE thinkswitch_requests_total counter"]
+            lines += [f'thinkswitch_requests_total{{mode="{m}"}} {n}'
+                      for m, n in sorted(self.requests.items())]
+            answered = sum(self.requests.values())
+            thought = self.requests.get("on", 0)
+            lines += ["# TYPE thinkswitch_think_rate gauge",
+                      f"thinkswitch_think_rate {thought / answered if answered else 0:.6f}",
+                      "# TYPE thinkswitch_tokens_total counter"]
+            lines += [f'thinkswitch_tokens_total{{kind="{k}"}} {n}'
+                      for k, n in sorted(self.tokens.items())]
+            lines += ["# TYPE thinkswitch_errors_total counter"]
+            lines += [f'thinkswitch_errors_total{{kind="{k}"}} {n}'
+                      for k, n in sorted(self.errors.items())]
+            lines += ["# TYPE thinkswitch_request_seconds histogram"]
+            running = 0
+            for bound, count in zip([*LATENCY_BUCKETS, "+Inf"], self.latency, strict=True):
+                running += count
+                lines.append(f'thinkswitch_request_seconds_bucket{{le="{bound}"}} {running}')
+            lines += [f"thinkswitch_request_seconds_sum {self.latency_sum:.6f}",
+                      f"thinkswitch_request_seconds_count {running}",
+                      "# TYPE thinkswitch_queue_depth gauge",
+                      f"thinkswitch_queue_depth {queue_depth}"]
+            return "\n".join(lines) + "\n"

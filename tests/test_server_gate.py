@@ -1,0 +1,99 @@
+"""API keys and the bounded queue (429) on a real server, with a slow scripted engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from test_server_openai import free_port
+
+from thinkswitch.engines.base import EngineEvent
+from thinkswitch.engines.plan import GenerationRequest
+from thinkswitch.engines.scripted import ScriptedEngine
+from thinkswitch.settings import Settings
+from thinkswitch.switch import Switch
+from thinkswitch.thinking.dialects import Dialect, get_dialect
+from thinkswitch.triage.rules import RulesPolicy
+
+
+class SlowEngine(ScriptedEngine):
+    """Answers every request after `delay` seconds (the slow backend of the 429 test)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
+        time.sleep(self.delay)
+        self.enqueue(answer=["done"])
+        return super().execute(request, dialect)
+
+
+@pytest.fixture
+def serve():  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from thinkswitch.server.app import create_app
+
+    servers = []
+
+    def start(**options: object) -> str:
+        switch = Switch(SlowEngine(float(options.pop("delay", 0.0))),  # type: ignore[arg-type]
+                        get_dialect("prompted"), RulesPolicy(), Settings())
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(switch, **options),  # type: ignore[arg-type]
+                                               host="127.0.0.1", port=port, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.02)
+        servers.append(server)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.should_exit = True
+
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_api_keys(serve) -> None:  # type: ignore[no-untyped-def]
+    base = serve(api_keys=["s3cret"])
+    missing = httpx.post(f"{base}/v1/chat/completions", json=BODY)
+    assert missing.status_code == 401 and missing.json()["error"]["type"] == "authentication_error"
+    wrong = httpx.post(f"{base}/v1/chat/completions", json=BODY,
+                       headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    good = httpx.post(f"{base}/v1/chat/completions", json=BODY,
+                      headers={"Authorization": "Bearer s3cret"})
+    assert good.status_code == 200 and good.json()["choices"][0]["message"]["content"] == "done"
+    anthropic_style = httpx.post(f"{base}/v1/messages", headers={"x-api-key": "nope"},
+                                 json={"model": "m", "max_tokens": 5, "messages": BODY["messages"]})
+    assert anthropic_style.status_code == 401
+    assert anthropic_style.json()["type"] == "error"
+    assert httpx.get(f"{base}/health").status_code == 200
+
+
+def test_a_full_server_answers_429_with_retry_after(serve) -> None:  # type: ignore[no-untyped-def]
+    base = serve(capacity=2, delay=1.0)
+    results: list[int] = []
+
+    def post() -> None:
+        results.append(httpx.post(f"{base}/v1/chat/completions", json=BODY,
+                                  timeout=30).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    busy = httpx.post(f"{base}/v1/chat/completions", json=BODY, timeout=30)
+    assert busy.status_code == 429
+    assert busy.headers["Retry-After"] == "1"
+    assert busy.json()["error"]["type"] == "rate_limit_error"
+    for thread in threads:
+        thread.join()
+    assert results == [200, 200]
+    assert httpx.post(f"{base}/v1/chat/completions", json=BODY, timeout=30).status_code == 200
