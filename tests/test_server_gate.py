@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -97,3 +98,73 @@ def test_a_full_server_answers_429_with_retry_after(serve) -> None:  # type: ign
         thread.join()
     assert results == [200, 200]
     assert httpx.post(f"{base}/v1/chat/completions", json=BODY, timeout=30).status_code == 200
+
+
+class TrickleEngine(ScriptedEngine):
+    """Streams up to 400 answer tokens, one every 20 ms, counting what it produced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.produced = 0
+
+    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
+        from thinkswitch.engines.base import AnswerDelta, Finish, UsageReport
+
+        for _ in range(400):
+            time.sleep(0.02)
+            self.produced += 1
+            yield AnswerDelta("x ")
+        yield UsageReport(1, 0, 400)
+        yield Finish("stop")
+
+
+def test_a_client_that_disconnects_stops_generation() -> None:
+    import uvicorn
+
+    from thinkswitch.server.app import create_app
+
+    engine = TrickleEngine()
+    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(switch), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions",
+                          json={**BODY, "stream": True, "model": "m:nothink"}) as response:
+            for count, _ in enumerate(response.iter_lines(), start=1):
+                if count >= 10:
+                    break
+        at_disconnect = engine.produced
+        time.sleep(1.0)
+        assert engine.produced - at_disconnect <= 10, "generation went on after the disconnect"
+        assert engine.produced < 100
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"
+    finally:
+        server.should_exit = True
+
+
+def test_cost_is_in_the_response(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from thinkswitch.server.app import create_app
+    from thinkswitch.trace.backends import open_store
+    from thinkswitch.trace.prices import Price, PriceTable
+    from thinkswitch.trace.recorder import Recorder
+
+    engine = ScriptedEngine("priced")
+    engine.enqueue(thinking=["a", "b"], answer=["c"], prompt_tokens=1_000_000)
+    prices = PriceTable({"priced": Price(input=2.0, output=10.0, thinking=5.0)})
+    store = open_store(tmp_path / "traces.sqlite")
+    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                    Recorder(store, prices))
+    response = TestClient(create_app(switch)).post(
+        "/v1/chat/completions", json={**BODY, "model": "priced:think"})
+    cost = response.json()["thinkswitch"]["cost"]
+    assert cost["input"] == 2.0
+    assert cost["thinking"] == 2 * 5.0 / 1e6 and cost["output"] == 10.0 / 1e6
+    (record,) = store.records()
+    assert record.cost.total == cost["total"]

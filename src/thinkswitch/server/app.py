@@ -28,6 +28,7 @@ from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
 from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
+from thinkswitch.trace.prices import PriceTable
 
 
 def openai_error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
@@ -57,6 +58,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
     metrics = Metrics()
+    prices = switch.recorder.prices if switch.recorder is not None else PriceTable()
 
     def refuse(request: Request, status: int, message: str, kind: str,
                headers: dict[str, str] | None = None) -> JSONResponse:
@@ -170,13 +172,13 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         if not body.stream:
             result = await run_in_threadpool(switch.run, request, caller)
             metrics.observe(result)
-            return JSONResponse(completion(result, completion_id, body.model))
+            return JSONResponse(completion(result, completion_id, body.model, prices))
         events = observed(switch.stream(request, caller), metrics)
         first = await run_in_threadpool(next, events)  # decide (and validate) before 200
         http.state.streaming = True
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            sse(chunks(_chain(first, events), completion_id, body.model, usage)),
+            sse(chunks(_chain(first, events), completion_id, body.model, usage, prices)),
             media_type="text/event-stream",
         )
 
@@ -217,16 +219,19 @@ def _usage(result: Result) -> dict[str, Any]:
     }
 
 
-def _extension(result: Result) -> dict[str, Any]:
+def _extension(result: Result, prices: PriceTable) -> dict[str, Any]:
+    cost = prices.cost(result.model, result.usage)
     return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
-            "finish_reason": result.finish_reason, "engine": result.engine}
+            "finish_reason": result.finish_reason, "engine": result.engine,
+            "cost": {**cost.model_dump(), "total": cost.total}}
 
 
 def _finish(result: Result) -> str:
     return "length" if result.finish_reason == "length" else "stop"
 
 
-def completion(result: Result, completion_id: str, model: str) -> dict[str, Any]:
+def completion(result: Result, completion_id: str, model: str,
+               prices: PriceTable) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.answer}
     if result.thinking:
         message["reasoning_content"] = result.thinking
@@ -236,12 +241,12 @@ def completion(result: Result, completion_id: str, model: str) -> dict[str, Any]
         "model": model or result.model,
         "choices": [{"index": 0, "message": message, "finish_reason": _finish(result)}],
         "usage": _usage(result),
-        "thinkswitch": _extension(result),
+        "thinkswitch": _extension(result, prices),
     }
 
 
 def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
-           include_usage: bool) -> Generator[dict[str, Any], None, None]:
+           include_usage: bool, prices: PriceTable) -> Generator[dict[str, Any], None, None]:
     """OpenAI stream chunks: a role chunk, reasoning and content deltas, then the finish."""
     created = int(time.time())
 
@@ -252,15 +257,15 @@ def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
                                              "finish_reason": finish}], **extra}
 
     try:
-        yield from _chunk_events(events, chunk, include_usage)
+        yield from _chunk_events(events, chunk, include_usage, prices)
     finally:
         close = getattr(events, "close", None)
         if callable(close):
             close()
 
 
-def _chunk_events(events: Iterator[SwitchEvent], chunk: Any,
-                  include_usage: bool) -> Iterator[dict[str, Any]]:
+def _chunk_events(events: Iterator[SwitchEvent], chunk: Any, include_usage: bool,
+                  prices: PriceTable) -> Iterator[dict[str, Any]]:
     for event in events:
         if isinstance(event, Decision):
             yield chunk({"role": "assistant", "content": ""},
@@ -270,7 +275,7 @@ def _chunk_events(events: Iterator[SwitchEvent], chunk: Any,
         elif isinstance(event, AnswerDelta):
             yield chunk({"content": event.text})
         elif isinstance(event, Result):
-            yield chunk({}, _finish(event), thinkswitch=_extension(event))
+            yield chunk({}, _finish(event), thinkswitch=_extension(event, prices))
             if include_usage:
                 final = chunk({}, None, usage=_usage(event))
                 final["choices"] = []
