@@ -25,16 +25,8 @@ from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.switch import SwitchEvent
-
-THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
-
-
-class AnthropicThinking(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["enabled", "disabled", "auto"]
-    budget_tokens: int | None = Field(None, ge=1)
 
 
 class AnthropicMessage(BaseModel):
@@ -51,7 +43,7 @@ class MessagesRequest(BaseModel):
     max_tokens: int = Field(ge=1)
     messages: list[AnthropicMessage] = Field(min_length=1)
     system: str | list[dict[str, Any]] | None = None
-    thinking: AnthropicThinking | None = None
+    thinking: ThinkingControl | None = None
     stream: bool = False
     temperature: float | None = Field(None, ge=0.0, le=1.0)
 
