@@ -35,14 +35,22 @@ def pareto_figure(summary: SuiteSummary) -> Figure:
         ax.plot([paired.never.tokens, paired.always.tokens],
                 [paired.never.accuracy * 100, paired.always.accuracy * 100],
                 linestyle="--", color="grey", label="random")
-        ax.scatter([paired.oracle.tokens], [paired.oracle.accuracy * 100], marker="*",
-                   s=160, color="gold", edgecolor="black", zorder=4, label="oracle")
-    ax.set_xlabel("mean generated tokens per question")
+        _oracle(ax, paired.oracle.tokens, paired.oracle.accuracy)
+    _finish(ax, "mean generated tokens per question", f"{summary.suite}: accuracy vs compute")
+    return figure
+
+
+def _oracle(ax: Axes, x: float, accuracy: float) -> None:
+    ax.scatter([x], [accuracy * 100], marker="*", s=160, color="gold", edgecolor="black",
+               zorder=4, label="oracle")
+
+
+def _finish(ax: Axes, xlabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{summary.suite}: accuracy vs compute")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return figure
 
 
 def _apgr(value: float | None) -> str:
@@ -59,14 +67,10 @@ def think_rate_figure(summary: SuiteSummary) -> Figure | None:
             label=f"{paired.policy} (APGR {_apgr(paired.gap.apgr)})")
     ax.plot([0, 100], [paired.never.accuracy * 100, paired.always.accuracy * 100],
             linestyle="--", color="grey", label="random (APGR 0.50)")
-    ax.scatter([paired.oracle.think_rate * 100], [paired.oracle.accuracy * 100], marker="*",
-               s=160, color="gold", edgecolor="black", zorder=4, label="oracle")
+    _oracle(ax, paired.oracle.think_rate * 100, paired.oracle.accuracy)
     if paired.policy_point is not None:
         ax.scatter([paired.policy_point.think_rate * 100], [paired.policy_point.accuracy * 100],
                    s=70, color="tab:red", zorder=4, label=f"{paired.policy} live decisions")
-    ax.set_xlabel("think-rate (% of questions thought on)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{summary.suite}: accuracy vs think-rate")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _finish(ax, "think-rate (% of questions thought on)",
+            f"{summary.suite}: accuracy vs think-rate")
     return figure

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +14,14 @@ from typer.exceptions import Abort, TyperException
 
 from thinkswitch.cli.bench_cmd import bench
 from thinkswitch.cli.logs_cmd import logs_app
+from thinkswitch.cli.options import (
+    BaseUrlOption,
+    DataDirOption,
+    DialectOption,
+    EngineOption,
+    ModelOption,
+    TraceDbOption,
+)
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.cli.serve_cmd import serve
 from thinkswitch.cli.triage_cmd import triage_app
@@ -52,15 +59,15 @@ def ask(
     budget: Annotated[int | None, typer.Option(help="cap on thinking tokens")] = None,
     min_thinking: Annotated[int, typer.Option(help="replace an earlier end with 'Wait,'")] = 0,
     answer_max_tokens: Annotated[int | None, typer.Option(help="cap on answer tokens")] = None,
-    engine: Annotated[str | None, typer.Option(help="engine name (thinkswitch engines)")] = None,
-    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
-    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")] = None,
+    engine: EngineOption = None,
+    model: ModelOption = None,
+    dialect: DialectOption = None,
+    base_url: BaseUrlOption = None,
+    data_dir: DataDirOption = None,
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
     seed: Annotated[int | None, typer.Option(help="sampling seed")] = None,
     hide_thinking: Annotated[bool, typer.Option(help="do not print the thinking")] = False,
-    db: Annotated[str | None, typer.Option(help="trace store: SQLite path or postgres URL")] = None,
+    db: TraceDbOption = None,
     record: Annotated[bool, typer.Option(help="record the request in the trace store")] = True,
     redact: Annotated[bool, typer.Option(help="store inputs and traces as salted hashes")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="print the Result as JSON")] = False,

@@ -14,6 +14,13 @@ from thinkswitch.bench.report import suite_markdown, write_report
 from thinkswitch.bench.runner import make_progress
 from thinkswitch.bench.store import ResultStore
 from thinkswitch.bench.suites import check_suite_names
+from thinkswitch.cli.options import (
+    BaseUrlOption,
+    DataDirOption,
+    DialectOption,
+    EngineOption,
+    ModelOption,
+)
 from thinkswitch.errors import UsageError
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.settings import default_state_dir
@@ -32,11 +39,11 @@ def bench(
     knob: Annotated[float | None, typer.Option(help="the policy's threshold in [0, 1]")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="items per suite")] = None,
     seed: Annotated[int, typer.Option(help="seed for sampling items and bootstraps")] = 0,
-    engine: Annotated[str | None, typer.Option(help="engine for live suites")] = None,
-    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
-    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")] = None,
+    engine: EngineOption = None,
+    model: ModelOption = None,
+    dialect: DialectOption = None,
+    base_url: BaseUrlOption = None,
+    data_dir: DataDirOption = None,
     answer_max_tokens: Annotated[int | None, typer.Option(min=1, help="cap on answers")] = None,
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
     out: Annotated[Path | None, typer.Option(help="write report.{json,md,html} and plots")] = None,

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from thinkswitch.cli.options import (
+    BaseUrlOption,
+    DataDirOption,
+    DialectOption,
+    EngineOption,
+    ModelOption,
+    TraceDbOption,
+)
 from thinkswitch.factory import build_switch, load_settings
 
 
@@ -16,13 +23,13 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
     think: Annotated[str, typer.Option(help="default mode when a request says nothing: "
                                        "off, on or auto")] = "auto",
-    engine: Annotated[str | None, typer.Option(help="engine name")] = None,
-    model: Annotated[str | None, typer.Option(help="GGUF path or model name")] = None,
-    dialect: Annotated[str | None, typer.Option(help="override the model's dialect")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream")] = None,
+    engine: EngineOption = None,
+    model: ModelOption = None,
+    dialect: DialectOption = None,
+    base_url: BaseUrlOption = None,
     policy: Annotated[str | None, typer.Option(help="triage policy for auto")] = None,
-    db: Annotated[str | None, typer.Option(help="trace store: SQLite path or postgres URL")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data directory")] = None,
+    db: TraceDbOption = None,
+    data_dir: DataDirOption = None,
     api_key: Annotated[list[str] | None, typer.Option(
         help="require this API key (repeatable; also THINKSWITCH_API_KEYS, comma-separated)")
     ] = None,
