@@ -53,6 +53,7 @@ def assert_recorded(record: TraceRecord, result: Result, question: str) -> None:
     assert (record.thinking, record.answer) == (result.thinking, result.answer)
     assert (record.engine, record.model, record.finish_reason) == (
         result.engine, result.model, result.finish_reason)
+    assert result.trace_id == record.id
 
 
 def test_every_request_is_recorded_as_answered(store: SqlTraceStore) -> None:

@@ -49,3 +49,5 @@ class Result(_Frozen):
     engine: str
     model: str
     finish_reason: FinishReason
+    trace_id: str | None = Field(
+        default=None, description="id of the trace record, once the switch has recorded it")

@@ -106,7 +106,8 @@ class Switch:
                 if isinstance(event, Decision):
                     decision = event
                 elif isinstance(event, Result) and self.recorder is not None:
-                    self.recorder.result(request.messages, event, caller)
+                    record = self.recorder.result(request.messages, event, caller)
+                    event = event.model_copy(update={"trace_id": record.id})
                 yield event
         except ThinkswitchError as error:
             if self.recorder is not None and decision is not None:

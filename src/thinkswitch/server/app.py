@@ -223,6 +223,7 @@ def _extension(result: Result, prices: PriceTable) -> dict[str, Any]:
     cost = prices.cost(result.model, result.usage)
     return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
             "finish_reason": result.finish_reason, "engine": result.engine,
+            "trace_id": result.trace_id,
             "cost": {**cost.model_dump(), "total": cost.total}}
 
 
