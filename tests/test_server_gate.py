@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
-from test_server_openai import free_port
+from live_server import live_server
 
 from thinkswitch.engines.base import EngineEvent
 from thinkswitch.engines.plan import GenerationRequest
@@ -35,27 +36,16 @@ class SlowEngine(ScriptedEngine):
 
 @pytest.fixture
 def serve():  # type: ignore[no-untyped-def]
-    import uvicorn
-
     from thinkswitch.server.app import create_app
 
-    servers = []
+    with ExitStack() as servers:
 
-    def start(**options: object) -> str:
-        switch = Switch(SlowEngine(float(options.pop("delay", 0.0))),  # type: ignore[arg-type]
-                        get_dialect("prompted"), RulesPolicy(), Settings())
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(switch, **options),  # type: ignore[arg-type]
-                                               host="127.0.0.1", port=port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.02)
-        servers.append(server)
-        return f"http://127.0.0.1:{port}"
+        def start(**options: object) -> str:
+            switch = Switch(SlowEngine(float(options.pop("delay", 0.0))),  # type: ignore[arg-type]
+                            get_dialect("prompted"), RulesPolicy(), Settings())
+            return servers.enter_context(live_server(create_app(switch, **options)))  # type: ignore[arg-type]
 
-    yield start
-    for server in servers:
-        server.should_exit = True
+        yield start
 
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -119,20 +109,12 @@ class TrickleEngine(ScriptedEngine):
 
 
 def test_a_client_that_disconnects_stops_generation() -> None:
-    import uvicorn
-
     from thinkswitch.server.app import create_app
 
     engine = TrickleEngine()
     switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(switch), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions",
+    with live_server(create_app(switch)) as root:
+        with httpx.stream("POST", f"{root}/v1/chat/completions",
                           json={**BODY, "stream": True, "model": "m:nothink"}) as response:
             for count, _ in enumerate(response.iter_lines(), start=1):
                 if count >= 10:
@@ -141,10 +123,8 @@ def test_a_client_that_disconnects_stops_generation() -> None:
         time.sleep(1.0)
         assert engine.produced - at_disconnect <= 10, "generation went on after the disconnect"
         assert engine.produced < 100
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = httpx.get(f"{root}/metrics").text
         assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"
-    finally:
-        server.should_exit = True
 
 
 def test_cost_is_in_the_response(tmp_path: Path) -> None:

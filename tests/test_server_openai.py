@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.settings import Settings
@@ -23,35 +21,17 @@ openai = pytest.importorskip("openai")
 QUESTION = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(llama_engine: LlamaCppEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tuple[str, Path]]:
-    import uvicorn
-
     from thinkswitch.server.app import create_app
 
     db = tmp_path_factory.mktemp("server") / "traces.sqlite"
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=32)
     switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
                     Recorder(open_store(db)))
-    port = free_port()
-    config = uvicorn.Config(create_app(switch), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", db
-    running.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(switch)) as root:
+        yield f"{root}/v1", db
 
 
 @pytest.fixture
