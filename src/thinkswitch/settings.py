@@ -70,10 +70,21 @@ class Settings(BaseSettings):
     n_ctx: int = Field(4096, ge=256, description="llama_cpp context window")
     n_threads: int | None = Field(None, ge=1)
 
-    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server")
+    base_url: str = Field(
+        "http://127.0.0.1:8000/v1",
+        description="OpenAI-compatible server; replicas of one model as a comma-separated list",
+    )
     api_key: str | None = Field(None, description="bearer token for the server")
     connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(120.0, gt=0)
+    read_timeout_s: float = Field(120.0, gt=0, description="longest wait between two chunks")
+    first_token_timeout_s: float = Field(60.0, gt=0, description="wait for the first chunk")
+    total_timeout_s: float = Field(600.0, gt=0, description="cap on one upstream call")
+    breaker_failures: int = Field(
+        3, ge=1, description="consecutive failures that take a replica out (circuit open)")
+    breaker_cooldown_s: float = Field(
+        10.0, gt=0, description="how long an open circuit waits before a trial request")
+    health_interval_s: float = Field(
+        5.0, gt=0, description="seconds between health checks of replicas that are out")
     budget_style: BudgetStyle = Field(
         "cut",
         description="'cut': stop the stream at the cap and ask for the answer in a second call; "
