@@ -32,11 +32,18 @@ def _replay(settings: Settings) -> Engine:
     return ReplayEngine.from_settings(settings)
 
 
+def _instant(settings: Settings) -> Engine:
+    from thinkswitch.engines.instant import InstantEngine
+
+    return InstantEngine.from_settings(settings)
+
+
 BUILTIN_ENGINES: Mapping[str, tuple[EngineFactory, str]] = MappingProxyType(
     {
         "llama_cpp": (_llama_cpp, "embedded llama.cpp on a GGUF file (default: SmolLM2-135M)"),
         "openai": (_openai, "OpenAI-compatible servers: vLLM, SGLang, llama.cpp, Ollama, OpenAI"),
         "replay": (_replay, "recorded answers of real reasoning models (../shared/data/outcomes)"),
+        "instant": (_instant, "no model: fixed words at once (load tests, overhead benches)"),
     }
 )
 

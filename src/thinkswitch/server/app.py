@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -25,6 +26,7 @@ from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
+from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
 from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
@@ -46,14 +48,28 @@ def _is_anthropic(request: Request) -> bool:
     return request.url.path.endswith("/messages")
 
 
+def _too_large(path: str, message: str) -> JSONResponse:
+    if path.endswith("/messages"):
+        return anthropic_api.anthropic_error(413, message, "request_too_large")
+    return openai_error(413, message, "invalid_request_error")
+
+
 def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                signing_key: bytes | None = None, api_keys: Sequence[str] = (),
-               capacity: int = 16) -> FastAPI:
+               capacity: int = 16, max_body_bytes: int = 1 << 20,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
     """The app. `signing_key` signs thinking blocks (random per process by default);
     `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
     requests are inside at once (one generating per engine, the rest queued), beyond that 429.
+    Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
+    (`*` for any).
     """
     app = FastAPI(title="thinkswitch", version="0.1.0")
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=_too_large)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["*"],
+                           expose_headers=["Retry-After"])
     key = signing_key or secrets.token_bytes(32)
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
