@@ -34,6 +34,11 @@ def serve(
         help="require this API key (repeatable; also THINKSWITCH_API_KEYS, comma-separated)")
     ] = None,
     capacity: Annotated[int, typer.Option(min=1, help="requests inside at once; beyond: 429")] = 16,
+    max_body_bytes: Annotated[int, typer.Option(
+        min=1024, help="largest request body accepted; beyond: 413")] = 1 << 20,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="allow browser calls from this origin (repeatable; '*' for any). Default: none")
+    ] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
@@ -47,7 +52,8 @@ def serve(
                              policy=policy, trace_db=db, data_dir=data_dir)
     switch = build_switch(settings)
     keys = [*(api_key or []), *filter(None, os.environ.get("THINKSWITCH_API_KEYS", "").split(","))]
-    app = create_app(switch, think, api_keys=keys, capacity=capacity)  # type: ignore[arg-type]
+    app = create_app(switch, think, api_keys=keys, capacity=capacity,  # type: ignore[arg-type]
+                     max_body_bytes=max_body_bytes, cors_origins=cors_origin or ())
     typer.echo(f"thinkswitch serving {switch.engine.name}:{switch.engine.model} at "
                f"http://{host}:{port}/v1 (default mode {think}"
                f"{', API keys required' if keys else ''})")
