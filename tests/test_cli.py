@@ -41,7 +41,7 @@ def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, word
         (["ask", "q", "--think", "on", "--budget", "-5"], 2, "budget"),
         (["ask", "q", "--think", "on", "--budget", "lots"], 2, "Invalid value for '--budget'"),
         (["ask", "q", "--think", "maybe"], 2, "'maybe' is not one of"),
-        (["ask", "q", "--engine", "warp"], 2, "unknown engine 'warp'; valid: llama_cpp, openai"),
+        (["ask", "q", "--engine", "warp"], 2, "unknown engine 'warp'; valid: instant, llama_cpp, openai"),
         (["ask", "q", "--engine", "replay", "--dialect", "klingon"], 2,
          "unknown dialect 'klingon'; valid: deepseek_r1, granite, openai_effort, prompted, qwen3"),
         (["ask", "q", "--model", "/nonexistent/model.gguf"], 1,
@@ -78,7 +78,8 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert set(result) == {"answer", "thinking", "decision", "usage", "timings", "engine",
-                           "model", "finish_reason"}
+                           "model", "finish_reason", "trace_id"}
+    assert result["trace_id"]
     assert set(result["decision"]) == {"requested", "mode", "budget", "policy", "score", "reason"}
     assert set(result["usage"]) == {"prompt_tokens", "thinking_tokens", "answer_tokens"}
     assert set(result["timings"]) == {"ttft_s", "first_answer_s", "total_s"}

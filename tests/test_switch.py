@@ -80,7 +80,7 @@ def test_auto_decides_with_a_reason(
     assert result.decision.mode == mode
     assert result.decision.policy == "rules"
     assert result.decision.score is not None and 0.0 <= result.decision.score <= 1.0
-    assert "score" in result.decision.reason and "stand-in" in result.decision.reason
+    assert "score" in result.decision.reason and "cue rules" in result.decision.reason
     assert engine.requests[0].plan.mode == mode
 
 

@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from thinkswitch.errors import DataError, ModelNotFoundError
-from thinkswitch.messages import ChatMessage, last_user_text
+from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.context import triage_text
 from thinkswitch.triage.features import FeatureSpace
 
 FORMAT = "thinkswitch-learned-triage/1"
@@ -131,7 +132,8 @@ class LearnedPolicy(TriagePolicy):
         return float(self.model.scores([text])[0])
 
     def decide(self, messages: tuple[ChatMessage, ...], budget: int) -> Decision:
-        text = last_user_text(messages)
+        read = triage_text(messages)
+        text = read.text
         index, values = self.model.space.row(text)
         score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
         think = score >= self.threshold
@@ -144,7 +146,7 @@ class LearnedPolicy(TriagePolicy):
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
             reason=f"{verdict}: score {score:.2f} vs threshold {self.threshold:.2f}; "
-            f"{self._explain(text, index, values)}",
+            f"{self._explain(text, index, values)}{read.note}",
         )
 
     def explain(self, text: str) -> str:

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from thinkswitch.messages import ChatMessage, last_user_text
+from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.context import triage_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ class RulesPolicy(TriagePolicy):
         return max(0.0, min(1.0, score)), labels
 
     def decide(self, messages: tuple[ChatMessage, ...], budget: int) -> Decision:
-        score, labels = self.score(last_user_text(messages))
+        read = triage_text(messages)
+        score, labels = self.score(read.text)
         think = score >= self.threshold
         cues = ", ".join(labels) if labels else "no cues of multi-step work"
         verdict = "think" if think else "answer directly"
@@ -73,5 +75,5 @@ class RulesPolicy(TriagePolicy):
             policy=self.name,
             score=round(score, 3),
             reason=f"{verdict}: {cues} (score {score:.2f} vs threshold {self.threshold:.2f}; "
-            "cue rules, the stand-in until learned triage lands)",
+            f"cue rules){read.note}",
         )
