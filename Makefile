@@ -16,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
 
-.PHONY: setup run test lint postgres bench clean
+.PHONY: setup run test lint postgres browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,10 +59,25 @@ postgres:
 			"store tests will skip (install Debian's postgresql package to run them)"; \
 	fi
 
-# As root (CI) the PostgreSQL tests must run: THINKSWITCH_REQUIRE_POSTGRES turns a skip into
-# a failure.
-test: lint postgres
-	THINKSWITCH_REQUIRE_POSTGRES=$$([ "$$(id -u)" = 0 ] && echo 1) $(BIN)/python -m pytest -q
+# The chat-page tests drive Debian's Chromium (/usr/bin/chromium) with Playwright for Python
+# (never `playwright install`: no browser download). As root it is installed here; elsewhere
+# without it the browser tests skip with the reason.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "browser: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends chromium; \
+	else \
+		echo "note: /usr/bin/chromium is missing and this is not root; the chat page" \
+			"browser tests will skip (install Debian's chromium package to run them)"; \
+	fi
+
+# As root (CI) the PostgreSQL and browser tests must run: THINKSWITCH_REQUIRE_POSTGRES and
+# THINKSWITCH_REQUIRE_BROWSER turn a skip into a failure.
+test: lint postgres browser
+	THINKSWITCH_REQUIRE_POSTGRES=$$([ "$$(id -u)" = 0 ] && echo 1) \
+	THINKSWITCH_REQUIRE_BROWSER=$$([ "$$(id -u)" = 0 ] && echo 1) $(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python bench/engine_overhead.py

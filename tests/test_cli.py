@@ -20,7 +20,7 @@ def thinkswitch(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
         [sys.executable, "-m", "thinkswitch", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # a live bench run takes ~60 s on a quiet 2-core machine
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
     )
 
@@ -41,7 +41,8 @@ def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, word
         (["ask", "q", "--think", "on", "--budget", "-5"], 2, "budget"),
         (["ask", "q", "--think", "on", "--budget", "lots"], 2, "Invalid value for '--budget'"),
         (["ask", "q", "--think", "maybe"], 2, "'maybe' is not one of"),
-        (["ask", "q", "--engine", "warp"], 2, "unknown engine 'warp'; valid: instant, llama_cpp, openai"),
+        (["ask", "q", "--engine", "warp"], 2,
+         "unknown engine 'warp'; valid: instant, llama_cpp, openai"),
         (["ask", "q", "--engine", "replay", "--dialect", "klingon"], 2,
          "unknown dialect 'klingon'; valid: deepseek_r1, granite, openai_effort, prompted, qwen3"),
         (["ask", "q", "--model", "/nonexistent/model.gguf"], 1,
@@ -78,7 +79,7 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert set(result) == {"answer", "thinking", "decision", "usage", "timings", "engine",
-                           "model", "finish_reason", "trace_id"}
+                           "model", "finish_reason", "trace_id", "tool_calls"}
     assert result["trace_id"]
     assert set(result["decision"]) == {"requested", "mode", "budget", "policy", "score", "reason"}
     assert set(result["usage"]) == {"prompt_tokens", "thinking_tokens", "answer_tokens"}

@@ -8,7 +8,7 @@ import pytest
 
 from thinkswitch.engines.base import ThinkingDelta
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.errors import BudgetError, ModelNotFoundError
+from thinkswitch.errors import BudgetError, ModelNotFoundError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Result
 from thinkswitch.settings import Settings
@@ -101,3 +101,23 @@ def test_answer_cap_ends_with_length(switch: Switch) -> None:
                                       answer_max_tokens=5))
     assert result.usage.answer_tokens == 5
     assert result.finish_reason == "length"
+
+
+def test_top_p_reaches_the_sampler(switch: Switch) -> None:
+    """At a hot temperature, answers differ from seed to seed; with top_p near 0 only the most
+    likely token survives, so every seed gives the same answer."""
+    question = "Write one sentence about the sea."
+
+    def answers(**options: object) -> set[str]:
+        return {switch.run(Request.build(question, think="off", temperature=1.5, seed=seed,
+                                         answer_max_tokens=16, options=options)).answer
+                for seed in (1, 2, 3)}
+
+    assert len(answers()) > 1
+    assert len(answers(top_p=1e-6)) == 1
+
+
+def test_a_parameter_the_embedded_engine_cannot_honour_is_refused(switch: Switch) -> None:
+    with pytest.raises(UsageError, match="parameter 'tools' is not supported by engine "
+                                         "'llama_cpp'"):
+        switch.run(Request.build("hi", think="off", options={"tools": []}))

@@ -120,6 +120,18 @@ def test_off_answers_without_thinking(base_url: str) -> None:
     assert result.model.endswith(".gguf")  # asked from GET /models
 
 
+def test_stop_passes_through_to_the_real_server(base_url: str) -> None:
+    """The same question with and without `stop=[" "]`: with it, the real llama.cpp server
+    ends the answer at the first space it would have written."""
+    switch = _switch(base_url, "prompted")
+    free = switch.run(Request.build(QUESTION, think="off"))
+    stopped = switch.run(Request.build(QUESTION, think="off", options={"stop": [" "]}))
+    switch.engine.close()
+    assert len(free.answer.split()) > 1, "the test needs an answer of several words"
+    assert stopped.answer and " " not in stopped.answer
+    assert free.answer.startswith(stopped.answer)
+
+
 def test_on_with_a_budget_cuts_and_asks_for_the_answer(base_url: str) -> None:
     """The qwen3 dialect starts parsing inside thinking (its template opens the block), so
     everything SmolLM2 writes is thinking: the stream is cut at 16 deltas and a second call

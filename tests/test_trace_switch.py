@@ -83,6 +83,22 @@ def test_the_result_is_committed_before_it_is_handed_out(store: SqlTraceStore) -
     pytest.fail("no result")
 
 
+def test_a_stream_stopped_by_its_caller_is_recorded_as_stopped(store: SqlTraceStore) -> None:
+    engine = ScriptedEngine()
+    engine.enqueue(thinking=["a", "b", "c"], answer=["never read"])
+    events = make_switch(engine, store).stream(Request.build("q?", think="on"), caller="k")
+    next(events)  # the decision
+    next(events)  # the first thinking delta
+    events.close()  # the client pressed Stop
+    (record,) = store.records()
+    assert record.error == "stopped by the caller before the end"
+    assert record.caller == "k" and record.decision["mode"] == "on"
+    engine.enqueue(answer=["done"])
+    make_switch(engine, store).run(Request.build("again?", think="off"))
+    assert [r.error for r in store.records()] == [None, "stopped by the caller before the end"]
+    assert verify(store).ok
+
+
 class FailingEngine(ScriptedEngine):
     """Starts thinking, then its server goes away."""
 

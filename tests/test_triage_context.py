@@ -23,7 +23,8 @@ def turns(*texts: str) -> tuple[ChatMessage, ...]:
 @pytest.mark.parametrize(("text", "expected"), [
     ("and with 5 fields?", True), ("why?", True), ("Are you sure about that?", True),
     ("What about the second one, can you redo it?", True),
-    ("thanks!", False), ("ok", False), ("Thank you.", False),
+    ("thanks!", False), ("ok", False), ("Thank you.", False), ("Say hello.", False),
+    ("5 fields?", True),
     ("What is the capital of France and when was it founded as a city?", False),
     ("Write a Python function that returns the n-th prime number, with tests.", False),
 ])

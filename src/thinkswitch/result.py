@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["off", "on"]
 RequestedMode = Literal["off", "on", "auto"]
-FinishReason = Literal["stop", "budget", "length"]
+FinishReason = Literal["stop", "budget", "length", "tool_calls"]
 
 
 class _Frozen(BaseModel):
@@ -49,5 +49,7 @@ class Result(_Frozen):
     engine: str
     model: str
     finish_reason: FinishReason
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list, description="tool calls the model made (OpenAI format), if any")
     trace_id: str | None = Field(
         default=None, description="id of the trace record, once the switch has recorded it")

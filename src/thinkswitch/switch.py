@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from thinkswitch.deadline import DecodeSpeed, degrade
 from thinkswitch.engines.base import (
     AnswerDelta,
     Engine,
     Finish,
     ThinkingDelta,
+    ToolCallDelta,
     UsageReport,
 )
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
@@ -25,10 +28,11 @@ from thinkswitch.messages import ChatMessage, last_user_text
 from thinkswitch.result import Decision, FinishReason, RequestedMode, Result, Timings, Usage
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
+from thinkswitch.tool_calls import merge_tool_calls
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.base import TriagePolicy
 
-SwitchEvent = Decision | ThinkingDelta | AnswerDelta | Result
+SwitchEvent = Decision | ThinkingDelta | AnswerDelta | ToolCallDelta | Result
 
 
 class Request(BaseModel):
@@ -43,6 +47,14 @@ class Request(BaseModel):
     answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     seed: int | None = None
+    deadline_s: float | None = Field(
+        None, gt=0, description="answer within this many seconds: thinking that would not fit "
+        "is switched off (see thinkswitch.deadline)"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="parameters the switch does not own (tools, stop, "
+        "response_format, ...), passed to engines that honour them, refused by the others"
+    )
 
     @classmethod
     def build(cls, question: str, **options: object) -> Request:
@@ -79,8 +91,13 @@ class Switch:
         self.policy = policy
         self.settings = settings
         self.recorder = recorder
+        self.speed = DecodeSpeed()  # the engine's decode speed, for deadlines
 
     def decide(self, request: Request) -> Decision:
+        """The decision for `request`, with thinking off when it would miss the deadline."""
+        return degrade(self._decide(request), request.deadline_s, self.speed)
+
+    def _decide(self, request: Request) -> Decision:
         if not last_user_text(request.messages).strip():
             raise UsageError("the question is empty")
         budget = request.budget or self.settings.default_budget
@@ -99,30 +116,50 @@ class Switch:
     def stream(self, request: Request, caller: str = "") -> Iterator[SwitchEvent]:
         """Decision, deltas, then the `Result`, which is recorded before it is yielded.
 
-        An engine failure after the decision is recorded with its error, then raised."""
+        An engine failure after the decision is recorded with its error, then raised; a
+        stream closed before its `Result` is recorded as stopped by the caller."""
         decision: Decision | None = None
+        answered = False
         try:
             for event in self._stream(request):
                 if isinstance(event, Decision):
                     decision = event
-                elif isinstance(event, Result) and self.recorder is not None:
-                    record = self.recorder.result(request.messages, event, caller)
-                    event = event.model_copy(update={"trace_id": record.id})
+                elif isinstance(event, Result):
+                    answered = True
+                    if self.recorder is not None:
+                        record = self.recorder.result(request.messages, event, caller)
+                        event = event.model_copy(update={"trace_id": record.id})
                 yield event
         except ThinkswitchError as error:
-            if self.recorder is not None and decision is not None:
-                self.recorder.failure(request.messages, decision, self.engine.name,
-                                      self.engine.model, str(error), caller)
+            self._record_failure(request, decision, str(error), caller)
             raise
+        except GeneratorExit:
+            # The consumer stopped early (a client's Stop, a dropped connection): an audit
+            # trail must show the request was made and not finished.
+            if not answered:
+                self._record_failure(request, decision, "stopped by the caller before the end",
+                                     caller)
+            raise
+
+    def _record_failure(self, request: Request, decision: Decision | None, error: str,
+                        caller: str) -> None:
+        if self.recorder is not None and decision is not None:
+            self.recorder.failure(request.messages, decision, self.engine.name,
+                                  self.engine.model, error, caller)
 
     def _stream(self, request: Request) -> Iterator[SwitchEvent]:
         started = time.perf_counter()
         decision = self.decide(request)
         generation = self._generation(request, decision)
+        refused = sorted(set(request.options) - self.engine.passthrough)
+        if refused:
+            raise UsageError(f"parameter {refused[0]!r} is not supported by engine "
+                             f"{self.engine.name!r}")
         self.engine.validate(generation, self.dialect)
         yield decision
         thinking: list[str] = []
         answer: list[str] = []
+        tool_calls: list[dict[str, Any]] = []
         ttft: float | None = None
         first_answer: float | None = None
         usage = Usage()
@@ -140,6 +177,10 @@ class Switch:
                         if first_answer is None and event.text.strip():
                             first_answer = now
                     yield event
+                elif isinstance(event, ToolCallDelta):
+                    ttft = now if ttft is None else ttft
+                    merge_tool_calls(tool_calls, event.calls)
+                    yield event
                 elif isinstance(event, UsageReport):
                     usage = Usage(
                         prompt_tokens=event.prompt_tokens,
@@ -155,7 +196,7 @@ class Switch:
                 close()
         if finish is None:
             raise EngineUnavailableError(f"engine {self.engine.name!r} ended without finishing")
-        yield Result(
+        result = Result(
             answer="".join(answer).strip(),
             thinking="".join(thinking).strip(),
             decision=decision,
@@ -166,7 +207,10 @@ class Switch:
             engine=self.engine.name,
             model=self.engine.model,
             finish_reason=finish,
+            tool_calls=tool_calls,
         )
+        self.speed.observe_result(result)
+        yield result
 
     def _generation(self, request: Request, decision: Decision) -> GenerationRequest:
         plan = ThinkingPlan(
@@ -184,6 +228,7 @@ class Switch:
                 self.settings.temperature if request.temperature is None else request.temperature
             ),
             seed=self.settings.seed if request.seed is None else request.seed,
+            options=request.options,
         )
 
     def run(self, request: Request, caller: str = "") -> Result:

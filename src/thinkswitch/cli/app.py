@@ -13,6 +13,7 @@ from rich.table import Table
 from typer.exceptions import Abort, TyperException
 
 from thinkswitch.cli.bench_cmd import bench
+from thinkswitch.cli.config_cmd import config_app
 from thinkswitch.cli.logs_cmd import logs_app
 from thinkswitch.cli.options import (
     BaseUrlOption,
@@ -44,6 +45,7 @@ app.command()(bench)
 app.command()(serve)
 app.add_typer(triage_app, name="triage")
 app.add_typer(logs_app, name="logs")
+app.add_typer(config_app, name="config")
 
 
 class Think(StrEnum):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,14 +18,23 @@ from thinkswitch.cli.options import (
     ModelOption,
     TraceDbOption,
 )
+from thinkswitch.config.load import ServerOptions, load_config
 from thinkswitch.factory import build_switch, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    think: Annotated[str, typer.Option(help="default mode when a request says nothing: "
-                                       "off, on or auto")] = "auto",
+    config: Annotated[Path | None, typer.Option(
+        help="configuration file (TOML or YAML; see `thinkswitch config check`); "
+        "the flags below override it")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on [default: 127.0.0.1]")
+                    ] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port [default: 8000]")
+                    ] = None,
+    think: Annotated[str | None, typer.Option(help="default mode when a request says nothing: "
+                                              "off, on or auto [default: auto]")] = None,
     engine: EngineOption = None,
     model: ModelOption = None,
     dialect: DialectOption = None,
@@ -33,9 +45,10 @@ def serve(
     api_key: Annotated[list[str] | None, typer.Option(
         help="require this API key (repeatable; also THINKSWITCH_API_KEYS, comma-separated)")
     ] = None,
-    capacity: Annotated[int, typer.Option(min=1, help="requests inside at once; beyond: 429")] = 16,
-    max_body_bytes: Annotated[int, typer.Option(
-        min=1024, help="largest request body accepted; beyond: 413")] = 1 << 20,
+    capacity: Annotated[int | None, typer.Option(
+        min=1, help="requests inside at once; beyond: 429 [default: 16]")] = None,
+    max_body_bytes: Annotated[int | None, typer.Option(
+        min=1024, help="largest request body accepted; beyond: 413 [default: 1048576]")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="allow browser calls from this origin (repeatable; '*' for any). Default: none")
     ] = None,
@@ -44,17 +57,46 @@ def serve(
     import uvicorn
 
     from thinkswitch.errors import UsageError
+
+    if think not in (None, "off", "on", "auto"):
+        raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")
+    settings_flags = {"engine": engine, "model": model, "dialect": dialect,
+                      "base_url": base_url, "policy": policy, "trace_db": db,
+                      "data_dir": data_dir}
+    server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
+                    "api_keys": tuple(api_key) if api_key else None,
+                    "max_body_bytes": max_body_bytes,
+                    "cors_origins": tuple(cors_origin) if cors_origin else None}
+    app, options = build_server(config, settings_flags, server_flags)
+    typer.echo(f"thinkswitch serving {app.state.engine_label} at "
+               f"http://{options.host}:{options.port}/v1 (default mode {options.default_mode}"
+               f"{', API keys required' if options.api_keys else ''})")
+    typer.echo(f"chat page: http://{options.host}:{options.port}/")
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+
+
+def build_server(config: Path | None, settings_flags: dict[str, Any],
+                 server_flags: dict[str, Any], environ: Mapping[str, str] | None = None,
+                 ) -> tuple[FastAPI, ServerOptions]:
+    """The app and its server options. Flags (non-None values) win over the config file,
+    which wins over `THINKSWITCH_*` variables, which win over defaults."""
     from thinkswitch.server.app import create_app
 
-    if think not in ("off", "on", "auto"):
-        raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")
-    settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
-                             policy=policy, trace_db=db, data_dir=data_dir)
+    env = os.environ if environ is None else environ
+    loaded = load_config(config, env) if config is not None else None
+    options = replace(loaded.server if loaded is not None else ServerOptions(),
+                      **{key: value for key, value in server_flags.items() if value is not None})
+    from_env = tuple(filter(None, env.get("THINKSWITCH_API_KEYS", "").split(",")))
+    options = replace(options, api_keys=tuple(dict.fromkeys(options.api_keys + from_env)))
+    file_values = loaded.settings_values if loaded is not None else {}
+    settings = load_settings(**{**file_values, **{
+        key: value for key, value in settings_flags.items() if value is not None}})
     switch = build_switch(settings)
-    keys = [*(api_key or []), *filter(None, os.environ.get("THINKSWITCH_API_KEYS", "").split(","))]
-    app = create_app(switch, think, api_keys=keys, capacity=capacity,  # type: ignore[arg-type]
-                     max_body_bytes=max_body_bytes, cors_origins=cors_origin or ())
-    typer.echo(f"thinkswitch serving {switch.engine.name}:{switch.engine.model} at "
-               f"http://{host}:{port}/v1 (default mode {think}"
-               f"{', API keys required' if keys else ''})")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if loaded is not None and loaded.prices is not None and switch.recorder is not None:
+        switch.recorder.prices = loaded.prices  # inline [prices.models] of the file
+    app = create_app(switch, options.default_mode, signing_key=options.signing_key,
+                     api_keys=options.api_keys, capacity=options.capacity,
+                     max_body_bytes=options.max_body_bytes, cors_origins=options.cors_origins,
+                     effort_budgets=options.effort_budgets)
+    app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
+    return app, options

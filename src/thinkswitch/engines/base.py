@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.result import FinishReason
@@ -29,6 +29,15 @@ class AnswerDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """Tool-call fragments exactly as an OpenAI-compatible upstream streamed them
+    (`delta.tool_calls` items: index, and id/type/function name on the first fragment,
+    then pieces of `function.arguments`)."""
+
+    calls: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
     prompt_tokens: int
     thinking_tokens: int
@@ -40,7 +49,7 @@ class Finish:
     reason: FinishReason
 
 
-EngineEvent = ThinkingDelta | AnswerDelta | UsageReport | Finish
+EngineEvent = ThinkingDelta | AnswerDelta | ToolCallDelta | UsageReport | Finish
 
 
 class Engine(ABC):
@@ -48,6 +57,9 @@ class Engine(ABC):
 
     name: ClassVar[str]
     default_dialect: ClassVar[str] = "prompted"
+    #: Request parameters the switch does not own that this engine honours (`tools`, `stop`,
+    #: ...), passed in `GenerationRequest.options`. Any other is refused, never ignored.
+    passthrough: ClassVar[frozenset[str]] = frozenset()
 
     @property
     @abstractmethod

@@ -23,6 +23,13 @@ One request is one or more streamed `POST {base_url}/chat/completions` calls:
   not put inside thinking: its output is parsed with thinking optional instead.
 - OpenAI reasoning models (`openai_effort`) reject `temperature` and `max_tokens`: for that
   dialect the body carries `max_completion_tokens` and no temperature.
+- Replicas. `base_url` may list several servers of one model; each call goes to the least
+  busy usable one (`pool.py`: circuit breaker, health checks). A request whose upstream fails
+  through the replica's fault (unreachable, timed out, 5xx/429, broken stream) before any
+  event was yielded is retried once, from scratch, on another replica; after an event was
+  yielded it is not (the caller already has part of an answer) and the error says so.
+  Connect and inter-chunk read timeouts are httpx's; first-token and total deadlines are
+  held by `deadlines.StreamGuard`.
 """
 
 from __future__ import annotations
@@ -39,9 +46,12 @@ from thinkswitch.engines.base import (
     EngineEvent,
     Finish,
     ThinkingDelta,
+    ToolCallDelta,
     UsageReport,
 )
+from thinkswitch.engines.deadlines import StreamGuard
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
 from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
 from thinkswitch.errors import EngineUnavailableError
 from thinkswitch.messages import ChatMessage
@@ -121,6 +131,11 @@ class OpenAICompatEngine(Engine):
     """A model behind an OpenAI-compatible HTTP server; see the module docstring."""
 
     name = "openai"
+    passthrough = frozenset({
+        "tools", "tool_choice", "parallel_tool_calls", "response_format", "top_p", "stop",
+        "presence_penalty", "frequency_penalty", "logit_bias", "user", "metadata",
+        "service_tier", "store",
+    })
 
     def __init__(
         self,
@@ -130,11 +145,26 @@ class OpenAICompatEngine(Engine):
         api_key: str | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 120.0,
+        first_token_timeout_s: float = 60.0,
+        total_timeout_s: float = 600.0,
+        breaker_failures: int = 3,
+        breaker_cooldown_s: float = 10.0,
+        health_interval_s: float = 5.0,
         budget_style: BudgetStyle = "cut",
         send_prefill: bool = False,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        urls = split_urls(base_url)
+        self.base_url = urls[0]
+        self.pool = ReplicaPool(
+            urls,
+            breaker_failures=breaker_failures,
+            breaker_cooldown_s=breaker_cooldown_s,
+            health_interval_s=health_interval_s,
+            probe=self._probe,
+        )
+        self._watchdog = Watchdog()
+        self._deadlines = (read_timeout_s, first_token_timeout_s, total_timeout_s)
         self.budget_style = budget_style
         self.send_prefill = send_prefill
         self._model = model
@@ -155,6 +185,11 @@ class OpenAICompatEngine(Engine):
             api_key=settings.api_key,
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
+            first_token_timeout_s=settings.first_token_timeout_s,
+            total_timeout_s=settings.total_timeout_s,
+            breaker_failures=settings.breaker_failures,
+            breaker_cooldown_s=settings.breaker_cooldown_s,
+            health_interval_s=settings.health_interval_s,
             budget_style=settings.budget_style,
             send_prefill=settings.send_prefill,
             transport=transport,
@@ -172,14 +207,25 @@ class OpenAICompatEngine(Engine):
         return guess_dialect(self.model)
 
     def close(self) -> None:
+        self.pool.close()
+        self._watchdog.close()
         self._client.close()
+
+    def _probe(self, base_url: str) -> bool:
+        """Health check of one replica: it lists its models."""
+        response = self._client.get(f"{base_url}/models", timeout=self._client.timeout.connect)
+        return response.status_code < 400
 
     def _first_model(self) -> str:
         url = f"{self.base_url}/models"
-        try:
-            response = self._client.get(url)
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise _reach_error(url, error) from error
+        for base in self.pool.urls:  # the first replica that answers
+            url = f"{base}/models"
+            try:
+                response = self._client.get(url)
+                break
+            except (httpx.HTTPError, httpx.InvalidURL) as error:
+                if base == self.pool.urls[-1]:
+                    raise _reach_error(url, error) from error
         if response.status_code >= 400:
             raise _status_error(url, response)
         try:
@@ -188,17 +234,43 @@ class OpenAICompatEngine(Engine):
         except (ValueError, AttributeError, LookupError, TypeError):
             raise EngineUnavailableError(f"{url} lists no model; set the model name") from None
 
-    def _stream(self, body: Mapping[str, object]) -> Generator[StreamChunk, None, None]:
-        """The chunks of one call; closing this generator closes the response."""
-        url = f"{self.base_url}/chat/completions"
+    def _stream(
+        self, body: Mapping[str, object], route: Route
+    ) -> Generator[StreamChunk, None, None]:
+        """The chunks of one call to a replica the pool picks; closing this generator closes
+        the response. A failure that is the replica's fault is told to the pool and `route`."""
+        replica = self.pool.acquire(route.tried)
+        url = f"{replica.url}/chat/completions"
+        read_s, first_s, total_s = self._deadlines
+        guard = StreamGuard(
+            self._watchdog, url, read_s=read_s, first_token_s=first_s, total_s=total_s
+        )
+        fault: str | None = None
+        refused = False  # a 4xx other than 429: the request's fault, not the replica's
         try:
-            with self._client.stream("POST", url, json=body) as response:
+            timeout = guard.timeout(self._client.timeout)
+            with self._client.stream("POST", url, json=body, timeout=timeout) as response:
+                guard.attach(response)
                 if response.status_code >= 400:
                     response.read()
+                    refused = response.status_code < 500 and response.status_code != 429
                     raise _status_error(url, response)
-                yield from iter_chunks(response.iter_lines(), url)
+                for chunk in iter_chunks(response.iter_lines(), url):
+                    guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
+                    yield chunk
+                guard.close()
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
-            raise _reach_error(url, error) from error
+            failure = guard.expired() or _reach_error(url, error)
+            fault = str(failure)
+            raise failure from error
+        except EngineUnavailableError as error:
+            fault = None if refused else str(error)
+            raise
+        finally:
+            guard.close()
+            self.pool.release(replica, fault)
+            if fault is not None:
+                route.fault(replica.url)
 
     def _body(
         self,
@@ -223,6 +295,7 @@ class OpenAICompatEngine(Engine):
             body["seed"] = request.seed
         if max_tokens is not None:
             body["max_tokens" if dialect.local else "max_completion_tokens"] = max_tokens
+        body.update(request.options)
         body.update(prompt.request_extras)
         body.update(extras or {})
         if prefill:
@@ -238,6 +311,32 @@ class OpenAICompatEngine(Engine):
         return prompt.start_state
 
     def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
+        """`_execute` through the pool: retried once on another replica when the upstream
+        failed through its replica's fault before anything was yielded."""
+        route = Route()
+        for attempt in (1, 2):
+            yielded = False
+            events = self._execute(request, dialect, route)
+            try:
+                for event in events:
+                    yielded = True
+                    yield event
+                return
+            except EngineUnavailableError as error:
+                if yielded:
+                    raise EngineUnavailableError(
+                        f"upstream failed mid-stream, after part of the answer was sent "
+                        f"(not retried): {error}"
+                    ) from error
+                if attempt == 2 or not route.faulted or not self.pool.usable(route.tried):
+                    raise
+                route.faulted = False
+            finally:
+                events.close()
+
+    def _execute(
+        self, request: GenerationRequest, dialect: Dialect, route: Route
+    ) -> Generator[EngineEvent, None, None]:
         plan = request.plan
         prompt = dialect.prepare(request.messages, plan)
         budget = plan.budget if plan.mode == "on" else None
@@ -265,6 +364,7 @@ class OpenAICompatEngine(Engine):
                 parser,
                 cap=budget - spent if cut and budget is not None else None,
                 floor=plan.min_thinking - spent if waits else 0,
+                route=route,
             )
             totals.add(result)
             trace.extend(result.trace)
@@ -275,15 +375,21 @@ class OpenAICompatEngine(Engine):
             yield ThinkingDelta(dialect.wait_text)
             prefill = opening + "".join(trace)
             parser = dialect.parser("inside")
-        finish: FinishReason = "length" if result.finish == "length" else "stop"
+        finish: FinishReason = "stop"
+        if result.finish == "length":
+            finish = "length"
+        elif result.finish == "tool_calls":
+            finish = "tool_calls"
         if result.stop == "budget":
-            answer = yield from self._answer_after_cut(request, dialect, "".join(trace))
+            answer = yield from self._answer_after_cut(request, dialect, "".join(trace), route)
             totals.add(answer, all_answer=True)
             finish = "budget"
         yield UsageReport(totals.prompt, totals.thinking, totals.answer)
         yield Finish(finish)
 
-    def _answer_after_cut(self, request: GenerationRequest, dialect: Dialect, trace: str) -> Pass:
+    def _answer_after_cut(
+        self, request: GenerationRequest, dialect: Dialect, trace: str, route: Route
+    ) -> Pass:
         """Second call, thinking off: the trace so far goes in as a user turn."""
         note = ChatMessage(role="user", content=CUT_PROMPT.format(trace=trace.strip()))
         off = ThinkingPlan(mode="off", answer_max_tokens=request.plan.answer_max_tokens)
@@ -293,7 +399,9 @@ class OpenAICompatEngine(Engine):
             request, dialect, prompt, max_tokens=off.answer_max_tokens, prefill=prefill
         )
         parser = dialect.parser(self._start_state(prompt, dialect))
-        return (yield from self._pass(body, parser, cap=None, floor=0, answer_only=True))
+        return (
+            yield from self._pass(body, parser, cap=None, floor=0, answer_only=True, route=route)
+        )
 
     def _pass(
         self,
@@ -303,17 +411,21 @@ class OpenAICompatEngine(Engine):
         cap: int | None,
         floor: int,
         answer_only: bool = False,
+        route: Route,
     ) -> Pass:
         """Stream one call. Stops early at `cap` thinking deltas while still thinking
         ("budget"), or when thinking ends before `floor` deltas ("early"); `answer_only`
         drops thinking text (it still counts)."""
         result = _PassResult()
         server_split = False
-        chunks = self._stream(body)
+        chunks = self._stream(body, route)
         try:
             for chunk in chunks:
                 result.usage = chunk.usage or result.usage
                 result.finish = chunk.finish_reason or result.finish
+                if chunk.tool_calls:
+                    result.answer += 1
+                    yield ToolCallDelta(chunk.tool_calls)
                 if chunk.reasoning:
                     server_split = True
                     result.thinking += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Mode
@@ -24,3 +26,5 @@ class GenerationRequest:
     plan: ThinkingPlan
     temperature: float = 0.6
     seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Parameters passed through to the engine unchanged (see `Engine.passthrough`)."""

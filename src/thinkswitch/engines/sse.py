@@ -38,6 +38,7 @@ class StreamChunk:
     content: str = ""
     finish_reason: str | None = None
     usage: StreamUsage | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
 
 
 def one_line(text: str) -> str:
@@ -100,6 +101,7 @@ def parse_chunk(data: str, source: str) -> StreamChunk:
         raise EngineUnavailableError(f"{source} sent a stream chunk that is not an object")
     reasoning = content = ""
     finish: str | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
     choices = payload.get("choices")
     if isinstance(choices, list):
         for choice in choices:
@@ -109,8 +111,11 @@ def parse_chunk(data: str, source: str) -> StreamChunk:
             if isinstance(delta, Mapping):
                 reasoning = _text(delta.get("reasoning")) or _text(delta.get("reasoning_content"))
                 content = _text(delta.get("content"))
+                calls = delta.get("tool_calls")
+                if isinstance(calls, list):
+                    tool_calls = tuple(call for call in calls if isinstance(call, dict))
             finish = _text(choice.get("finish_reason")) or None
-    return StreamChunk(reasoning, content, finish, _usage(payload.get("usage")))
+    return StreamChunk(reasoning, content, finish, _usage(payload.get("usage")), tool_calls)
 
 
 def iter_chunks(lines: Iterable[str], source: str) -> Iterator[StreamChunk]:

@@ -19,13 +19,13 @@ from typing import Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
+from thinkswitch.server.streaming import iterate_in_thread
 from thinkswitch.switch import SwitchEvent
 
 
@@ -175,10 +175,8 @@ def _close(block: int, kind: str, key: bytes,
 
 async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> AsyncIterator[str]:
     try:
-        async for name, data in iterate_in_threadpool(pairs):
+        async for name, data in iterate_in_thread(pairs):
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
     except ThinkswitchError as error:
         body = {"type": "error", "error": {"type": "api_error", "message": str(error)}}
         yield f"event: error\ndata: {json.dumps(body)}\n\n"
-    finally:
-        await run_in_threadpool(pairs.close)

@@ -11,23 +11,31 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.background import BackgroundTask
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.deadline import HEADER as DEADLINE_HEADER
+from thinkswitch.deadline import earliest, parse_deadline
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
 from thinkswitch.errors import ThinkswitchError, UsageError
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.body_limit import BodyLimit
-from thinkswitch.server.openai_schema import ChatCompletionRequest, unsupported_field
+from thinkswitch.server.gate import Gate
+from thinkswitch.server.openai_schema import (
+    EFFORT_BUDGETS,
+    ChatCompletionRequest,
+    passthrough_options,
+)
+from thinkswitch.server.page import add_page
+from thinkswitch.server.streaming import iterate_in_thread
 from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
 from thinkswitch.trace.prices import PriceTable
@@ -57,61 +65,35 @@ def _too_large(path: str, message: str) -> JSONResponse:
 def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                signing_key: bytes | None = None, api_keys: Sequence[str] = (),
                capacity: int = 16, max_body_bytes: int = 1 << 20,
-               cors_origins: Sequence[str] = ()) -> FastAPI:
+               cors_origins: Sequence[str] = (),
+               effort_budgets: Mapping[str, int] = EFFORT_BUDGETS) -> FastAPI:
     """The app. `signing_key` signs thinking blocks (random per process by default);
     `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
     requests are inside at once (one generating per engine, the rest queued), beyond that 429.
     Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
-    (`*` for any).
+    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets.
     """
     app = FastAPI(title="thinkswitch", version="0.1.0")
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=_too_large)
-    if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["*"],
-                           expose_headers=["Retry-After"])
     key = signing_key or secrets.token_bytes(32)
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
     metrics = Metrics()
     prices = switch.recorder.prices if switch.recorder is not None else PriceTable()
 
-    def refuse(request: Request, status: int, message: str, kind: str,
-               headers: dict[str, str] | None = None) -> JSONResponse:
+    def refuse(path: str, status: int, message: str, kind: str,
+               headers: dict[str, str]) -> JSONResponse:
         metrics.error(str(status))
         response = (anthropic_api.anthropic_error(status, message, kind)
-                    if _is_anthropic(request) else openai_error(status, message, kind))
-        response.headers.update(headers or {})
+                    if path.endswith("/messages") else openai_error(status, message, kind))
+        response.headers.update(headers)
         return response
 
-    @app.middleware("http")
-    async def gate(request: Request, call_next: Any) -> Any:
-        if not request.url.path.startswith("/v1/"):
-            return await call_next(request)
-        presented = request.headers.get("x-api-key") or request.headers.get(
-            "authorization", "").removeprefix("Bearer ").strip()
-        caller = keys.caller(presented)
-        if caller is None:
-            return refuse(request, 401, "missing or invalid API key", "authentication_error")
-        request.state.caller = caller
-        if request.method == "POST":
-            if not admission.try_enter():
-                return refuse(request, 429, f"server busy: {admission.capacity} requests "
-                              "already inside; retry shortly", "rate_limit_error",
-                              {"Retry-After": "1"})
-            request.state.admitted = True
-            try:
-                response = await call_next(request)
-            except BaseException:
-                admission.leave()
-                raise
-            if getattr(request.state, "streaming", False):
-                # the slot is held until the last byte of the stream has been sent
-                response.background = BackgroundTask(admission.leave)
-            else:
-                admission.leave()
-            return response
-        return await call_next(request)
+    app.add_middleware(Gate, keys=keys, admission=admission, refuse=refuse)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=_too_large)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["*"],
+                           expose_headers=["Retry-After"])
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:
@@ -146,7 +128,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         mode, budget = anthropic_api.control(body, default_mode)
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
-                                temperature=body.temperature)
+                                temperature=body.temperature,
+                                deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
         caller = getattr(http.state, "caller", "")
         if not body.stream:
             result = await run_in_threadpool(switch.run, request, caller)
@@ -154,7 +137,6 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             return JSONResponse(anthropic_api.message(result, body.model, key))
         stream = observed(switch.stream(request, caller), metrics)
         first = await run_in_threadpool(next, stream)
-        http.state.streaming = True
         pairs = anthropic_api.events(_chain(first, stream), body.model or switch.engine.model,
                                      key)
         return StreamingResponse(anthropic_api.sse(pairs), media_type="text/event-stream")
@@ -173,15 +155,16 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
-        field = unsupported_field(body)
+        options, field = passthrough_options(body, switch.engine.passthrough)
         if field is not None:
             return openai_error(400, f"parameter {field!r} is not supported by engine "
                                 f"{switch.engine.name!r}", "invalid_request_error", field)
-        mode, budget, _ = body.control(default_mode)
+        mode, budget, _ = body.control(default_mode, effort_budgets)
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
             min_thinking=body.min_thinking_tokens or 0, answer_max_tokens=body.answer_cap(),
-            temperature=body.temperature, seed=body.seed,
+            temperature=body.temperature, seed=body.seed, options=options,
+            deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         caller = getattr(http.state, "caller", "")
@@ -191,13 +174,13 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             return JSONResponse(completion(result, completion_id, body.model, prices))
         events = observed(switch.stream(request, caller), metrics)
         first = await run_in_threadpool(next, events)  # decide (and validate) before 200
-        http.state.streaming = True
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
             sse(chunks(_chain(first, events), completion_id, body.model, usage, prices)),
             media_type="text/event-stream",
         )
 
+    add_page(app, switch)  # the chat page at / and the /v1/traces history it reads
     return app
 
 
@@ -244,12 +227,17 @@ def _extension(result: Result, prices: PriceTable) -> dict[str, Any]:
 
 
 def _finish(result: Result) -> str:
-    return "length" if result.finish_reason == "length" else "stop"
+    if result.finish_reason in ("length", "tool_calls"):
+        return result.finish_reason
+    return "stop"
 
 
 def completion(result: Result, completion_id: str, model: str,
                prices: PriceTable) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.answer}
+    if result.tool_calls:
+        message["tool_calls"] = result.tool_calls
+        message["content"] = result.answer or None
     if result.thinking:
         message["reasoning_content"] = result.thinking
         message["reasoning"] = result.thinking
@@ -291,6 +279,8 @@ def _chunk_events(events: Iterator[SwitchEvent], chunk: Any, include_usage: bool
             yield chunk({"reasoning_content": event.text, "reasoning": event.text})
         elif isinstance(event, AnswerDelta):
             yield chunk({"content": event.text})
+        elif isinstance(event, ToolCallDelta):
+            yield chunk({"tool_calls": list(event.calls)})
         elif isinstance(event, Result):
             yield chunk({}, _finish(event), thinkswitch=_extension(event, prices))
             if include_usage:
@@ -305,12 +295,10 @@ async def sse(payloads: Generator[dict[str, Any], None, None]) -> AsyncIterator[
     When the client goes away the generator is closed at once, which stops the engine within
     a token and releases its model for the next request."""
     try:
-        async for payload in iterate_in_threadpool(payloads):
+        async for payload in iterate_in_thread(payloads):
             yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
     except ThinkswitchError as error:
         body = {"error": {"message": str(error), "type": "server_error"}}
         yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
-    finally:
-        await run_in_threadpool(payloads.close)

@@ -4,6 +4,8 @@ map onto the switch: `reasoning_effort`, a `thinking` object, `chat_template_kwa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +14,8 @@ from thinkswitch.errors import UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import RequestedMode
 
-EFFORT_BUDGETS = {"low": 256, "medium": 1024, "high": 4096}
+#: Default thinking budgets per `reasoning_effort`; a config file's [budgets] replaces them.
+EFFORT_BUDGETS: Mapping[str, int] = MappingProxyType({"low": 256, "medium": 1024, "high": 4096})
 SUFFIXES: dict[str, RequestedMode] = {":think": "on", ":nothink": "off", ":auto": "auto"}
 THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
 
@@ -60,6 +63,8 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     seed: int | None = None
     min_thinking_tokens: int | None = Field(None, ge=0)
+    timeout: float | None = Field(
+        None, gt=0, description="deadline in seconds: thinking that would not fit is switched off")
 
     def chat_messages(self) -> tuple[ChatMessage, ...]:
         """System/developer, user and assistant turns; earlier reasoning is not sent back."""
@@ -69,7 +74,8 @@ class ChatCompletionRequest(BaseModel):
             out.append(ChatMessage(role=role, content=message.text()))
         return tuple(out)
 
-    def control(self, default: RequestedMode) -> tuple[RequestedMode, int | None, str]:
+    def control(self, default: RequestedMode, effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,
+                ) -> tuple[RequestedMode, int | None, str]:
         """(mode, budget or None, the model name without a mode suffix)."""
         model = self.model
         mode: RequestedMode | None = None
@@ -83,7 +89,7 @@ class ChatCompletionRequest(BaseModel):
             if self.reasoning_effort in ("none", "minimal"):
                 mode = "off"
             else:
-                mode, budget = "on", EFFORT_BUDGETS[self.reasoning_effort]
+                mode, budget = "on", effort_budgets[self.reasoning_effort]
         if self.thinking is not None:
             mode = THINKING_TYPES[self.thinking.type]
             budget = self.thinking.budget_tokens or budget
@@ -99,17 +105,22 @@ class ChatCompletionRequest(BaseModel):
 HARMLESS = frozenset({"user", "metadata", "store", "n", "parallel_tool_calls", "service_tier"})
 
 
-def unsupported_field(request: ChatCompletionRequest) -> str | None:
-    """The first field this server would have to ignore (tools, stop, ...), if any.
+def passthrough_options(request: ChatCompletionRequest, passthrough: frozenset[str]
+                        ) -> tuple[dict[str, Any], str | None]:
+    """(the extra fields the engine honours, the first field it would have to ignore).
 
-    Ignoring a parameter silently changes what a client gets, so it is refused instead.
+    Fields the switch does not own (tools, stop, response_format, ...) go to engines that
+    declare them in `Engine.passthrough`. Ignoring one silently would change what a client
+    gets, so any other is refused instead.
     """
+    options: dict[str, Any] = {}
     for name, value in (request.model_extra or {}).items():
-        if value is None or name in HARMLESS:
+        if value is None:
             continue
-        if name == "n" and value == 1:
-            continue
-        return name
-    if (request.model_extra or {}).get("n", 1) not in (1, None):
-        return "n"
-    return None
+        if name in passthrough:
+            options[name] = value
+        elif name == "n" and value != 1:
+            return options, "n"
+        elif name not in HARMLESS:
+            return options, name
+    return options, None

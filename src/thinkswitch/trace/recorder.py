@@ -32,7 +32,8 @@ class Recorder:
             messages=[m.model_dump() for m in messages],
             decision=result.decision.model_dump(),
             thinking=result.thinking,
-            answer=result.answer,
+            answer=({"content": result.answer, "tool_calls": result.tool_calls}
+                    if result.tool_calls else result.answer),
             usage=result.usage.model_dump(),
             timings=result.timings.model_dump(),
             engine=result.engine,

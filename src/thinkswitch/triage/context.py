@@ -2,7 +2,8 @@
 
 A follow-up such as "and with 7 boxes?" or "why?" says little by itself; whether it needs
 thinking depends on the question it follows. A short last turn that opens like a follow-up,
-leans on a pronoun, or is a bare few words is read together with the user turn before it.
+leans on a pronoun, or is a bare question of a few words is read together with the user turn
+before it ("Say hello." is a new request, "5 fields?" is not).
 Pleasantries ("thanks!") are not follow-ups. Earlier assistant turns (and their reasoning) are
 not read: they are the model's, not the caller's, and would make triage echo its own past.
 """
@@ -38,8 +39,8 @@ def is_follow_up(text: str) -> bool:
     words = text.split()
     if not words or len(words) > FOLLOW_UP_MAX_WORDS or PLEASANTRIES.match(text):
         return False
-    return (len(words) <= BARE_MAX_WORDS or bool(OPENERS.match(text))
-            or bool(PRONOUNS.search(text)))
+    bare_question = len(words) <= BARE_MAX_WORDS and text.rstrip().endswith("?")
+    return bare_question or bool(OPENERS.match(text)) or bool(PRONOUNS.search(text))
 
 
 def triage_text(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> TriageText:

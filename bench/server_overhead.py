@@ -1,0 +1,96 @@
+"""What the HTTP server adds over calling the switch in-process, with generation taken out:
+the `instant` engine answers at once, so the time left is triage, the switch, recording in the
+trace store and (for the server) HTTP, JSON and SSE. Sequential requests, one client with
+keep-alive; p50/p99 of each path and the difference of the medians.
+Target (issue #6): added latency p50 <= 2 ms.
+
+    .venv/bin/python bench/server_overhead.py [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+from loopback import VENV_BIN, free_port, running
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from thinkswitch.factory import build_switch, load_settings
+from thinkswitch.switch import Request
+
+HERE = Path(__file__).resolve().parent
+QUESTION = "How many legs do 3 spiders and 2 ants have together?"
+BODY = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}]}
+
+
+def timed(label: str, count: int, call: Callable[[], object], progress: Progress) -> np.ndarray:
+    for _ in range(min(100, count)):  # warm-up
+        call()
+    task = progress.add_task(label, total=count)
+    times = np.empty(count)
+    for index in range(count):
+        started = time.perf_counter()
+        call()
+        times[index] = time.perf_counter() - started
+        progress.advance(task)
+    return times * 1000
+
+
+def streamed(http: httpx.Client, url: str) -> None:
+    with http.stream("POST", url, json={**BODY, "stream": True}) as response:
+        for line in response.iter_lines():
+            if line == "data: [DONE]":
+                return
+    raise RuntimeError("stream ended without [DONE]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "server_overhead.json")
+    args = parser.parse_args()
+    console = Console()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
+        settings = load_settings(engine="instant", trace_db=str(Path(scratch) / "inproc.sqlite"))
+        switch = build_switch(settings)
+        samples = {"in-process switch.run": timed(
+            "in-process", args.requests,
+            lambda: switch.run(Request.build(QUESTION, think="auto")), progress)}
+        serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "instant", "--port",
+                 str(port), "--db", str(Path(scratch) / "server.sqlite")]
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        with running(serve, f"http://127.0.0.1:{port}/health"), httpx.Client() as http:
+            samples["server, JSON"] = timed(
+                "server JSON", args.requests,
+                lambda: http.post(url, json=BODY).raise_for_status(), progress)
+            samples["server, streaming"] = timed(
+                "server SSE", args.requests, lambda: streamed(http, url), progress)
+    base = float(np.median(samples["in-process switch.run"]))
+    table = Table(title=f"{args.requests} sequential requests each, instant engine")
+    for column in ("path", "p50 ms", "p99 ms", "added p50 ms"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    summary: dict[str, dict[str, float]] = {}
+    for name, times in samples.items():
+        p50, p99 = float(np.median(times)), float(np.percentile(times, 99))
+        summary[name] = {"p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
+                         "added_p50_ms": round(p50 - base, 3)}
+        table.add_row(name, f"{p50:.2f}", f"{p99:.2f}", f"{p50 - base:+.2f}")
+    console.print(table)
+    console.print("target: server adds <= 2 ms at p50")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The configuration file: its schema (`schema`) and how it becomes settings (`load`)."""

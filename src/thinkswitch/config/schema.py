@@ -1,0 +1,266 @@
+"""The configuration file's schema: one strict pydantic model per section, every key described.
+
+Keys left out mean "not set here": the `THINKSWITCH_*` variable or the built-in default applies.
+Checks that need the world outside the file (registries, files, environment variables) run as
+validators too, so one validation pass reports every problem with its location. They read the
+config file's folder and the environment from the validation context (`ConfigContext`), never
+from globals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
+from pydantic.functional_validators import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from thinkswitch.engines.registry import engine_factories
+from thinkswitch.server.openai_schema import EFFORT_BUDGETS
+from thinkswitch.settings import BudgetStyle
+from thinkswitch.thinking.dialects import DIALECTS
+from thinkswitch.trace.prices import Price
+from thinkswitch.triage.registry import POLICIES
+
+
+def _yaml_switch_word(value: object) -> object:
+    """YAML 1.1 reads a bare `off` / `on` as false / true: take them back as the mode names."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
+ModeName = Annotated[Literal["off", "on", "auto"], BeforeValidator(_yaml_switch_word)]
+
+
+@dataclass(frozen=True)
+class ConfigContext:
+    """What validation may look at outside the file: its folder and the environment."""
+
+    base_dir: Path = Path(".")
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def _context(info: ValidationInfo) -> ConfigContext:
+    given = info.context
+    return given if isinstance(given, ConfigContext) else ConfigContext()
+
+
+def _problem(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _known(kind: str, names: Callable[[], Iterable[str]]) -> AfterValidator:
+    """A name in a registry; the registry is read when validating (plugins may add engines)."""
+
+    def check(name: str) -> str:
+        valid = list(names())
+        if name not in valid:
+            raise _problem("unknown_name", f"unknown {kind} {name!r}; expected one of: "
+                           f"{', '.join(sorted(valid))}")
+        return name
+
+    return AfterValidator(check)
+
+
+def _beside_file(path: Path, info: ValidationInfo) -> Path:
+    """Relative paths are relative to the config file's folder."""
+    resolved = path.expanduser()
+    return resolved if resolved.is_absolute() else _context(info).base_dir / resolved
+
+
+def _existing_file(path: Path, info: ValidationInfo) -> Path:
+    resolved = _beside_file(path, info)
+    if not resolved.is_file():
+        raise _problem("file_not_found", f"file not found: {resolved}")
+    return resolved
+
+
+def _set_variable(name: str, info: ValidationInfo) -> str:
+    if name not in _context(info).environ:
+        raise _problem("env_not_set", f"environment variable {name} is not set")
+    return name
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _problem("not_http_url", "expected an http:// or https:// URL with a host, "
+                       "e.g. http://vllm:8000/v1")
+    return url
+
+
+def _origin(origin: str) -> str:
+    return origin if origin == "*" else _http_url(origin)
+
+
+ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
+Folder = Annotated[Path, AfterValidator(_beside_file)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+                    AfterValidator(_set_variable)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+EngineName = Annotated[str, _known("engine", lambda: engine_factories())]
+DialectName = Annotated[str, _known("dialect", lambda: DIALECTS)]
+PolicyName = Annotated[str, _known("policy", lambda: POLICIES)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSection(Section):
+    host: str | None = Field(None, description="address to listen on (default 127.0.0.1)")
+    port: int | None = Field(None, ge=1, le=65535, description="port (default 8000)")
+    default_mode: ModeName | None = Field(
+        None, description="mode when a request says nothing: off, on or auto (default auto)")
+    capacity: int | None = Field(
+        None, ge=1, description="requests inside at once; beyond it 429 (default 16)")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="API keys callers must present (secret: prefer "
+        "api_keys_env or keys_file)")
+    api_keys_env: EnvName | None = Field(
+        None, description="environment variable holding comma-separated API keys")
+    keys_file: ExistingFile | None = Field(
+        None, description="file with one API key per line ('#' starts a comment)")
+    signing_key_file: ExistingFile | None = Field(
+        None, description="file with the key that signs thinking blocks; share it across "
+        "replicas so any replica verifies a passed-back block")
+    signing_key_env: EnvName | None = Field(
+        None, description="environment variable holding the signing key")
+    max_body_bytes: int | None = Field(
+        None, ge=1024, description="largest request body accepted; larger: 413")
+    cors_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(
+        default_factory=list, description="browser origins allowed to call the API ('*': any)")
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> ServerSection:
+        if self.signing_key_file is not None and self.signing_key_env is not None:
+            raise _problem("conflict", "give signing_key_file or signing_key_env, not both")
+        return self
+
+
+class TimeoutsSection(Section):
+    connect_s: float | None = Field(None, gt=0, description="connecting to an upstream")
+    read_s: float | None = Field(None, gt=0, description="longest wait between two chunks")
+    first_token_s: float | None = Field(None, gt=0, description="wait for the first chunk")
+    total_s: float | None = Field(None, gt=0, description="cap on one upstream call")
+
+
+class BreakerSection(Section):
+    failures: int | None = Field(
+        None, ge=1, description="consecutive failures that take a replica out")
+    cooldown_s: float | None = Field(
+        None, gt=0, description="how long an open circuit waits before a trial request")
+    health_interval_s: float | None = Field(
+        None, gt=0, description="seconds between health checks of replicas that are out")
+
+
+class EngineSection(Section):
+    name: EngineName | None = Field(None, description="engine (thinkswitch engines)")
+    model: str | None = Field(
+        None, description="GGUF path (llama_cpp), model name (openai) or recorded model")
+    dialect: DialectName | None = Field(None, description="override the model's dialect")
+    upstreams: list[HttpUrl] = Field(
+        default_factory=list, description="base URLs of the OpenAI-compatible replicas")
+    api_key: SecretStr | None = Field(
+        None, description="bearer token for the upstreams (secret: prefer api_key_env)")
+    api_key_env: EnvName | None = Field(
+        None, description="environment variable holding the upstream bearer token")
+    budget_style: BudgetStyle | None = Field(
+        None, description="'cut' (client-side) or 'thinking_token_budget' (vLLM)")
+    send_prefill: bool | None = Field(
+        None, description="send assistant prefill with continue_final_message")
+    n_ctx: int | None = Field(None, ge=256, description="llama_cpp context window")
+    n_threads: int | None = Field(None, ge=1, description="llama_cpp threads")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="sampling temperature")
+    seed: int | None = Field(None, description="sampling seed")
+    timeouts: TimeoutsSection = Field(default_factory=TimeoutsSection)
+    breaker: BreakerSection = Field(default_factory=BreakerSection)
+
+    @model_validator(mode="after")
+    def _one_api_key(self) -> EngineSection:
+        if self.api_key is not None and self.api_key_env is not None:
+            raise _problem("conflict", "give api_key or api_key_env, not both")
+        return self
+
+
+class BudgetsSection(Section):
+    default: int | None = Field(None, ge=1, description="thinking cap when none is given")
+    low: int = Field(EFFORT_BUDGETS["low"], ge=1, description="reasoning_effort=low budget")
+    medium: int = Field(EFFORT_BUDGETS["medium"], ge=1,
+                        description="reasoning_effort=medium budget")
+    high: int = Field(EFFORT_BUDGETS["high"], ge=1, description="reasoning_effort=high budget")
+    answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> BudgetsSection:
+        if not self.low < self.medium < self.high:
+            raise _problem("not_increasing", "effort budgets must increase: low < medium < "
+                           f"high, got low={self.low}, medium={self.medium}, high={self.high}")
+        return self
+
+    def effort_budgets(self) -> dict[str, int]:
+        return {"low": self.low, "medium": self.medium, "high": self.high}
+
+
+class TriageSection(Section):
+    policy: PolicyName | None = Field(None, description="triage policy for auto")
+    knob: float | None = Field(None, ge=0.0, le=1.0, description="the policy's threshold")
+    model: ExistingFile | None = Field(None, description="model file of the learned policy")
+
+
+def _store_url(url: SecretStr) -> SecretStr:
+    text = url.get_secret_value()
+    if "://" in text and not text.startswith(("postgresql://", "postgres://")):
+        raise _problem("bad_store_url", "expected a SQLite file path or a postgresql:// URL")
+    return url
+
+
+class StoreSection(Section):
+    url: Annotated[SecretStr, AfterValidator(_store_url)] | None = Field(
+        None, description="SQLite path or postgresql:// URL (secret when it holds a password: "
+        "prefer url_env)")
+    url_env: EnvName | None = Field(None, description="environment variable holding the URL")
+    record: bool | None = Field(None, description="record every request")
+    redact: bool | None = Field(None, description="store inputs and traces as salted hashes")
+    retention_days: float | None = Field(None, gt=0, description="delete older records")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> StoreSection:
+        if self.url is not None and self.url_env is not None:
+            raise _problem("conflict", "give url or url_env, not both")
+        return self
+
+
+class PricesSection(Section):
+    file: ExistingFile | None = Field(None, description="JSON price table per model")
+    models: dict[str, Price] = Field(
+        default_factory=dict, description="USD per million input/output/thinking tokens, "
+        "per model name ('*': fallback)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PricesSection:
+        if self.file is not None and self.models:
+            raise _problem("conflict", "give prices.file or prices.models, not both")
+        return self
+
+
+class ConfigFile(Section):
+    """The whole file."""
+
+    data_dir: Folder | None = Field(None, description="data directory (THINKSWITCH_DATA)")
+    server: ServerSection = Field(default_factory=ServerSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    budgets: BudgetsSection = Field(default_factory=BudgetsSection)
+    triage: TriageSection = Field(default_factory=TriageSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    prices: PricesSection = Field(default_factory=PricesSection)
+
+
+#: Locations whose values are secrets: never echoed in an error or shown unmasked.
+SECRET_LOCATIONS = frozenset({("server", "api_keys"), ("engine", "api_key"), ("store", "url")})

@@ -1,0 +1,69 @@
+"""The gate in front of `/v1/`: API keys (401) and admission (429 with Retry-After).
+
+Plain ASGI rather than a decorator middleware, so a streamed response passes through untouched
+(no per-chunk hop through a task group), and so the admission slot is released exactly when
+the last byte of the response has been sent, or when the request ends any other way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from thinkswitch.server.admission import Admission, ApiKeys
+
+#: Builds a refusal for (path, status, message, error kind, extra headers) in the path's dialect.
+Refusal = Callable[[str, int, str, str, dict[str, str]], Response]
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, keys: ApiKeys, admission: Admission,
+                 refuse: Refusal) -> None:
+        self.app = app
+        self.keys = keys
+        self.admission = admission
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        presented = headers.get("x-api-key") or headers.get(
+            "authorization", "").removeprefix("Bearer ").strip()
+        caller = self.keys.caller(presented)
+        if caller is None:
+            refusal = self.refuse(scope["path"], 401, "missing or invalid API key",
+                                  "authentication_error", {})
+            await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if not self.admission.try_enter():
+            refusal = self.refuse(
+                scope["path"], 429, f"server busy: {self.admission.capacity} requests already "
+                "inside; retry shortly", "rate_limit_error", {"Retry-After": "1"})
+            await refusal(scope, receive, send)
+            return
+        inside = True
+
+        def leave() -> None:
+            nonlocal inside
+            if inside:
+                inside = False
+                self.admission.leave()
+
+        async def send_then_release(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()
+
+        try:
+            await self.app(scope, receive, send_then_release)
+        finally:
+            leave()

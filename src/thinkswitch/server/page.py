@@ -1,0 +1,127 @@
+"""The chat page at `/` and the history API it reads (`/v1/traces`).
+
+The page is plain HTML, CSS and JavaScript shipped as package data (no build step, no CDN):
+it talks to `/v1/chat/completions` like any other client. The history API summarises the
+trace store newest first and returns any one record in full; it sits under `/v1/`, so the
+app's API-key gate covers it (GET requests are not admission-counted).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from thinkswitch.switch import Switch
+from thinkswitch.trace.record import TraceRecord
+from thinkswitch.trace.store import TraceStore
+
+STATIC_PACKAGE = "thinkswitch.server"
+STATIC_FOLDER = "static"
+QUESTION_CHARS = 200
+MAX_PAGE = 200
+#: Defence in depth beside the DOM-only renderer: nothing but this origin's own files may run
+#: or load, so even a rendering slip cannot execute model output or reach the network.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+RECORDING_OFF = ("trace recording is off on this server (THINKSWITCH_RECORD=false), so there "
+                 "is no history to show")
+
+
+def _static_dir() -> str:
+    return str(resources.files(STATIC_PACKAGE).joinpath(STATIC_FOLDER))
+
+
+def _not_found(message: str) -> JSONResponse:
+    """An OpenAI-style error (the page and SDKs read `error.message`)."""
+    return JSONResponse(status_code=404, content={
+        "error": {"message": message, "type": "not_found_error", "param": None, "code": None}})
+
+
+def question_of(record: TraceRecord) -> str:
+    """The last user turn, shortened for a list row."""
+    for message in reversed(record.messages):
+        if message.get("role") == "user":
+            text = str(message.get("content", ""))
+            return text if len(text) <= QUESTION_CHARS else text[: QUESTION_CHARS - 1] + "…"
+    return ""
+
+
+def summary(record: TraceRecord) -> dict[str, Any]:
+    """One history row: enough to recognise a request and see what it cost."""
+    decision = record.decision
+    return {
+        "id": record.id,
+        "created_at": record.created_at,
+        "question": question_of(record),
+        "decision": {key: decision.get(key) for key in
+                     ("requested", "mode", "budget", "policy", "score", "reason")},
+        "usage": {
+            "prompt_tokens": record.usage.get("prompt_tokens", 0),
+            "thinking_tokens": record.usage.get("thinking_tokens", 0),
+            "answer_tokens": record.usage.get("answer_tokens", 0),
+        },
+        "cost": {"total": record.cost.total, "currency": record.cost.currency},
+        "finish_reason": record.finish_reason,
+        "error": record.error,
+        "redacted": record.redacted,
+    }
+
+
+def detail(record: TraceRecord) -> dict[str, Any]:
+    """The whole record as stored, plus the cost total the page shows."""
+    body = record.model_dump()
+    body["cost"] = {**body["cost"], "total": record.cost.total}
+    return body
+
+
+def history_page(store: TraceStore, limit: int, before: float | None) -> list[TraceRecord]:
+    """Up to `limit` request records created before `before` (all if None), newest first.
+
+    The store pages only from the newest record, so this reads a growing window until it
+    holds enough older records or the store runs out; retention notes are not requests."""
+    window = limit * 2
+    while True:
+        rows = store.records(limit=window)
+        kept = [r for r in rows if r.kind == "request"
+                and (before is None or r.created_at < before)]
+        if len(kept) >= limit or len(rows) < window:
+            return kept[:limit]
+        window *= 4
+
+
+def add_page(app: FastAPI, switch: Switch) -> None:
+    """Serve the chat page at `/`, its files at `/static/`, and the history API."""
+    static = _static_dir()
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        response = FileResponse(f"{static}/index.html", media_type="text/html")
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/v1/traces", response_model=None)
+    async def traces(limit: int = Query(20, ge=1, le=MAX_PAGE),
+                     before: float | None = Query(None, description="created_at cursor")
+                     ) -> JSONResponse | dict[str, Any]:
+        if switch.recorder is None:
+            return _not_found(RECORDING_OFF)
+        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, before)
+        more = len(rows) > limit
+        return {"object": "list", "data": [summary(r) for r in rows[:limit]],
+                "has_more": more}
+
+    @app.get("/v1/traces/{trace_id}", response_model=None)
+    async def trace(trace_id: str) -> JSONResponse | dict[str, Any]:
+        if switch.recorder is None:
+            return _not_found(RECORDING_OFF)
+        record = await run_in_threadpool(switch.recorder.store.get, trace_id)
+        if record is None or record.kind != "request":
+            return _not_found(f"no trace with id {trace_id!r}")
+        return detail(record)

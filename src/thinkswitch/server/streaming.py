@@ -1,0 +1,69 @@
+"""Hand the items of a blocking iterator (the switch's stream) to the event loop.
+
+`starlette.concurrency.iterate_in_threadpool` hops to a worker thread and back for every item,
+which for a stream of many small deltas costs more than the deltas. Here one worker thread
+drives the iterator for its whole life and posts items to the loop; a bounded number of items
+may wait unread, so a slow client slows the producer instead of growing a buffer. When the
+consumer stops (the client went away), the producer notices before its next item and closes
+the iterator in its own thread, which stops the engine within a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar
+
+from anyio import to_thread
+
+T = TypeVar("T")
+HIGH_WATER = 64
+_END = object()
+
+
+async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER
+                            ) -> AsyncIterator[T]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+    room = threading.Semaphore(high_water)
+    stopped = threading.Event()
+
+    def post(item: object, error: BaseException | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            stopped.set()
+
+    def produce() -> None:
+        try:
+            if stopped.is_set():  # the consumer left before this thread started
+                return
+            for item in items:
+                while not room.acquire(timeout=0.1):
+                    if stopped.is_set():
+                        return
+                if stopped.is_set():
+                    return
+                post(item)
+            post(_END)
+        except BaseException as error:  # handed to the consumer, raised there
+            post(_END, error)
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()
+
+    worker = asyncio.ensure_future(to_thread.run_sync(produce))
+    try:
+        while True:
+            item, error = await queue.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            room.release()
+            yield item  # type: ignore[misc]
+    finally:
+        stopped.set()
+        await asyncio.shield(worker)

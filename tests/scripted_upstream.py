@@ -1,0 +1,201 @@
+"""A tiny scripted OpenAI-compatible server, for fault and load tests and the benches.
+
+It streams `/v1/chat/completions` in the shape vLLM sends (a role chunk, one delta per token,
+a finish chunk, a usage chunk, `[DONE]`) with a fixed delay per token, and can misbehave on
+purpose (`Script.mode`, changeable while it runs):
+
+- ``ok``: answer normally;
+- ``slow``: wait `slow_s` before the first token;
+- ``garbage``: answer 200 with a stream line that is not JSON;
+- ``cut``: send `cut_after` tokens, then drop the connection mid-body;
+- ``stall``: send `cut_after` tokens, then go silent for `slow_s`;
+- ``error``: answer HTTP 500;
+- ``down``: like ``error``, and `/v1/models` fails too (the health check sees it).
+
+`slots` > 0 serves that many streams at once and queues the rest, like a model server with a
+fixed batch (llama.cpp server's `--parallel`); 0 serves every stream at once.
+
+The answer names the question (`answer to <question>`), so a client can check it got its own.
+Run in-process with `tests/live_server.py`, or as a process to kill it mid-load:
+
+    python tests/scripted_upstream.py --port 8101 --token-delay 0.01 --tokens 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from live_server import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+Mode = Literal["ok", "slow", "garbage", "cut", "stall", "error", "down"]
+MODEL = "scripted-upstream"
+
+
+class CutStream(Exception):
+    """Raised inside a streaming body: the server drops the connection mid-body."""
+
+
+@dataclass
+class Script:
+    mode: Mode = "ok"
+    token_delay_s: float = 0.0
+    tokens: int = 8
+    thinking_tokens: int = 0
+    slow_s: float = 5.0
+    cut_after: int = 2
+    slots: int = 0
+    calls: int = 0
+    active: int = 0
+    last_body: dict[str, Any] | None = None
+
+
+def _chunk(**delta: Any) -> str:
+    finish = delta.pop("finish", None)
+    body = {"object": "chat.completion.chunk", "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def _question(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            return str(message.get("content", ""))
+    return ""
+
+
+def create_upstream(script: Script) -> Starlette:
+    """The app; `script` may be changed while it serves (except `slots`)."""
+    slots = asyncio.Semaphore(script.slots) if script.slots > 0 else None
+
+    async def models(request: Request) -> Response:
+        if script.mode == "down":
+            return JSONResponse({"error": {"message": "down"}}, status_code=503)
+        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        script.calls += 1
+        script.last_body = body
+        mode = script.mode
+        if mode in ("error", "down"):
+            return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
+        if mode == "garbage":
+            return Response("data: {this is not json\n\n", media_type="text/event-stream")
+        if body.get("tools"):
+            return StreamingResponse(_tool_call(body), media_type="text/event-stream")
+        return StreamingResponse(_stream(script, mode, _question(body), slots),
+                                 media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/models", models),
+                             Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+async def _tool_call(body: dict[str, Any]) -> AsyncIterator[str]:
+    """Call the first tool offered with `{"q": <question>}`, arguments in two fragments."""
+    name = body["tools"][0]["function"]["name"]
+    arguments = json.dumps({"q": _question(body)})
+    half = len(arguments) // 2
+    yield _chunk(role="assistant", content=None, tool_calls=[{
+        "index": 0, "id": "call_1", "type": "function",
+        "function": {"name": name, "arguments": arguments[:half]}}])
+    yield _chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}])
+    yield _chunk(finish="tool_calls")
+    yield "data: [DONE]\n\n"
+
+
+async def _stream(script: Script, mode: Mode, question: str,
+                  slots: asyncio.Semaphore | None) -> AsyncIterator[str]:
+    if slots is not None:
+        await slots.acquire()
+    script.active += 1
+    try:
+        yield _chunk(role="assistant", content="")
+        if mode == "slow":
+            await asyncio.sleep(script.slow_s)
+        words = f"answer to {question}".split()
+        words += [f"w{i}" for i in range(max(0, script.tokens - len(words)))]
+        for i in range(script.thinking_tokens):
+            await asyncio.sleep(script.token_delay_s)
+            yield _chunk(reasoning_content=f"t{i} ")
+        for sent, word in enumerate(words):
+            if mode in ("cut", "stall") and sent >= script.cut_after:
+                if mode == "cut":
+                    raise CutStream("scripted cut")
+                await asyncio.sleep(script.slow_s)
+            await asyncio.sleep(script.token_delay_s)
+            yield _chunk(content=word if sent == 0 else f" {word}")
+        yield _chunk(finish="stop")
+        usage = {"prompt_tokens": 10, "completion_tokens": len(words) + script.thinking_tokens}
+        final = {"object": "chat.completion.chunk", "choices": [], "usage": usage}
+        yield f"data: {json.dumps(final)}\n\n"
+        yield "data: [DONE]\n\n"
+    finally:
+        script.active -= 1
+        if slots is not None:
+            slots.release()
+
+
+@contextmanager
+def upstream_process(
+    token_delay_s: float = 0.0, tokens: int = 8, port: int | None = None, slots: int = 0,
+    start_timeout_s: float = 20.0,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The scripted upstream in its own process (so it can be killed); yields its `/v1` URL.
+    `port` reuses a port (to restart a killed replica at the same URL)."""
+    import httpx
+
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--port", str(port),
+         "--token-delay", str(token_delay_s), "--tokens", str(tokens), "--slots", str(slots)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + start_timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"scripted upstream on port {port} did not start")
+            time.sleep(0.05)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="scripted OpenAI-compatible upstream")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token-delay", type=float, default=0.0)
+    parser.add_argument("--tokens", type=int, default=8)
+    parser.add_argument("--slots", type=int, default=0, help="streams at once (0: no limit)")
+    args = parser.parse_args()
+    script = Script(token_delay_s=args.token_delay, tokens=args.tokens, slots=args.slots)
+    uvicorn.run(create_upstream(script), host="127.0.0.1", port=args.port,
+                log_level="critical", backlog=1024)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Fuzzing the reasoning parsers: any output, cut into chunks anywhere, streams to the same
+(thinking, answer) split as the non-streaming parse, for every dialect's parser and start."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from thinkswitch.thinking.dialects import DIALECTS
+from thinkswitch.thinking.parsers import PARSERS, ReasoningParser, StartState
+
+DIALECT_PARSERS = sorted({dialect.parser for dialect in DIALECTS.values()}, key=lambda p: p.name)
+STARTS: tuple[StartState, ...] = ("inside", "optional", "disabled")
+# no example database: nothing is written into the checkout
+FUZZ = settings(max_examples=250, deadline=500, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def _pieces(parser: type[ReasoningParser]) -> st.SearchStrategy[str]:
+    """Text built from marker fragments, so partial and broken markers come up often."""
+    markers = [parser.start, parser.end]
+    fragments = [m[:cut] for m in markers for cut in range(1, len(m))]
+    fragments += [m[cut:] for m in markers for cut in range(1, len(m))]
+    return st.lists(
+        st.one_of(st.sampled_from(markers + fragments + [" ", "\n", "Wait,", "é", "7"]),
+                  st.text(max_size=4)),
+        max_size=10,
+    ).map("".join)
+
+
+def _stream(parser: type[ReasoningParser], start: StartState,
+            chunks: list[str]) -> tuple[str, str]:
+    instance = parser(start)
+    thinking: list[str] = []
+    answer: list[str] = []
+    for chunk in chunks:
+        for segment in [*instance.feed(chunk)]:
+            (thinking if segment.kind == "thinking" else answer).append(segment.text)
+    for segment in instance.flush():
+        (thinking if segment.kind == "thinking" else answer).append(segment.text)
+    return "".join(thinking), "".join(answer)
+
+
+def _chunked(data: st.DataObject, text: str) -> list[str]:
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=12), label="cuts"))
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def test_every_dialect_parser_is_registered() -> None:
+    assert {parser.name for parser in DIALECT_PARSERS} <= set(PARSERS)
+    assert len(DIALECT_PARSERS) >= 2
+
+
+@FUZZ
+@given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS), start=st.sampled_from(STARTS))
+def test_random_output_and_chunking_stream_like_the_whole_parse(
+    data: st.DataObject, parser: type[ReasoningParser], start: StartState
+) -> None:
+    text = data.draw(_pieces(parser), label="output")
+    chunks = _chunked(data, text)
+    assert "".join(chunks) == text
+    assert _stream(parser, start, chunks) == parser.split(text, start)
+
+
+@FUZZ
+@given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS), opened=st.booleans())
+def test_a_thinking_then_answer_trace_comes_back_apart_at_any_chunking(
+    data: st.DataObject, parser: type[ReasoningParser], opened: bool
+) -> None:
+    """The output opens with the start marker (or, prefilled, without it), thinks, closes
+    the thinking once, then answers: every chunking gives back exactly the two parts."""
+    thinking = data.draw(_pieces(parser), label="thinking")
+    answer = data.draw(_pieces(parser), label="answer")
+    text = (parser.start if opened else "") + thinking + parser.end + answer
+    assume(parser.end not in thinking + parser.end[:-1])  # the first end marker is ours
+    assume(opened or not text.lstrip().startswith(parser.start))
+    chunks = _chunked(data, text)
+    assert _stream(parser, "inside", chunks) == parser.split(text, "inside") == (thinking, answer)
+    if opened:
+        assert _stream(parser, "optional", chunks) == (thinking, answer)
+    assert _stream(parser, "disabled", chunks) == ("", text)

@@ -1,0 +1,123 @@
+"""Parameters the switch does not own pass through to an OpenAI-compatible upstream unchanged,
+and tool calls come back as tool calls (official `openai` SDK, streaming and not). Engines that
+cannot honour a parameter refuse it with a 400 that names it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from live_server import live_server
+from scripted_upstream import Script, create_upstream
+
+from thinkswitch.engines.instant import InstantEngine
+from thinkswitch.engines.openai_compat import OpenAICompatEngine
+from thinkswitch.engines.scripted import ScriptedEngine
+from thinkswitch.errors import UsageError
+from thinkswitch.server.app import create_app
+from thinkswitch.settings import Settings
+from thinkswitch.switch import Request, Switch
+from thinkswitch.thinking.dialects import get_dialect
+from thinkswitch.trace.backends import open_store
+from thinkswitch.trace.recorder import Recorder
+from thinkswitch.triage.rules import RulesPolicy
+
+openai = pytest.importorskip("openai")
+QUESTION = "What is the weather in Lisbon?"
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "current weather of a city",
+    "parameters": {"type": "object", "properties": {"q": {"type": "string"}},
+                   "required": ["q"]}}}]
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Script, Path]]:
+    """thinkswitch (openai engine, recording) in front of a scripted upstream."""
+    script = Script(tokens=6)
+    db = tmp_path_factory.mktemp("passthrough") / "traces.sqlite"
+    with live_server(create_upstream(script)) as upstream:
+        engine = OpenAICompatEngine(base_url=f"{upstream}/v1", model="scripted-upstream")
+        switch = Switch(engine, get_dialect("qwen3"), RulesPolicy(), Settings(),
+                        Recorder(open_store(db)))
+        with live_server(create_app(switch)) as root:
+            yield f"{root}/v1", script, db
+        engine.close()
+
+
+def client(base_url: str):  # type: ignore[no-untyped-def]
+    return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0)
+
+
+def test_tool_calls_come_back_as_tool_calls(proxy: tuple[str, Script, Path]) -> None:
+    base_url, script, db = proxy
+    response = client(base_url).chat.completions.create(
+        model="scripted-upstream:nothink", messages=[{"role": "user", "content": QUESTION}],
+        tools=TOOLS, tool_choice="auto")
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls
+    assert (call.id, call.type, call.function.name) == ("call_1", "function", "get_weather")
+    assert json.loads(call.function.arguments)["q"].startswith(QUESTION)  # qwen3 adds /no_think
+    assert script.last_body is not None
+    assert script.last_body["tools"] == TOOLS and script.last_body["tool_choice"] == "auto"
+    record = open_store(db).get(response.model_extra["thinkswitch"]["trace_id"])  # type: ignore[index]
+    assert record is not None and record.finish_reason == "tool_calls"
+    assert record.answer["tool_calls"][0]["function"]["name"] == "get_weather"  # type: ignore[index]
+
+
+def test_streamed_tool_calls_arrive_as_fragments_that_merge(
+        proxy: tuple[str, Script, Path]) -> None:
+    stream = client(proxy[0]).chat.completions.create(
+        model="scripted-upstream:nothink", messages=[{"role": "user", "content": QUESTION}],
+        tools=TOOLS, stream=True)
+    name, arguments, finish = "", "", None
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        for call in chunk.choices[0].delta.tool_calls or []:
+            name += call.function.name or "" if call.function else ""
+            arguments += call.function.arguments or "" if call.function else ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert name == "get_weather"
+    assert json.loads(arguments)["q"].startswith(QUESTION)
+    assert finish == "tool_calls"
+
+
+def test_sampling_and_format_parameters_reach_the_upstream_unchanged(
+        proxy: tuple[str, Script, Path]) -> None:
+    base_url, script, _ = proxy
+    response = client(base_url).chat.completions.create(
+        model="scripted-upstream:nothink", messages=[{"role": "user", "content": "hi"}],
+        stop=["\n\n", "END"], top_p=0.9, presence_penalty=0.5, seed=7, temperature=0.2,
+        response_format={"type": "json_object"}, user="u-1")
+    assert response.choices[0].message.content.startswith("answer to hi")  # type: ignore[union-attr]
+    sent = script.last_body
+    assert sent is not None
+    assert sent["stop"] == ["\n\n", "END"] and sent["top_p"] == 0.9
+    assert sent["presence_penalty"] == 0.5 and sent["response_format"] == {"type": "json_object"}
+    assert (sent["seed"], sent["temperature"], sent["user"]) == (7, 0.2, "u-1")
+
+
+def test_an_engine_that_cannot_honour_a_parameter_refuses_it_by_name() -> None:
+    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    with live_server(create_app(switch)) as root:
+        sdk = client(f"{root}/v1")
+        for extra, name in [({"tools": TOOLS}, "tools"), ({"stop": ["x"]}, "stop"),
+                            ({"response_format": {"type": "json_object"}}, "response_format")]:
+            with pytest.raises(openai.BadRequestError) as refused:
+                sdk.chat.completions.create(model="m", messages=[
+                    {"role": "user", "content": "hi"}], **extra)
+            assert refused.value.status_code == 400
+            assert refused.value.body["param"] == name  # type: ignore[index]
+            assert f"parameter '{name}' is not supported by engine 'instant'" in str(
+                refused.value)
+
+
+def test_the_switch_refuses_options_its_engine_does_not_declare() -> None:
+    engine = ScriptedEngine()
+    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    with pytest.raises(UsageError, match="parameter 'stop' is not supported"):
+        switch.run(Request.build("hi", think="off", options={"stop": ["x"]}))
+    assert engine.requests == []
