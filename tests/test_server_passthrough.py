@@ -121,3 +121,51 @@ def test_the_switch_refuses_options_its_engine_does_not_declare() -> None:
     with pytest.raises(UsageError, match="parameter 'stop' is not supported"):
         switch.run(Request.build("hi", think="off", options={"stop": ["x"]}))
     assert engine.requests == []
+
+
+def test_an_agent_loop_sends_tool_turns_back_unchanged(proxy: tuple[str, Script, Path]) -> None:
+    base_url, script, db = proxy
+    sdk = client(base_url)
+    first = sdk.chat.completions.create(
+        model="scripted-upstream:nothink", messages=[{"role": "user", "content": QUESTION}],
+        tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    turns = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "18 C and sunny"},
+    ]
+    second = sdk.chat.completions.create(model="scripted-upstream:nothink",
+                                         messages=turns)  # type: ignore[arg-type]
+    assert second.choices[0].message.content.startswith(f"answer to {QUESTION}")  # type: ignore[union-attr]
+    sent = script.last_body
+    assert sent is not None
+    assistant, tool = sent["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["content"] is None
+    assert assistant["tool_calls"][0]["id"] == call.id
+    assert assistant["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert tool == {"role": "tool", "tool_call_id": call.id, "content": "18 C and sunny"}
+    record = open_store(db).get(second.model_extra["thinkswitch"]["trace_id"])  # type: ignore[index]
+    assert record is not None and record.messages[-1]["role"] == "tool"
+
+
+def test_tool_turns_to_an_engine_without_tools_are_refused() -> None:
+    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    with live_server(create_app(switch)) as root:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client(f"{root}/v1").chat.completions.create(model="m", messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "42"}])
+    assert "need an engine that takes tools; engine 'instant' does not" in str(refused.value)
+
+
+def test_redaction_hides_tool_calls_too() -> None:
+    from thinkswitch.trace.record import TraceRecord
+    from thinkswitch.trace.redact import redact
+
+    secret = {"content": "", "tool_calls": [{"id": "c", "type": "function", "function": {
+        "name": "pay", "arguments": '{"iban": "DE89 3704 0044"}'}}]}
+    hidden = redact(TraceRecord(answer=secret, thinking="plan"), "salt")
+    assert "DE89" not in json.dumps(hidden.model_dump())
+    assert set(hidden.answer) == {"sha256", "length"}  # type: ignore[arg-type]
+    assert redact(hidden, "salt").answer == hidden.answer

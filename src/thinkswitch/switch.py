@@ -151,6 +151,10 @@ class Switch:
         started = time.perf_counter()
         decision = self.decide(request)
         generation = self._generation(request, decision)
+        if "tools" not in self.engine.passthrough and any(
+                message.is_tool_turn for message in request.messages):
+            raise UsageError(f"messages with tool calls or tool results need an engine that "
+                             f"takes tools; engine {self.engine.name!r} does not")
         refused = sorted(set(request.options) - self.engine.passthrough)
         if refused:
             raise UsageError(f"parameter {refused[0]!r} is not supported by engine "

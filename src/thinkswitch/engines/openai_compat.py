@@ -282,7 +282,7 @@ class OpenAICompatEngine(Engine):
         prefill: str = "",
         extras: Mapping[str, object] | None = None,
     ) -> dict[str, object]:
-        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        messages = [m.wire() for m in prompt.messages]
         body: dict[str, object] = {
             "model": self.model,
             "messages": messages,

@@ -23,8 +23,10 @@ THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", 
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: Literal["system", "user", "assistant", "developer"]
+    role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -67,11 +69,14 @@ class ChatCompletionRequest(BaseModel):
         None, gt=0, description="deadline in seconds: thinking that would not fit is switched off")
 
     def chat_messages(self) -> tuple[ChatMessage, ...]:
-        """System/developer, user and assistant turns; earlier reasoning is not sent back."""
+        """System/developer, user, assistant and tool turns; earlier reasoning
+        (`reasoning_content`) is not sent back, as Qwen3 and DeepSeek advise."""
         out = []
         for message in self.messages:
             role = "system" if message.role == "developer" else message.role
-            out.append(ChatMessage(role=role, content=message.text()))
+            out.append(ChatMessage(
+                role=role, content=message.text(), tool_call_id=message.tool_call_id,
+                tool_calls=tuple(message.tool_calls) if message.tool_calls else None))
         return tuple(out)
 
     def control(self, default: RequestedMode, effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,

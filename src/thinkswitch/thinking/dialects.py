@@ -52,7 +52,7 @@ def _with_user_suffix(messages: tuple[ChatMessage, ...], suffix: str) -> tuple[C
     for index in range(len(messages) - 1, -1, -1):
         if messages[index].role == "user":
             turn = messages[index]
-            tagged = ChatMessage(role="user", content=f"{turn.content} {suffix}")
+            tagged = turn.model_copy(update={"content": f"{turn.content} {suffix}"})
             return (*messages[:index], tagged, *messages[index + 1 :])
     return messages
 

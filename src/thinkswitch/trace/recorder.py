@@ -29,7 +29,7 @@ class Recorder:
                caller: str = "") -> TraceRecord:
         return self._append(TraceRecord(
             caller=caller,
-            messages=[m.model_dump() for m in messages],
+            messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=result.decision.model_dump(),
             thinking=result.thinking,
             answer=({"content": result.answer, "tool_calls": result.tool_calls}
@@ -46,7 +46,7 @@ class Recorder:
                 engine: str, model: str, error: str, caller: str = "") -> TraceRecord:
         return self._append(TraceRecord(
             caller=caller,
-            messages=[m.model_dump() for m in messages],
+            messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=decision.model_dump() if decision else {},
             engine=engine,
             model=model,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from thinkswitch.trace.record import TraceRecord
+from thinkswitch.trace.record import TraceRecord, canonical
 
 
 def fingerprint(text: str, salt: str) -> dict[str, Any]:
@@ -21,8 +21,15 @@ def redact(record: TraceRecord, salt: str) -> TraceRecord:
                                                                  salt)}
         for message in record.messages
     ]
-    thinking = record.thinking if isinstance(record.thinking, dict) else fingerprint(
-        record.thinking, salt)
-    answer = record.answer if isinstance(record.answer, dict) else fingerprint(record.answer, salt)
-    return record.model_copy(update={"messages": messages, "thinking": thinking,
-                                     "answer": answer, "redacted": True})
+    return record.model_copy(update={"messages": messages,
+                                     "thinking": _hidden(record.thinking, salt),
+                                     "answer": _hidden(record.answer, salt), "redacted": True})
+
+
+def _hidden(value: str | dict[str, Any], salt: str) -> dict[str, Any]:
+    """A fingerprint of a text, or of a structured answer (tool calls) as canonical JSON."""
+    if isinstance(value, dict):
+        if set(value) == {"sha256", "length"}:  # already a fingerprint
+            return value
+        return fingerprint(canonical(value), salt)
+    return fingerprint(value, salt)
