@@ -151,11 +151,11 @@ def test_an_agent_loop_sends_tool_turns_back_unchanged(proxy: tuple[str, Script,
 
 def test_tool_turns_to_an_engine_without_tools_are_refused() -> None:
     switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
-    with live_server(create_app(switch)) as root:
-        with pytest.raises(openai.BadRequestError) as refused:
-            client(f"{root}/v1").chat.completions.create(model="m", messages=[
-                {"role": "user", "content": "hi"},
-                {"role": "tool", "tool_call_id": "call_1", "content": "42"}])
+    with live_server(create_app(switch)) as root, \
+            pytest.raises(openai.BadRequestError) as refused:
+        client(f"{root}/v1").chat.completions.create(model="m", messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "tool", "tool_call_id": "call_1", "content": "42"}])
     assert "need an engine that takes tools; engine 'instant' does not" in str(refused.value)
 
 
