@@ -10,6 +10,7 @@ purpose (`Script.mode`, changeable while it runs):
 - ``cut``: send `cut_after` tokens, then drop the connection mid-body;
 - ``stall``: send `cut_after` tokens, then go silent for `slow_s`;
 - ``error``: answer HTTP 500;
+- ``reject``: answer HTTP 400 (the request's fault, as for a bad `tools` schema);
 - ``down``: like ``error``, and `/v1/models` fails too (the health check sees it).
 
 `slots` > 0 serves that many streams at once and queues the rest, like a model server with a
@@ -41,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-Mode = Literal["ok", "slow", "garbage", "cut", "stall", "error", "down"]
+Mode = Literal["ok", "slow", "garbage", "cut", "stall", "error", "down", "reject"]
 MODEL = "scripted-upstream"
 
 
@@ -91,6 +92,8 @@ def create_upstream(script: Script) -> Starlette:
         script.calls += 1
         script.last_body = body
         mode = script.mode
+        if mode == "reject":
+            return JSONResponse({"error": {"message": "scripted rejection"}}, status_code=400)
         if mode in ("error", "down"):
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
         if mode == "garbage":

@@ -13,7 +13,7 @@ import pytest
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
 from thinkswitch.engines.registry import create_engine
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError
 from thinkswitch.result import Result
 from thinkswitch.settings import Settings
 from thinkswitch.switch import Request, Switch, SwitchEvent
@@ -384,7 +384,7 @@ def test_http_error_names_status_and_server_message() -> None:
 def test_old_vllm_error_shape() -> None:
     error = {"object": "error", "message": "The model `x` does not exist.", "code": 404}
     switch, _ = make(MockServer([httpx.Response(404, json=error)]), "qwen3")
-    with pytest.raises(EngineUnavailableError, match=r"404.*does not exist"):
+    with pytest.raises(UpstreamRejectedError, match=r"\(HTTP 404\): The model `x` does not exist"):
         ask(switch, think="off")
 
 

@@ -17,7 +17,7 @@ from thinkswitch.engines.base import AnswerDelta, Finish
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.engines.pool import ReplicaPool, Watchdog, split_urls
-from thinkswitch.errors import EngineUnavailableError, UsageError
+from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.thinking.dialects import get_dialect
 
@@ -48,7 +48,7 @@ def test_least_outstanding_wins_and_ties_go_round_robin() -> None:
     pool.release(second)
     assert pool.acquire().url == B  # the only one with 0 outstanding
     fourth = pool.acquire()  # all at 1: next in turn after B
-    assert fourth.url == C and fourth.outstanding == 2
+    assert fourth.url == C and fourth.replica.outstanding == 2
     for replica in (first, second, third, fourth, second):
         pool.release(replica)
     assert [r.outstanding for r in pool.replicas] == [0, 0, 0]
@@ -79,13 +79,14 @@ def test_breaker_opens_after_n_failures_and_half_opens_after_cooldown() -> None:
     pool.release(pool.acquire(), None)  # B
     pool.release(pool.acquire(), "boom 2")  # A again: opens
     assert a.state == "open" and a.last_error == "boom 2"
-    assert [pool.acquire().url for _ in range(3)] == [B, B, B]  # A is out
-    for replica in list(pool.replicas):
-        while replica.outstanding:
-            pool.release(replica)
+    leases = [pool.acquire() for _ in range(3)]
+    assert [lease.url for lease in leases] == [B, B, B]  # A is out
+    for lease in leases:
+        pool.release(lease)
     clock.now += 9.9
-    assert pool.acquire().url == B
-    pool.release(pool.replicas[1])
+    before = pool.acquire()
+    assert before.url == B
+    pool.release(before)
     clock.now += 0.2  # cooldown over: one trial request may go to A
     trial = pool.acquire(avoid={B})
     assert trial.url == A and a.state == "half_open" and a.trial
@@ -115,6 +116,9 @@ def test_health_check_takes_replicas_out_and_brings_them_back() -> None:
     healthy = {A: True, B: False}
     pool = ReplicaPool([A, B], probe=lambda url: healthy[url])
     pool.check_now()
+    pool.check_now()
+    assert [r.state for r in pool.replicas] == ["closed", "closed"], "two misses are not out"
+    pool.check_now()  # the third failed probe in a row (breaker_failures=3)
     assert [r.state for r in pool.replicas] == ["closed", "open"]
     assert pool.replicas[1].last_error == "health check failed"
     healthy[B] = True
@@ -162,7 +166,7 @@ def test_pool_is_thread_safe_under_concurrent_use() -> None:
         for _ in range(300):
             replica = pool.acquire()
             with lock:
-                peak[replica.url] = max(peak[replica.url], replica.outstanding)
+                peak[replica.url] = max(peak[replica.url], replica.replica.outstanding)
             pool.release(replica)
 
     threads = [threading.Thread(target=work) for _ in range(6)]
@@ -335,7 +339,7 @@ def test_a_single_replica_is_not_retried() -> None:
 def test_a_refused_request_is_not_retried_and_does_not_trip_the_breaker() -> None:
     replicas = Replicas(a=[status(400)], b=[ok()])
     with_pool = engine(replicas, breaker_failures=1)
-    with pytest.raises(EngineUnavailableError, match="HTTP 400"):
+    with pytest.raises(UpstreamRejectedError, match="refused the request \\(HTTP 400\\)"):
         list(run(with_pool))
     assert replicas.calls == ["a"]
     assert with_pool.pool.replicas[0].state == "closed"
@@ -384,3 +388,31 @@ def test_total_timeout_is_enforced_between_chunks_without_a_socket() -> None:
                        match=r"did not finish within the total timeout of 0\.25 s"):
         list(run(with_pool))
     with_pool.close()
+
+
+def test_only_the_trial_decides_a_half_open_circuit() -> None:
+    clock = FakeClock()
+    pool = ReplicaPool([A], breaker_failures=2, breaker_cooldown_s=5.0, clock=clock)
+    early = pool.acquire()  # started while the circuit was closed
+    pool.release(pool.acquire(), "boom")
+    pool.release(pool.acquire(), "boom")  # open
+    clock.now += 5.0
+    trial = pool.acquire()
+    assert trial.trial and pool.replicas[0].state == "half_open"
+    pool.release(early)  # an old call finishing well does not close the circuit
+    assert pool.replicas[0].state == "half_open" and not pool.usable()
+    pool.release(trial, None)
+    assert pool.replicas[0].state == "closed"
+    pool.close()
+
+
+def test_an_abandoned_trial_decides_nothing() -> None:
+    clock = FakeClock()
+    pool = ReplicaPool([A], breaker_failures=1, breaker_cooldown_s=5.0, clock=clock)
+    pool.release(pool.acquire(), "boom")
+    clock.now += 5.0
+    trial = pool.acquire()
+    pool.release(trial, None, judged=False)  # its client went away
+    assert pool.replicas[0].state == "half_open" and pool.usable()
+    assert pool.acquire().trial, "the next request is the trial"
+    pool.close()

@@ -169,3 +169,19 @@ def test_redaction_hides_tool_calls_too() -> None:
     assert "DE89" not in json.dumps(hidden.model_dump())
     assert set(hidden.answer) == {"sha256", "length"}  # type: ignore[arg-type]
     assert redact(hidden, "salt").answer == hidden.answer
+
+
+def test_an_upstream_refusal_is_the_clients_400_without_our_urls(
+        proxy: tuple[str, Script, Path]) -> None:
+    base_url, script, _ = proxy
+    script.mode = "reject"
+    try:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client(base_url).chat.completions.create(
+                model="scripted-upstream:nothink", messages=[{"role": "user", "content": "x"}])
+    finally:
+        script.mode = "ok"
+    assert refused.value.status_code == 400
+    assert refused.value.body["message"] == (  # type: ignore[index]
+        "the model server refused the request (HTTP 400): scripted rejection")
+    assert "127.0.0.1" not in str(refused.value.body)

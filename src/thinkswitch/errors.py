@@ -3,7 +3,8 @@
     ThinkswitchError                 base; `exit_code` is what the CLI exits with
     ├── UsageError                   the caller asked for something invalid (exit 2, HTTP 400)
     │   ├── UnknownNameError         a name not in a registry (engine, dialect, parser, mode)
-    │   └── BudgetError              a budget that is negative, too small or beyond the context
+    │   ├── BudgetError              a budget that is negative, too small or beyond the context
+    │   └── UpstreamRejectedError    the model server refused the request as invalid (its 4xx)
     └── RuntimeFailure               valid request, but it could not be served (exit 1, HTTP 5xx)
         ├── ModelNotFoundError       a model file or package that is not there
         ├── EngineUnavailableError   a server that cannot be reached or answers with an error
@@ -42,6 +43,11 @@ class UnknownNameError(UsageError):
 
 class BudgetError(UsageError):
     """A thinking budget that cannot be honoured."""
+
+
+class UpstreamRejectedError(UsageError):
+    """An upstream model server answered 4xx (not 429): the request is at fault, so the
+    client gets a 400 with the server's reason, not a 502, and it is not retried."""
 
 
 class RuntimeFailure(ThinkswitchError):

@@ -53,7 +53,7 @@ from thinkswitch.engines.deadlines import StreamGuard
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
 from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import FinishReason
 from thinkswitch.settings import BudgetStyle, Settings
@@ -116,6 +116,17 @@ def _reach_error(url: str, error: Exception) -> EngineUnavailableError:
     if isinstance(error, httpx.TimeoutException) and "timed out" not in reason.lower():
         reason = f"timed out ({reason})"
     return EngineUnavailableError(f"cannot reach {url}: {one_line(reason)}")
+
+
+def _rejected(response: httpx.Response) -> UpstreamRejectedError:
+    """A 4xx (not 429) from the upstream: the request's fault, told without our URLs."""
+    try:
+        message = error_message(response.json())
+    except ValueError:
+        message = None
+    detail = message or one_line(response.text) or response.reason_phrase
+    return UpstreamRejectedError(
+        f"the model server refused the request (HTTP {response.status_code}): {detail}")
 
 
 def _status_error(url: str, response: httpx.Response) -> EngineUnavailableError:
@@ -239,13 +250,14 @@ class OpenAICompatEngine(Engine):
     ) -> Generator[StreamChunk, None, None]:
         """The chunks of one call to a replica the pool picks; closing this generator closes
         the response. A failure that is the replica's fault is told to the pool and `route`."""
-        replica = self.pool.acquire(route.tried)
-        url = f"{replica.url}/chat/completions"
+        lease = self.pool.acquire(route.tried)
+        url = f"{lease.url}/chat/completions"
         read_s, first_s, total_s = self._deadlines
         guard = StreamGuard(
             self._watchdog, url, read_s=read_s, first_token_s=first_s, total_s=total_s
         )
         fault: str | None = None
+        judged = True
         refused = False  # a 4xx other than 429: the request's fault, not the replica's
         try:
             timeout = guard.timeout(self._client.timeout)
@@ -254,7 +266,7 @@ class OpenAICompatEngine(Engine):
                 if response.status_code >= 400:
                     response.read()
                     refused = response.status_code < 500 and response.status_code != 429
-                    raise _status_error(url, response)
+                    raise _rejected(response) if refused else _status_error(url, response)
                 for chunk in iter_chunks(response.iter_lines(), url):
                     guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
                     yield chunk
@@ -264,13 +276,16 @@ class OpenAICompatEngine(Engine):
             fault = str(failure)
             raise failure from error
         except EngineUnavailableError as error:
-            fault = None if refused else str(error)
+            fault = str(error)
+            raise
+        except GeneratorExit:  # the caller stopped reading: says nothing about the replica
+            judged = False
             raise
         finally:
             guard.close()
-            self.pool.release(replica, fault)
+            self.pool.release(lease, fault, judged=judged)
             if fault is not None:
-                route.fault(replica.url)
+                route.fault(lease.url)
 
     def _body(
         self,

@@ -4,12 +4,15 @@
   idle pool still spreads its requests.
 - Circuit breaker per replica: `closed` (in service) until `breaker_failures` consecutive
   failures open it (out); after `breaker_cooldown_s` it is `half_open`: one trial request
-  may go through, and its outcome closes or reopens the circuit. Any call that succeeds
-  closes the circuit; a 4xx other than 429 is the request's fault and counts as a success.
+  may go through, and its outcome closes or reopens the circuit. `acquire` hands out a
+  `Lease` that says whether it is the trial, so only the trial's outcome decides (a request
+  that started before the circuit opened cannot close it), and a call abandoned by its client
+  (`judged=False`) decides nothing. A 4xx other than 429 is the request's fault and counts as
+  a success.
 - Health check: a daemon thread, started on first use of a pool of several replicas (or when
   a replica first goes out), never at import, probes every replica each `health_interval_s`
-  (`probe(url)`, `GET {url}/models` in the engine): a failed probe takes a replica out; a
-  good probe brings an out replica back half-open, without waiting for the cooldown (a
+  (`probe(url)`, `GET {url}/models` in the engine): `breaker_failures` failed probes in a row
+  take a replica out (one slow probe under load does not); a good probe brings an out replica back half-open, without waiting for the cooldown (a
   server can list its models and still fail every generation, so the trial request, not
   the probe, closes the circuit).
 - `Watchdog`: one daemon thread that runs a callback at a deadline. The engine uses it to
@@ -59,6 +62,19 @@ class Replica:
     trial: bool = False  # a half-open trial request is in flight
     served: int = 0
     last_error: str = ""
+    failed_probes: int = 0  # consecutive
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One call's hold on a replica; `trial` when it is the half-open circuit's trial."""
+
+    replica: Replica
+    trial: bool = False
+
+    @property
+    def url(self) -> str:
+        return self.replica.url
 
 
 @dataclass
@@ -103,8 +119,9 @@ class ReplicaPool:
     def urls(self) -> list[str]:
         return [replica.url for replica in self.replicas]
 
-    def acquire(self, avoid: Collection[str] = ()) -> Replica:
-        """Reserve the least busy usable replica not in `avoid`; the caller must `release` it."""
+    def acquire(self, avoid: Collection[str] = ()) -> Lease:
+        """Reserve the least busy usable replica not in `avoid`; the caller must `release` the
+        lease."""
         with self._lock:
             now = self._clock()
             count = len(self.replicas)
@@ -113,25 +130,30 @@ class ReplicaPool:
             if not usable:
                 raise EngineUnavailableError(self._nothing_usable(avoid, now))
             chosen = min(usable, key=lambda replica: replica.outstanding)
-            if chosen.state != "closed":
+            trial = chosen.state != "closed"
+            if trial:
                 chosen.state, chosen.trial = "half_open", True
             chosen.outstanding += 1
             self._next = (self.replicas.index(chosen) + 1) % count
         if count > 1:
             self._start_checker()
-        return chosen
+        return Lease(chosen, trial)
 
-    def release(self, replica: Replica, fault: str | None = None) -> None:
+    def release(self, lease: Lease, fault: str | None = None, *, judged: bool = True) -> None:
         """End of a call: `fault` is None when the replica did its job (even if the request
-        was refused as invalid), else what went wrong."""
+        was refused as invalid), else what went wrong; `judged=False` when the call was
+        abandoned before it could tell (the client went away)."""
         opened = False
+        replica, trial = lease.replica, lease.trial
         with self._lock:
             replica.outstanding = max(0, replica.outstanding - 1)
-            trial, replica.trial = replica.trial, False
-            if fault is None:
-                replica.failures, replica.state = 0, "closed"
+            if trial:
+                replica.trial = False
+            if judged and fault is None:
                 replica.served += 1
-            else:
+                if trial or replica.state == "closed":
+                    replica.failures, replica.state = 0, "closed"
+            elif judged and fault is not None:
                 replica.failures += 1
                 replica.last_error = fault
                 if trial or replica.failures >= self.breaker_failures:
@@ -153,9 +175,11 @@ class ReplicaPool:
         for replica in list(self.replicas):
             healthy = self._safe_probe(replica.url)
             with self._lock:
+                replica.failed_probes = 0 if healthy else replica.failed_probes + 1
                 if healthy and replica.state == "open":
                     replica.state = "half_open"
-                elif not healthy and replica.state == "closed":
+                elif (replica.state == "closed"
+                      and replica.failed_probes >= self.breaker_failures):
                     replica.state, replica.opened_at = "open", self._clock()
                     replica.last_error = "health check failed"
 

@@ -17,13 +17,13 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
-from thinkswitch.errors import ThinkswitchError, UsageError
+from thinkswitch.errors import UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_in_thread
 from thinkswitch.switch import SwitchEvent
@@ -46,12 +46,6 @@ class MessagesRequest(BaseModel):
     thinking: ThinkingControl | None = None
     stream: bool = False
     temperature: float | None = Field(None, ge=0.0, le=1.0)
-
-
-def anthropic_error(status: int, message: str, kind: str = "invalid_request_error"
-                    ) -> JSONResponse:
-    return JSONResponse(status_code=status, content={
-        "type": "error", "error": {"type": kind, "message": message}})
 
 
 def signature(key: bytes, thinking: str) -> str:
@@ -177,6 +171,7 @@ async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> Async
     try:
         async for name, data in iterate_in_thread(pairs):
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-    except ThinkswitchError as error:
-        body = {"type": "error", "error": {"type": "api_error", "message": str(error)}}
+    except Exception as error:  # the stream has started: the error can only be an event
+        body = {"type": "error", "error": {"type": "api_error",
+                                           "message": stream_error_message(error)}}
         yield f"event: error\ndata: {json.dumps(body)}\n\n"

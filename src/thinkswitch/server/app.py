@@ -12,13 +12,16 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinkswitch.deadline import HEADER as DEADLINE_HEADER
 from thinkswitch.deadline import earliest, parse_deadline
@@ -28,6 +31,7 @@ from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.body_limit import BodyLimit
+from thinkswitch.server.errors import dialect_error, stream_error_message
 from thinkswitch.server.gate import Gate
 from thinkswitch.server.openai_schema import (
     EFFORT_BUDGETS,
@@ -40,26 +44,13 @@ from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
 from thinkswitch.trace.prices import PriceTable
 
-
-def openai_error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={
-        "error": {"message": message, "type": kind, "param": param, "code": None}})
-
+#: Worker threads kept for requests beyond the streams that may fill `capacity`.
+THREADS_BESIDE_STREAMS = 8
 
 def _first_validation_problem(error: RequestValidationError) -> tuple[str, str]:
     problem = error.errors()[0]
     where = ".".join(str(p) for p in problem["loc"] if p != "body") or "body"
     return where, f"invalid {where}: {problem['msg']}"
-
-
-def _is_anthropic(request: Request) -> bool:
-    return request.url.path.endswith("/messages")
-
-
-def _too_large(path: str, message: str) -> JSONResponse:
-    if path.endswith("/messages"):
-        return anthropic_api.anthropic_error(413, message, "request_too_large")
-    return openai_error(413, message, "invalid_request_error")
 
 
 def create_app(switch: Switch, default_mode: RequestedMode = "auto",
@@ -73,23 +64,33 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
     (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets.
     """
-    app = FastAPI(title="thinkswitch", version="0.1.0")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Each stream holds a worker thread for its life (see streaming.py), drawn from the
+        # same limiter as every run_in_threadpool: size it so `capacity` streams cannot starve
+        # the rest (non-streaming requests, the history API).
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, capacity + THREADS_BESIDE_STREAMS)
+        yield
+
+    app = FastAPI(title="thinkswitch", version="0.1.0", lifespan=lifespan)
     key = signing_key or secrets.token_bytes(32)
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
     metrics = Metrics()
     prices = switch.recorder.prices if switch.recorder is not None else PriceTable()
 
-    def refuse(path: str, status: int, message: str, kind: str,
-               headers: dict[str, str]) -> JSONResponse:
+    def refuse(path: str, status: int, message: str, kind: str | None = None,
+               headers: dict[str, str] | None = None, param: str | None = None
+               ) -> JSONResponse:
         metrics.error(str(status))
-        response = (anthropic_api.anthropic_error(status, message, kind)
-                    if path.endswith("/messages") else openai_error(status, message, kind))
-        response.headers.update(headers)
+        response = dialect_error(path, status, message, kind, param)
+        response.headers.update(headers or {})
         return response
 
+    # Outermost first: CORS (preflights need no key), the gate (keys, admission), the size cap.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=refuse)
     app.add_middleware(Gate, keys=keys, admission=admission, refuse=refuse)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=_too_large)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"],
@@ -102,20 +103,23 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         where, message = _first_validation_problem(error)
-        if _is_anthropic(request):
-            return anthropic_api.anthropic_error(400, message)
-        return openai_error(400, message, "invalid_request_error", where)
+        return refuse(request.url.path, 400, message, "invalid_request_error", param=where)
 
     @app.exception_handler(ThinkswitchError)
     async def failed(request: Request, error: ThinkswitchError) -> JSONResponse:
-        usage = isinstance(error, UsageError)
-        if _is_anthropic(request):
-            return anthropic_api.anthropic_error(400 if usage else 502, str(error),
-                                                 "invalid_request_error" if usage
-                                                 else "api_error")
-        if usage:
-            return openai_error(400, str(error), "invalid_request_error")
-        return openai_error(502, str(error), "upstream_error")
+        if isinstance(error, UsageError):
+            return refuse(request.url.path, 400, str(error), "invalid_request_error")
+        return refuse(request.url.path, 502, str(error), "upstream_error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return refuse(request.url.path, error.status_code, str(error.detail), None,
+                      dict(error.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, error: Exception) -> JSONResponse:
+        return refuse(request.url.path, 500, f"internal error ({type(error).__name__}); the "
+                      "request was not completed", "server_error")
 
     @app.post("/v1/messages", response_model=None)
     async def messages(http: Request,
@@ -123,8 +127,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         extra = sorted(k for k, v in (body.model_extra or {}).items()
                        if v is not None and k not in ("metadata",))
         if extra:
-            return anthropic_api.anthropic_error(
-                400, f"parameter {extra[0]!r} is not supported by engine {switch.engine.name!r}")
+            return refuse(http.url.path, 400, f"parameter {extra[0]!r} is not supported by "
+                          f"engine {switch.engine.name!r}")
         mode, budget = anthropic_api.control(body, default_mode)
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
@@ -157,8 +161,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     async def chat(http: Request, body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
         options, field = passthrough_options(body, switch.engine.passthrough)
         if field is not None:
-            return openai_error(400, f"parameter {field!r} is not supported by engine "
-                                f"{switch.engine.name!r}", "invalid_request_error", field)
+            return refuse(http.url.path, 400, f"parameter {field!r} is not supported by "
+                          f"engine {switch.engine.name!r}", param=field)
         mode, budget, _ = body.control(default_mode, effort_budgets)
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
@@ -298,7 +302,7 @@ async def sse(payloads: Generator[dict[str, Any], None, None]) -> AsyncIterator[
         async for payload in iterate_in_thread(payloads):
             yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
-    except ThinkswitchError as error:
-        body = {"error": {"message": str(error), "type": "server_error"}}
+    except Exception as error:  # the stream has started: the error can only be an event
+        body = {"error": {"message": stream_error_message(error), "type": "server_error"}}
         yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"

@@ -7,19 +7,15 @@ small JSON documents, so buffering them costs nothing worth streaming for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Builds the 413 response for a request path, in that path's API dialect.
-RefusalFactory = Callable[[str, str], Response]
+from thinkswitch.server.errors import Refusal
 
 
 class BodyLimit:
     """ASGI middleware: bodies over `max_bytes` get 413 in the dialect's error format."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, refuse: RefusalFactory) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, refuse: Refusal) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.refuse = refuse
@@ -31,7 +27,7 @@ class BodyLimit:
         message = f"request body is larger than the server's limit of {self.max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope["path"], message)(scope, receive, send)
+            await self.refuse(scope["path"], 413, message)(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -42,7 +38,7 @@ class BodyLimit:
             chunk = incoming.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self.refuse(scope["path"], message)(scope, receive, send)
+                await self.refuse(scope["path"], 413, message)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not incoming.get("more_body", False):

@@ -7,16 +7,11 @@ the last byte of the response has been sent, or when the request ends any other 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from starlette.datastructures import Headers
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thinkswitch.server.admission import Admission, ApiKeys
-
-#: Builds a refusal for (path, status, message, error kind, extra headers) in the path's dialect.
-Refusal = Callable[[str, int, str, str, dict[str, str]], Response]
+from thinkswitch.server.errors import Refusal
 
 
 class Gate:
@@ -32,8 +27,7 @@ class Gate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        presented = headers.get("x-api-key") or headers.get(
-            "authorization", "").removeprefix("Bearer ").strip()
+        presented = headers.get("x-api-key") or _bearer(headers.get("authorization", ""))
         caller = self.keys.caller(presented)
         if caller is None:
             refusal = self.refuse(scope["path"], 401, "missing or invalid API key",
@@ -67,3 +61,9 @@ class Gate:
             await self.app(scope, receive, send_then_release)
         finally:
             leave()
+
+
+def _bearer(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive)."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""

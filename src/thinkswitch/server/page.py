@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -79,15 +79,17 @@ def detail(record: TraceRecord) -> dict[str, Any]:
     return body
 
 
-def history_page(store: TraceStore, limit: int, before: float | None) -> list[TraceRecord]:
-    """Up to `limit` request records created before `before` (all if None), newest first.
+def history_page(store: TraceStore, limit: int, before: float | None,
+                 caller: str = "") -> list[TraceRecord]:
+    """Up to `limit` of `caller`'s request records created before `before` (all if None),
+    newest first.
 
     The store pages only from the newest record, so this reads a growing window until it
     holds enough older records or the store runs out; retention notes are not requests."""
     window = limit * 2
     while True:
         rows = store.records(limit=window)
-        kept = [r for r in rows if r.kind == "request"
+        kept = [r for r in rows if r.kind == "request" and r.caller == caller
                 and (before is None or r.created_at < before)]
         if len(kept) >= limit or len(rows) < window:
             return kept[:limit]
@@ -106,22 +108,25 @@ def add_page(app: FastAPI, switch: Switch) -> None:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    # With API keys, a caller sees only the requests made with its own key.
     @app.get("/v1/traces", response_model=None)
-    async def traces(limit: int = Query(20, ge=1, le=MAX_PAGE),
+    async def traces(http: Request, limit: int = Query(20, ge=1, le=MAX_PAGE),
                      before: float | None = Query(None, description="created_at cursor")
                      ) -> JSONResponse | dict[str, Any]:
         if switch.recorder is None:
             return _not_found(RECORDING_OFF)
-        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, before)
+        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, before,
+                                       getattr(http.state, "caller", ""))
         more = len(rows) > limit
         return {"object": "list", "data": [summary(r) for r in rows[:limit]],
                 "has_more": more}
 
     @app.get("/v1/traces/{trace_id}", response_model=None)
-    async def trace(trace_id: str) -> JSONResponse | dict[str, Any]:
+    async def trace(http: Request, trace_id: str) -> JSONResponse | dict[str, Any]:
         if switch.recorder is None:
             return _not_found(RECORDING_OFF)
         record = await run_in_threadpool(switch.recorder.store.get, trace_id)
-        if record is None or record.kind != "request":
+        caller = getattr(http.state, "caller", "")
+        if record is None or record.kind != "request" or record.caller != caller:
             return _not_found(f"no trace with id {trace_id!r}")
         return detail(record)
