@@ -343,12 +343,15 @@ def test_serve_flags_override_the_config(tmp_path: Path) -> None:
     app, options = build_server(path, {"engine": "instant"},
                                 {"default_mode": "on", "api_keys": ("flag-key",), "port": 1234},
                                 environ={"THINKSWITCH_API_KEYS": "env-key"})
-    assert (options.port, options.default_mode, options.api_keys) == (
-        1234, "on", ("flag-key", "env-key"))
+    assert (options.port, options.default_mode, options.api_keys) == (1234, "on", ("flag-key",))
     client = TestClient(app)
     assert chat(client, "file-key")["status"] == 401
-    reply = chat(client, "env-key")
+    assert chat(client, "env-key")["status"] == 401  # a stale variable adds no keys
+    reply = chat(client, "flag-key")
     assert reply["thinkswitch"]["decision"]["mode"] == "on"
+    _, only_env = build_server(None, {"engine": "instant"}, {},
+                               environ={"THINKSWITCH_API_KEYS": "env-key,other"})
+    assert only_env.api_keys == ("env-key", "other")
 
 
 def test_serve_with_an_invalid_config_is_one_line(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from thinkswitch.thinking.parsers import PARSERS, ReasoningParser, StartState
 DIALECT_PARSERS = sorted({dialect.parser for dialect in DIALECTS.values()}, key=lambda p: p.name)
 STARTS: tuple[StartState, ...] = ("inside", "optional", "disabled")
 # no example database: nothing is written into the checkout
-FUZZ = settings(max_examples=250, deadline=500, database=None,
+FUZZ = settings(max_examples=250, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -43,7 +43,8 @@ def serve(
     db: TraceDbOption = None,
     data_dir: DataDirOption = None,
     api_key: Annotated[list[str] | None, typer.Option(
-        help="require this API key (repeatable; also THINKSWITCH_API_KEYS, comma-separated)")
+        help="require this API key (repeatable; else the config file's keys, else "
+        "THINKSWITCH_API_KEYS, comma-separated)")
     ] = None,
     capacity: Annotated[int | None, typer.Option(
         min=1, help="requests inside at once; beyond: 429 [default: 16]")] = None,
@@ -86,8 +87,9 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
     loaded = load_config(config, env) if config is not None else None
     options = replace(loaded.server if loaded is not None else ServerOptions(),
                       **{key: value for key, value in server_flags.items() if value is not None})
-    from_env = tuple(filter(None, env.get("THINKSWITCH_API_KEYS", "").split(",")))
-    options = replace(options, api_keys=tuple(dict.fromkeys(options.api_keys + from_env)))
+    if not options.api_keys:  # flags, then the file, then the environment
+        from_env = tuple(filter(None, env.get("THINKSWITCH_API_KEYS", "").split(",")))
+        options = replace(options, api_keys=from_env)
     file_values = loaded.settings_values if loaded is not None else {}
     settings = load_settings(**{**file_values, **{
         key: value for key, value in settings_flags.items() if value is not None}})

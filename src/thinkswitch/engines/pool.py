@@ -12,9 +12,9 @@
 - Health check: a daemon thread, started on first use of a pool of several replicas (or when
   a replica first goes out), never at import, probes every replica each `health_interval_s`
   (`probe(url)`, `GET {url}/models` in the engine): `breaker_failures` failed probes in a row
-  take a replica out (one slow probe under load does not); a good probe brings an out replica back half-open, without waiting for the cooldown (a
-  server can list its models and still fail every generation, so the trial request, not
-  the probe, closes the circuit).
+  take a replica out (one slow probe under load does not); a good probe brings an out
+  replica back half-open, without waiting for the cooldown (a server can list its models and
+  still fail every generation, so the trial request, not the probe, closes the circuit).
 - `Watchdog`: one daemon thread that runs a callback at a deadline. The engine uses it to
   shut down the socket of a stream that missed its first-token or total deadline, which
   wakes the blocked read at once (an httpx read timeout only bounds one read).
