@@ -370,3 +370,11 @@ def test_the_readme_example_is_a_valid_file(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, example), environ)
     assert loaded.settings_values["base_url"] == "http://vllm-0:8000/v1,http://vllm-1:8000/v1"
     assert dict(loaded.server.effort_budgets) == {"low": 256, "medium": 1024, "high": 4096}
+
+
+def test_repeated_upstreams_are_refused_by_check_as_by_serve(tmp_path: Path) -> None:
+    path = write(tmp_path, '[engine]\nname = "openai"\nupstreams = ["http://a:8000/v1", '
+                           '"http://a:8000/v1/"]\n')
+    run = thinkswitch("config", "check", str(path))
+    assert run.returncode == 2
+    assert "upstreams lists http://a:8000/v1 more than once" in run.stderr

@@ -186,6 +186,10 @@ class EngineSection(Section):
     def _one_api_key(self) -> EngineSection:
         if self.api_key is not None and self.api_key_env is not None:
             raise _problem("conflict", "give api_key or api_key_env, not both")
+        urls = [str(url).rstrip("/") for url in self.upstreams]
+        repeated = sorted({url for url in urls if urls.count(url) > 1})
+        if repeated:
+            raise _problem("duplicate", f"upstreams lists {repeated[0]} more than once")
         return self
 
 
