@@ -148,3 +148,22 @@ def test_cost_is_in_the_response(tmp_path: Path) -> None:
     assert cost["thinking"] == 2 * 5.0 / 1e6 and cost["output"] == 10.0 / 1e6
     (record,) = store.records()
     assert record.cost.total == cost["total"]
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_a_client_that_gives_up_on_a_whole_answer_stops_generation(path: str) -> None:
+    from thinkswitch.server.app import create_app
+
+    engine = TrickleEngine()
+    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    with live_server(create_app(switch)) as root:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{root}{path}", timeout=0.5,
+                       json={**BODY, "model": "m:nothink", "max_tokens": 500})
+        time.sleep(0.3)
+        at_give_up = engine.produced
+        time.sleep(1.0)
+        assert engine.produced - at_give_up <= 10, "generation went on after the client left"
+        assert engine.produced < 100
+        metrics = httpx.get(f"{root}/metrics").text
+        assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"

@@ -94,3 +94,19 @@ def test_a_slow_consumer_holds_the_producer_at_the_high_water_mark() -> None:
         await stream.aclose()  # type: ignore[attr-defined]
 
     asyncio.run(run())
+
+
+def test_a_consumer_that_stalls_ends_the_producer() -> None:
+    source = Counting(1000)
+
+    async def run() -> None:
+        stream = iterate_in_thread(iter(source), high_water=2, stall_s=0.3)
+        assert await stream.__anext__() == 0
+        await asyncio.sleep(0.8)  # reads nothing while the producer waits for room
+        with pytest.raises(EngineUnavailableError, match="read nothing for 0.3 s"):
+            async for _ in stream:
+                pass
+
+    asyncio.run(run())
+    assert source.produced <= 4
+    assert source.closed_in is not None

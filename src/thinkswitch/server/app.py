@@ -7,6 +7,7 @@ trace record is committed before the last chunk (finish and usage) is sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -19,14 +20,14 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinkswitch.deadline import HEADER as DEADLINE_HEADER
 from thinkswitch.deadline import earliest, parse_deadline
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
-from thinkswitch.errors import ThinkswitchError, UsageError
+from thinkswitch.errors import EngineUnavailableError, ThinkswitchError, UsageError
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
@@ -44,6 +45,8 @@ from thinkswitch.switch import Request as SwitchRequest
 from thinkswitch.switch import Switch, SwitchEvent
 from thinkswitch.trace.prices import PriceTable
 
+#: The status logged for a request whose client left before its answer (nginx's 499).
+CLIENT_GONE = 499
 #: Worker threads kept for requests beyond the streams that may fill `capacity`.
 THREADS_BESIDE_STREAMS = 8
 
@@ -123,7 +126,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.post("/v1/messages", response_model=None)
     async def messages(http: Request,
-                       body: anthropic_api.MessagesRequest) -> JSONResponse | StreamingResponse:
+                       body: anthropic_api.MessagesRequest) -> Response:
         extra = sorted(k for k, v in (body.model_extra or {}).items()
                        if v is not None and k not in ("metadata",))
         if extra:
@@ -136,7 +139,9 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                                 deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
         caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await run_in_threadpool(switch.run, request, caller)
+            result = await answered(switch.stream(request, caller), http)
+            if result is None:
+                return Response(status_code=CLIENT_GONE)
             metrics.observe(result)
             return JSONResponse(anthropic_api.message(result, body.model, key))
         stream = observed(switch.stream(request, caller), metrics)
@@ -158,7 +163,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             for name in names]}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat(http: Request, body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+    async def chat(http: Request, body: ChatCompletionRequest) -> Response:
         options, field = passthrough_options(body, switch.engine.passthrough)
         if field is not None:
             return refuse(http.url.path, 400, f"parameter {field!r} is not supported by "
@@ -173,7 +178,9 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await run_in_threadpool(switch.run, request, caller)
+            result = await answered(switch.stream(request, caller), http)
+            if result is None:
+                return Response(status_code=CLIENT_GONE)
             metrics.observe(result)
             return JSONResponse(completion(result, completion_id, body.model, prices))
         events = observed(switch.stream(request, caller), metrics)
@@ -186,6 +193,31 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     add_page(app, switch)  # the chat page at / and the /v1/traces history it reads
     return app
+
+
+async def answered(events: Iterator[SwitchEvent], http: Request) -> Result | None:
+    """The `Result` of a request answered in one piece, or None when the client went away
+    first: then generation stops within a token, as for a stream, instead of running on to
+    its answer limit with the engine held."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await http.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    stream = iterate_in_thread(events)
+    try:
+        async for event in stream:
+            if gone.is_set():
+                return None
+            if isinstance(event, Result):
+                return event
+    finally:
+        watcher.cancel()
+        await stream.aclose()  # type: ignore[attr-defined]
+    raise EngineUnavailableError("the switch ended without a result")
 
 
 def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[SwitchEvent]:

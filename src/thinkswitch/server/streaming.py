@@ -17,13 +17,19 @@ from typing import TypeVar
 
 from anyio import to_thread
 
+from thinkswitch.errors import EngineUnavailableError
+
 T = TypeVar("T")
 HIGH_WATER = 64
+STALL_S = 120.0
 _END = object()
 
 
-async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER
-                            ) -> AsyncIterator[T]:
+async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
+                            stall_s: float = STALL_S) -> AsyncIterator[T]:
+    """See the module docstring. A consumer that takes nothing for `stall_s` while items wait
+    (a client that stopped reading but keeps its connection) ends the producer, so the engine
+    is not held for it."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
     room = threading.Semaphore(high_water)
@@ -40,8 +46,14 @@ async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER
             if stopped.is_set():  # the consumer left before this thread started
                 return
             for item in items:
+                waited = 0.0
                 while not room.acquire(timeout=0.1):
+                    waited += 0.1
                     if stopped.is_set():
+                        return
+                    if waited >= stall_s:
+                        post(_END, EngineUnavailableError(
+                            f"the client read nothing for {stall_s:g} s; generation stopped"))
                         return
                 if stopped.is_set():
                     return
