@@ -2,8 +2,9 @@
 
 `starlette.concurrency.iterate_in_threadpool` hops to a worker thread and back for every item,
 which for a stream of many small deltas costs more than the deltas. Here one worker thread
-drives the iterator for its whole life and posts items to the loop; a bounded number of items
-may wait unread, so a slow client slows the producer instead of growing a buffer. When the
+drives the iterator for its whole life and hands items to the loop in batches; a bounded
+number of items may wait unread, so a slow client slows the producer instead of growing a
+buffer. When the
 consumer stops (the client went away), the producer notices before its next item and closes
 the iterator in its own thread, which stops the engine within a token.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TypeVar
 
@@ -31,15 +33,23 @@ async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
     (a client that stopped reading but keeps its connection) ends the producer, so the engine
     is not held for it."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+    # Items cross in a deque; the loop is woken once per batch, not once per item: the
+    # producer schedules a wake-up only when none is pending, and the consumer drains the
+    # whole deque before it clears `pending` and sleeps (re-checking, so no wake is lost).
+    buffer: deque[tuple[object, BaseException | None]] = deque()
+    wake = asyncio.Event()
+    pending = threading.Event()
     room = threading.Semaphore(high_water)
     stopped = threading.Event()
 
     def post(item: object, error: BaseException | None = None) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            stopped.set()
+        buffer.append((item, error))
+        if not pending.is_set():
+            pending.set()
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                stopped.set()
 
     def produce() -> None:
         try:
@@ -69,13 +79,21 @@ async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
     worker = asyncio.ensure_future(to_thread.run_sync(produce))
     try:
         while True:
-            item, error = await queue.get()
-            if item is _END:
-                if error is not None:
-                    raise error
-                return
-            room.release()
-            yield item  # type: ignore[misc]
+            while buffer:
+                item, error = buffer.popleft()
+                if item is _END:
+                    if error is not None:
+                        raise error
+                    return
+                room.release()
+                yield item  # type: ignore[misc]
+            pending.clear()
+            if buffer:
+                continue
+            wake.clear()
+            if buffer:
+                continue
+            await wake.wait()
     finally:
         stopped.set()
         await asyncio.shield(worker)
