@@ -52,7 +52,7 @@ def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
          "unknown mode 'sometimes'"),
         (["bench", "replay:concise_cot/gpt-35-turbo", "--modes", "on:-3"], 2, "bad budget"),
         (["bench", "replay:concise_cot/gpt-35-turbo", "--policy", "psychic"], 2,
-         "unknown policy 'psychic'; valid: learned, rules"),
+         "unknown policy 'psychic'; valid: cascade, learned, rules"),
         (["bench", "replay:concise_cot/gpt-35-turbo", "--knob", "3"], 2, "invalid setting knob"),
         (["bench", "gsm8k", "--limit", "2", "--data-dir", "/nonexistent/data"], 1,
          "/nonexistent/data/benchmarks/gsm8k/test.jsonl"),

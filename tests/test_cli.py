@@ -82,7 +82,9 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
                            "model", "finish_reason", "trace_id", "tool_calls"}
     assert result["trace_id"]
     assert set(result["decision"]) == {"requested", "mode", "budget", "policy", "score", "reason"}
-    assert set(result["usage"]) == {"prompt_tokens", "thinking_tokens", "answer_tokens"}
+    assert set(result["usage"]) == {"prompt_tokens", "thinking_tokens", "answer_tokens",
+                                    "probe_tokens"}
+    assert result["usage"]["probe_tokens"] == 0
     assert set(result["timings"]) == {"ttft_s", "first_answer_s", "total_s"}
     assert result["usage"]["thinking_tokens"] == question["thinking_tokens"]
     assert result["answer"] == question["response"].removesuffix("<|im_end|>").strip()

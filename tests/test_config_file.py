@@ -195,7 +195,7 @@ EXPECTED_PROBLEMS = [
     "engine.api_key: Input should be a valid string",
     "engine.timeouts.read_s: Input should be greater than 0 (got -1)",
     "budgets: effort budgets must increase: low < medium < high, got low=2000, medium=1000",
-    "triage.policy: unknown policy 'coin'; expected one of: learned, rules",
+    "triage.policy: unknown policy 'coin'; expected one of: cascade, learned, rules",
     "triage.knob: Input should be less than or equal to 1 (got 3)",
     "store.url: expected a SQLite file path or a postgresql:// URL",
     "colour: unknown key; expected one of: data_dir, server, engine, budgets, triage, store, "

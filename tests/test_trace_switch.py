@@ -118,7 +118,8 @@ def test_a_failing_engine_is_recorded_with_its_error_and_still_raised(
     assert record.decision["mode"] == "on" and record.decision["budget"] == 32
     assert record.messages == [{"role": "user", "content": "Why is the sky blue?"}]
     assert (record.engine, record.model, record.caller) == ("scripted", "scripted-model", "k")
-    assert record.usage == {"prompt_tokens": 0, "thinking_tokens": 0, "answer_tokens": 0}
+    assert record.usage == {"prompt_tokens": 0, "thinking_tokens": 0, "answer_tokens": 0,
+                            "probe_tokens": 0}
     with pytest.raises(UsageError):  # refused before any decision: nothing to record
         switch.run(Request.build("   ", think="on"))
     assert len(store.records()) == 1

@@ -17,6 +17,7 @@ from thinkswitch.deadline import DecodeSpeed, degrade
 from thinkswitch.engines.base import (
     AnswerDelta,
     Engine,
+    EngineEvent,
     Finish,
     ThinkingDelta,
     ToolCallDelta,
@@ -31,6 +32,7 @@ from thinkswitch.thinking.dialects import Dialect
 from thinkswitch.tool_calls import merge_tool_calls
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.cascade import CascadePolicy
 
 SwitchEvent = Decision | ThinkingDelta | AnswerDelta | ToolCallDelta | Result
 
@@ -48,8 +50,9 @@ class Request(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     seed: int | None = None
     deadline_s: float | None = Field(
-        None, gt=0, description="answer within this many seconds: thinking that would not fit "
-        "is switched off (see thinkswitch.deadline)"
+        None, gt=0, description="seconds the caller can wait: thinking that would not fit is "
+        "switched off (see thinkswitch.deadline); the answer itself is bounded by the engine's "
+        "timeouts, not by this"
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="parameters the switch does not own (tools, stop, "
@@ -133,6 +136,10 @@ class Switch:
         except ThinkswitchError as error:
             self._record_failure(request, decision, str(error), caller)
             raise
+        except Exception as error:  # a bug: still leave a trace of the request
+            self._record_failure(request, decision,
+                                 f"internal error: {type(error).__name__}: {error}", caller)
+            raise
         except GeneratorExit:
             # The consumer stopped early (a client's Stop, a dropped connection): an audit
             # trail must show the request was made and not finished.
@@ -149,8 +156,19 @@ class Switch:
 
     def _stream(self, request: Request) -> Iterator[SwitchEvent]:
         started = time.perf_counter()
+        if request.think == "auto" and isinstance(self.policy, CascadePolicy):
+            from thinkswitch.cascade import run_cascade
+
+            yield from run_cascade(self, self.policy, request, started)
+            return
         decision = self.decide(request)
-        generation = self._generation(request, decision)
+        generation = self.generation(request, decision)
+        self.check(request, generation)
+        yield decision
+        yield from self.answer(self.engine.execute(generation, self.dialect), decision, started)
+
+    def check(self, request: Request, generation: GenerationRequest) -> None:
+        """Refuse, before any output, what the engine cannot serve."""
         if "tools" not in self.engine.passthrough and any(
                 message.is_tool_turn for message in request.messages):
             raise UsageError(f"messages with tool calls or tool results need an engine that "
@@ -160,7 +178,20 @@ class Switch:
             raise UsageError(f"parameter {refused[0]!r} is not supported by engine "
                              f"{self.engine.name!r}")
         self.engine.validate(generation, self.dialect)
-        yield decision
+
+    def answer(
+        self,
+        events: Iterator[EngineEvent],
+        decision: Decision,
+        started: float,
+        spent: Usage | None = None,
+        observe: bool = True,
+    ) -> Iterator[SwitchEvent]:
+        """Stream an engine's events to the caller and finish with the `Result`.
+
+        `spent` is what earlier engine calls of the same request cost (the cascade's fast
+        attempts); it is added to the usage. `observe=False` keeps events that were buffered
+        and are only replayed now out of the decode-speed estimate."""
         thinking: list[str] = []
         answer: list[str] = []
         tool_calls: list[dict[str, Any]] = []
@@ -168,7 +199,6 @@ class Switch:
         first_answer: float | None = None
         usage = Usage()
         finish: FinishReason | None = None
-        events = self.engine.execute(generation, self.dialect)
         try:
             for event in events:
                 now = time.perf_counter() - started
@@ -200,23 +230,31 @@ class Switch:
                 close()
         if finish is None:
             raise EngineUnavailableError(f"engine {self.engine.name!r} ended without finishing")
-        result = Result(
+        total = time.perf_counter() - started
+        if observe and ttft is not None:
+            # Only this call's tokens over the time since its first token: a cascade's fast
+            # attempts ran before `started + ttft` and are not in `usage` yet.
+            self.speed.observe(usage.thinking_tokens + usage.answer_tokens - 1, total - ttft)
+        if spent is not None:
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens + spent.prompt_tokens,
+                thinking_tokens=usage.thinking_tokens + spent.thinking_tokens,
+                answer_tokens=usage.answer_tokens + spent.answer_tokens,
+                probe_tokens=spent.probe_tokens,
+            )
+        yield Result(
             answer="".join(answer).strip(),
             thinking="".join(thinking).strip(),
             decision=decision,
             usage=usage,
-            timings=Timings(
-                ttft_s=ttft, first_answer_s=first_answer, total_s=time.perf_counter() - started
-            ),
+            timings=Timings(ttft_s=ttft, first_answer_s=first_answer, total_s=total),
             engine=self.engine.name,
             model=self.engine.model,
             finish_reason=finish,
             tool_calls=tool_calls,
         )
-        self.speed.observe_result(result)
-        yield result
 
-    def _generation(self, request: Request, decision: Decision) -> GenerationRequest:
+    def generation(self, request: Request, decision: Decision) -> GenerationRequest:
         plan = ThinkingPlan(
             mode=decision.mode,
             budget=decision.budget,

@@ -31,6 +31,7 @@ from thinkswitch.bench.summary import (
 from thinkswitch.messages import ChatMessage
 from thinkswitch.switch import Switch
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.cascade import CascadePolicy
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,14 @@ def run_live(
     records = run_suite(context, suite, options.modes, progress)
     modes = [summarize_mode(label, rows, options.seed) for label, rows in records.items()]
     paired = None
+    notes = []
     on_mode = pick_on_mode(options.modes, options.default_budget)
-    if "off" in records and on_mode is not None:
+    if isinstance(options.policy, CascadePolicy):
+        # It decides after a fast attempt, not from the question: there is no score per
+        # question to draw a curve over its knob from; each threshold needs its own live run.
+        notes.append("cascade: no policy curve over the knob (it decides after a fast attempt; "
+                     "run one auto mode per threshold); auto tokens include the fast attempts")
+    elif "off" in records and on_mode is not None:
         questions = {item.id: item.prompt for item in suite.items}
         table = paired_from_records(suite.name, questions, records["off"],
                                     records[on_mode.label], "off", on_mode.label)
@@ -108,7 +115,7 @@ def run_live(
         decisions = [r.thought for r in records[auto.label]] if auto else None
         paired = summarize_paired(table, options.policy, decisions)
     engine = switch.engine
-    summary = SuiteSummary(suite.name, engine.name, engine.model, modes, paired)
+    summary = SuiteSummary(suite.name, engine.name, engine.model, modes, paired, notes)
     return summary, LiveRecords(suite.name, engine.model, options.modes, records)
 
 

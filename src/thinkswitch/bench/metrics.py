@@ -155,6 +155,12 @@ def _cpt(pgr: np.ndarray, rates: np.ndarray, share: float) -> float | None:
     return float(rates[reached[0]]) if len(reached) else None
 
 
+def below_random(table: PairedTable, policy: Curve) -> list[float]:
+    """The think-rates where the policy's accuracy is under random's expectation."""
+    return [p.think_rate for p in policy.points
+            if p.accuracy < random_at(table, p.think_rate).accuracy - 1e-12]
+
+
 def accuracy_at_tokens(policy: Curve, tokens: float) -> float | None:
     """Best accuracy of the policy among its points that spend at most `tokens` on average."""
     affordable = [p.accuracy for p in policy.points if p.tokens <= tokens + 1e-9]

@@ -69,12 +69,20 @@ def explain(
 @triage_app.command()
 def calibrate(
     rate: Annotated[float, typer.Option(help="target think-rate, strictly between 0 and 1")],
-    suite: Annotated[list[str], typer.Option(help="dev suites (replay:... or CSV files)")],
-    policy: Annotated[str, typer.Option(help="rules or learned")] = "learned",
+    suite: Annotated[list[str], typer.Option(help="dev suites (replay:... or CSV files; live "
+                                             "suites such as gsm8k for cascade)")],
+    policy: Annotated[str, typer.Option(help="rules, learned or cascade")] = "learned",
     model: ModelFile = None,
     data_dir: DataDir = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="cascade: first N items of each live suite")] = None,
 ) -> None:
     """Turn a target think-rate into the policy's threshold (a quantile of dev scores)."""
+    if policy == "cascade":  # its scores need fast attempts on a live engine
+        from thinkswitch.cli.cascade_calibrate import calibrate_cascade
+
+        calibrate_cascade(rate, suite, data_dir, limit)
+        return
     from thinkswitch.bench.summary import policy_scores
     from thinkswitch.triage.training import calibrate_threshold
 
@@ -88,11 +96,16 @@ def calibrate(
                f"questions (target {rate:.1%}); use --knob {threshold:.4f}")
 
 
+def _shown(accuracy: float | None) -> str:
+    return "-" if accuracy is None else f"{accuracy:.1%}"
+
+
 @triage_app.command("eval")
 def evaluate_cmd(
     suite: Annotated[list[str], typer.Option(help="replay suites or CSV outcome files")],
-    policy: Annotated[str, typer.Option(help="rules, learned (shipped model), or "
-                                        "learned-cv (trained per fold)")] = "learned-cv",
+    policy: Annotated[str, typer.Option(help="rules, learned (shipped model), learned-cv "
+                                        "(trained per fold) or plain-cv (the TF-IDF + logistic "
+                                        "regression baseline, trained per fold)")] = "learned-cv",
     split: Annotated[str, typer.Option(help="question or group (e.g. leave-one-exam-out)")] = (
         "question"),
     train_suite: Annotated[str | None, typer.Option(
@@ -113,8 +126,12 @@ def evaluate_cmd(
 
     if split not in ("question", "group"):
         raise UsageError(f"unknown split {split!r}; valid: group, question")
-    chosen = None if policy == "learned-cv" else get_policy(policy, None, model)
-    trainer = _tables([train_suite], data_dir)[0] if train_suite else None
+    from thinkswitch.triage.baseline import train_plain
+
+    per_fold = policy in ("learned-cv", "plain-cv")
+    chosen = None if per_fold else get_policy(policy, None, model)
+    trainer = train_plain if policy == "plain-cv" else None
+    train_table = _tables([train_suite], data_dir)[0] if train_suite else None
     extra = _tables(extra_train or [], data_dir)
     summaries = []
     trained_on = set(getattr(getattr(chosen, "model", None), "trained_on", ()))
@@ -122,8 +139,8 @@ def evaluate_cmd(
         if table.name in trained_on:
             typer.echo(f"warning: the {policy} model was trained on {table.name}; these figures "
                        "are on its training data (use --policy learned-cv)", err=True)
-        result = evaluate(table, chosen, split, folds, seed, trainer,  # type: ignore[arg-type]
-                          extra=extra)
+        result = evaluate(table, chosen, split, folds, seed,  # type: ignore[arg-type]
+                          train_table, extra=extra, trainer=trainer)
         gap = result.gap
         interval = result.apgr_interval
         ci = f" (95% CI {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
@@ -132,17 +149,23 @@ def evaluate_cmd(
         cpt80 = "-" if gap.cpt80 is None else f"{gap.cpt80:.1%}"
         never, always = metrics.never(table), metrics.always(table)
         oracle = metrics.oracle(table)
+        best = max(result.curve.points, key=lambda p: (p.accuracy, -p.tokens))
+        half = metrics.accuracy_at_tokens(result.curve, always.tokens / 2)
+        below = metrics.below_random(table, result.curve)
+        share = f"{best.tokens / always.tokens:.0%}" if always.tokens else "-"
         typer.echo(
             f"{table.name} [{policy}, split: {result.split}]: never {never.accuracy:.1%}, "
             f"always {always.accuracy:.1%}, oracle {oracle.accuracy:.1%}; APGR {apgr}{ci}, "
             f"CPT(50%) {cpt50}, CPT(80%) {cpt80}, AUC {gap.auc:.3f}; best accuracy "
-            f"{max(p.accuracy for p in result.curve.points):.1%}"
+            f"{best.accuracy:.1%} at {share} of always's tokens; "
+            f"{_shown(half)} at half of always's tokens; below random at "
+            f"{len(below)} of {len(result.curve.points)} think-rates"
         )
         paired = PairedSummary(
             table.off_label, table.on_label, never, always, oracle,
             {f"{r:.0%}": metrics.random_at(table, r) for r in (0.25, 0.5, 0.75)},
             policy, result.curve, gap, None,
-            metrics.accuracy_at_tokens(result.curve, always.tokens / 2), table.note)
+            half, table.note)
         summaries.append(SuiteSummary(table.name, "replay", policy, [], paired))
     if out is not None:
         written = write_report(summaries, out)

@@ -4,6 +4,11 @@ An engine receives a `GenerationRequest` (messages, the thinking plan) and a `Di
 yields `ThinkingDelta` / `AnswerDelta` text as it is produced, then one `UsageReport` and one
 `Finish`. It enforces the budget itself, because only the engine can stop and continue its own
 generation.
+
+One optional capability: asked with `GenerationRequest.logprobs`, an engine that can measure
+them yields one `TokenLogprobs` (the log-probability of each token it generated) before its
+`UsageReport`. Engines that cannot simply do not yield it; the caller falls back to something
+else (the cascade policy compares two samples instead).
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogprobs:
+    """Natural-log probability of each generated token under the model's distribution (before
+    penalties, temperature and truncation), in generation order."""
+
+    logprobs: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
     prompt_tokens: int
     thinking_tokens: int
@@ -49,7 +62,9 @@ class Finish:
     reason: FinishReason
 
 
-EngineEvent = ThinkingDelta | AnswerDelta | ToolCallDelta | UsageReport | Finish
+EngineEvent = (
+    ThinkingDelta | AnswerDelta | ToolCallDelta | TokenLogprobs | UsageReport | Finish
+)
 
 
 class Engine(ABC):

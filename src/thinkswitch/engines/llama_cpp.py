@@ -9,6 +9,10 @@ thinking so far is re-tokenised with "Wait," appended and generation goes on fro
 Thinking tokens are counted with the model's own tokenizer: a generated token counts as
 thinking when the reasoning parser is inside the thinking at the moment it arrives (so the
 model's own end marker counts); injected "Wait," tokens count too, injected close text does not.
+
+Asked for `logprobs`, the engine records the log-probability of every token it generates with a
+llama.cpp logits processor (`SampledLogprobs`), not with `logits_all`, which keeps the logits of
+every prompt position too and makes generation several times slower.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from thinkswitch.engines.base import (
     AnswerDelta,
     Engine,
     EngineEvent,
     Finish,
     ThinkingDelta,
+    TokenLogprobs,
     UsageReport,
 )
 from thinkswitch.engines.chat_template import ChatTemplate
@@ -62,6 +69,7 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+@lru_cache(maxsize=4)
 def load_model(path: Path, n_ctx: int, n_threads: int | None) -> LoadedModel:
     """Load a GGUF once per process; later engines on the same file share it."""
     try:
@@ -104,6 +112,36 @@ def _piece(llama: Any, token: int) -> str:
     if token < 0:
         return ""
     return bytes(llama.detokenize([token], special=True)).decode("utf-8", "replace")
+
+
+class SampledLogprobs:
+    """A llama.cpp logits processor that records the log-probability of each sampled token.
+
+    llama.cpp calls it with the logits row of the next position just before sampling, in token
+    id order (it runs first in the sampler chain), but the token is only known once `generate`
+    yields it. So it keeps a copy of the row and its log-normaliser, and `take(token)` reads the
+    token's log-softmax then. The row is the model's own distribution: before the repeat
+    penalty, temperature and top-k/min-p truncation. It returns the logits unchanged, so the
+    generated text is the same with and without it.
+    """
+
+    def __init__(self) -> None:
+        self._row: np.ndarray[Any, np.dtype[np.float32]] | None = None
+        self._log_norm = 0.0
+        self.logprobs: list[float] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        # A copy (the sampler reorders its buffer after this call); float32 as llama.cpp's own.
+        row = np.array(scores, dtype=np.float32)
+        peak = float(row.max())
+        self._log_norm = peak + float(np.log(np.exp(row - peak).sum(dtype=np.float64)))
+        self._row = row
+        return scores
+
+    def take(self, token: int) -> None:
+        """Record the log-probability of `token`, sampled from the last row seen."""
+        if self._row is not None and 0 <= token < len(self._row):
+            self.logprobs.append(min(0.0, float(self._row[token]) - self._log_norm))
 
 
 @dataclass
@@ -199,6 +237,12 @@ class LlamaCppEngine(Engine):
         progress = _Progress()
         parser: ReasoningParser = dialect.parser(prompt.start_state)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        recorder = SampledLogprobs() if request.logprobs else None
+        processors = None
+        if recorder is not None:
+            from llama_cpp import LogitsProcessorList
+
+            processors = LogitsProcessorList([recorder])
         finish: FinishReason | None = None
         while finish is None:
             ended_thinking = False
@@ -207,6 +251,7 @@ class LlamaCppEngine(Engine):
                 top_p=options.get("top_p", 0.95),
                 presence_penalty=options.get("presence_penalty", 0.0),
                 frequency_penalty=options.get("frequency_penalty", 0.0),
+                logits_processor=processors,
             ):
                 if token in self._model.eog:
                     if thinking_on and parser.in_thinking:
@@ -216,6 +261,8 @@ class LlamaCppEngine(Engine):
                         finish = "stop"
                     break
                 tokens.append(token)
+                if recorder is not None:
+                    recorder.take(token)
                 was_thinking = parser.in_thinking
                 segments = parser.feed(decoder.decode(self.llama.detokenize([token])))
                 if was_thinking:
@@ -263,6 +310,8 @@ class LlamaCppEngine(Engine):
             tokens = [*tokens, *self.tokenize(dialect.close_text)]
             parser = dialect.parser("disabled")
         yield from self._emit(parser.flush(), progress)
+        if recorder is not None:
+            yield TokenLogprobs(tuple(recorder.logprobs))
         yield UsageReport(len(base), progress.thinking_tokens, progress.answer_tokens)
         yield Finish("budget" if progress.cut and finish == "stop" else finish)
 

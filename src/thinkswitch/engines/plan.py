@@ -28,3 +28,5 @@ class GenerationRequest:
     seed: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     """Parameters passed through to the engine unchanged (see `Engine.passthrough`)."""
+    logprobs: bool = False
+    """Yield a `TokenLogprobs` event, if the engine can measure them (see engines.base)."""

@@ -14,6 +14,7 @@ from thinkswitch.engines.base import (
     EngineEvent,
     Finish,
     ThinkingDelta,
+    TokenLogprobs,
     UsageReport,
 )
 from thinkswitch.engines.plan import GenerationRequest
@@ -39,10 +40,15 @@ class ScriptedEngine(Engine):
         answer: Sequence[str] = ("ok",),
         finish: FinishReason = "stop",
         prompt_tokens: int = 5,
+        logprobs: Sequence[float] | None = None,
     ) -> None:
-        """Queue one response: thinking chunks, answer chunks, then usage and finish."""
+        """Queue one response: thinking chunks, answer chunks, then usage and finish.
+        With `logprobs`, a `TokenLogprobs` event comes before the usage when the request asks
+        for it (as an engine that can measure them does)."""
         events: list[EngineEvent] = [ThinkingDelta(text) for text in thinking]
         events += [AnswerDelta(text) for text in answer]
+        if logprobs is not None:
+            events.append(TokenLogprobs(tuple(logprobs)))
         events.append(UsageReport(prompt_tokens, len(thinking), len(answer)))
         events.append(Finish(finish))
         self._queue.append(events)
@@ -54,4 +60,7 @@ class ScriptedEngine(Engine):
         self.requests.append(request)
         if not self._queue:
             raise AssertionError("ScriptedEngine: nothing enqueued for this request")
-        yield from self._queue.popleft()
+        for event in self._queue.popleft():
+            if isinstance(event, TokenLogprobs) and not request.logprobs:
+                continue
+            yield event

@@ -16,7 +16,7 @@ from thinkswitch.bench import metrics
 from thinkswitch.bench.outcomes import PairedTable
 from thinkswitch.bench.summary import policy_scores
 from thinkswitch.triage.base import TriagePolicy
-from thinkswitch.triage.training import Split, out_of_fold_scores
+from thinkswitch.triage.training import Split, Trainer, out_of_fold_scores
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,15 @@ def evaluate(
     train_table: PairedTable | None = None,
     resamples: int = 500,
     extra: Sequence[PairedTable] = (),
+    trainer: Trainer | None = None,
 ) -> Evaluation:
-    """Score `table` with `policy` (or, when None, with out-of-fold learned models)."""
+    """Score `table` with `policy` (or, when None, with out-of-fold models from `trainer`,
+    by default the learned model)."""
     if policy is not None:
         scores = np.asarray(policy_scores(policy, table), dtype=float)
         split_name = "none (no training)"
     else:
-        scores = out_of_fold_scores(table, split, folds, seed, train_table, extra)
+        scores = out_of_fold_scores(table, split, folds, seed, train_table, extra, trainer)
         split_name = split if train_table is None else f"{split}, trained on {train_table.name}"
     curve = metrics.curve(table, list(scores))
     return Evaluation(

@@ -21,13 +21,20 @@ def _learned(knob: float | None, model: Path | None) -> TriagePolicy:
     return LearnedPolicy.from_path(model, knob)
 
 
+def _cascade(knob: float | None, model: Path | None) -> TriagePolicy:
+    from thinkswitch.triage.cascade import CascadePolicy
+
+    return CascadePolicy() if knob is None else CascadePolicy(threshold=knob)
+
+
 POLICIES: Mapping[str, Callable[[float | None, Path | None], TriagePolicy]] = MappingProxyType(
-    {"rules": _rules, "learned": _learned}
+    {"rules": _rules, "learned": _learned, "cascade": _cascade}
 )
 
 
 def get_policy(name: str, knob: float | None = None, model: Path | None = None) -> TriagePolicy:
-    """A policy by name; `knob` is its threshold in [0, 1] (None: the policy's default);
+    """A policy by name; `knob` is its threshold in [0, 1] (None: the policy's default; for
+    `cascade` it is the confidence below which the request thinks);
     `model` a trained model file for `learned` (None: the one shipped in the package)."""
     if knob is not None and not 0.0 <= knob <= 1.0:
         raise UsageError(f"policy knob must be in [0, 1], got {knob}")

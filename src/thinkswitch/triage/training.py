@@ -8,9 +8,9 @@ concise_cot), and optionally with training outcomes from another model on other 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -20,6 +20,15 @@ from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel
 
 Split = Literal["question", "group"]
+
+
+class Scorer(Protocol):
+    """Anything trained per fold that scores question texts (higher = think)."""
+
+    def scores(self, texts: list[str]) -> np.ndarray: ...
+
+
+Trainer = Callable[[Sequence[PairedTable]], Scorer]
 #: Inverse regularisation strength; 0.03 ranked best of 0.03-3 leave-one-exam-out on concise_cot.
 REGULARIZATION = 0.03
 
@@ -100,8 +109,12 @@ def out_of_fold_scores(
     seed: int = 0,
     train_table: PairedTable | None = None,
     extra: Sequence[PairedTable] = (),
+    trainer: Trainer | None = None,
 ) -> np.ndarray:
     """Score every question of `table` with a model that never saw it.
+
+    `trainer` fits each fold's model (default: the `learned` model; the plain TF-IDF router
+    of `baseline` is evaluated through the very same folds).
 
     With `train_table` (another model's outcomes on the same question ids), each fold trains
     on `train_table`'s rows for the other questions: train on one model, test on another.
@@ -124,6 +137,7 @@ def out_of_fold_scores(
         others = [replace(t, items=tuple(i for i in t.items
                                          if _normalized(i.question) not in held_texts))
                   for t in extra]
-        model = train([replace(source, items=train_items), *others], version="fold")
+        fold_tables = [replace(source, items=train_items), *others]
+        model = trainer(fold_tables) if trainer else train(fold_tables, version="fold")
         scores[held] = model.scores([table.items[i].question for i in held])
     return scores
