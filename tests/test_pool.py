@@ -194,6 +194,26 @@ def test_watchdog_runs_actions_at_their_deadline_unless_cancelled() -> None:
     assert 0.05 <= fired[0][1] < 0.25 and 0.10 <= fired[1][1] < 0.3
 
 
+def test_a_cancelled_timer_lets_go_of_its_action_at_once() -> None:
+    import gc
+    import weakref
+
+    class Holder:
+        def act(self) -> None: ...
+
+    watchdog = Watchdog()
+    holder = Holder()
+    held = weakref.ref(holder)
+    timer = watchdog.arm(600.0, holder.act)
+    keep = watchdog.arm(600.0, lambda: None)
+    watchdog.cancel(timer)
+    del holder, timer
+    gc.collect()
+    assert held() is None, "a cancelled timer kept its action (and what it holds) alive"
+    watchdog.cancel(keep)
+    watchdog.close()
+
+
 def test_an_idle_watchdog_thread_ends_and_a_new_one_starts_when_needed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

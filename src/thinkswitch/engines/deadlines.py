@@ -119,11 +119,12 @@ class StreamGuard:
                 self._watchdog.cancel(timer)
 
     def _expire(self, kind: Expiry) -> None:
+        # The shutdown happens under the lock: once `close` has run, the socket may be back in
+        # the connection pool serving another request, and must not be touched.
         with self._lock:
             if self._done or (kind == "first" and self._first_seen):
                 return
             self._fired = kind
-            sock = self._socket
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+            if self._socket is not None:
+                with contextlib.suppress(OSError):  # already closed
+                    self._socket.shutdown(socket.SHUT_RDWR)

@@ -270,8 +270,12 @@ class Watchdog:
         return timer
 
     def cancel(self, timer: WatchdogTimer) -> None:
+        """Drop `timer` now (not at its deadline), so what its action holds is freed."""
         with self._wake:
             timer.cancelled = True
+            if timer in self._heap:
+                self._heap.remove(timer)
+                heapq.heapify(self._heap)
 
     def close(self) -> None:
         with self._wake:
