@@ -298,3 +298,41 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     run = thinkswitch("logs", "list", "--db", url)
     assert_one_line_error(run, 1, "cannot reach PostgreSQL at postgresql://ts:***@127.0.0.1")
     assert "secret" not in run.stderr
+
+
+def test_a_store_from_before_the_caller_column_is_migrated_and_still_verifies(
+        tmp_path: Path) -> None:
+    """Records written by the first schema get their caller column from their bodies."""
+    path = tmp_path / "old.sqlite"
+    store = SQLiteTraceStore(path)
+    for index in range(3):
+        store.append(sample_record(index, tag="ab" if index % 2 else "cd"))
+    store.close()
+    # back to the first schema, as a store written before 0002_caller looks
+    raw_sql(str(path), "DROP INDEX traces_caller")
+    raw_sql(str(path), "ALTER TABLE traces DROP COLUMN caller")
+    raw_sql(str(path), "DELETE FROM schema_migrations WHERE name = ?", ("0002_caller",))
+    reopened = SQLiteTraceStore(path)
+    try:
+        assert [r.caller for r in reopened.records(caller="key-ab")] == ["key-ab"]
+        assert len(reopened.records(caller="key-cd")) == 2
+        assert verify(reopened).ok
+    finally:
+        reopened.close()
+
+
+def test_filters_by_caller_and_before(store: SqlTraceStore) -> None:
+    appended = [store.append(sample_record(i, tag="x" if i < 3 else "y")) for i in range(5)]
+    assert [r.id for r in store.records(caller="key-x")] == [r.id for r in appended[2::-1]]
+    cutoff = appended[2].created_at
+    older = store.records(caller="key-x", before=cutoff, limit=1)
+    assert [r.id for r in older] == [appended[1].id]
+    assert store.records(caller="key-nobody") == []
+
+
+def test_a_changed_caller_column_is_tampering(store: SqlTraceStore, store_url: str) -> None:
+    record = store.append(sample_record(1, tag="owner"))
+    store.append(sample_record(2))
+    raw_sql(store_url, "UPDATE traces SET caller = ? WHERE id = ?", ("key-thief", record.id))
+    result = verified(store_url)
+    assert not result.ok and result.record_id == record.id

@@ -82,18 +82,9 @@ def detail(record: TraceRecord) -> dict[str, Any]:
 def history_page(store: TraceStore, limit: int, before: float | None,
                  caller: str = "") -> list[TraceRecord]:
     """Up to `limit` of `caller`'s request records created before `before` (all if None),
-    newest first.
-
-    The store pages only from the newest record, so this reads a growing window until it
-    holds enough older records or the store runs out; retention notes are not requests."""
-    window = limit * 2
-    while True:
-        rows = store.records(limit=window)
-        kept = [r for r in rows if r.kind == "request" and r.caller == caller
-                and (before is None or r.created_at < before)]
-        if len(kept) >= limit or len(rows) < window:
-            return kept[:limit]
-        window *= 4
+    newest first (retention notes are not requests)."""
+    rows = store.records(limit=limit, before=before, caller=caller)
+    return [row for row in rows if row.kind == "request"]
 
 
 def add_page(app: FastAPI, switch: Switch) -> None:

@@ -35,6 +35,11 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "CREATE TABLE trace_anchors (seq BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
         " deleted BIGINT NOT NULL, at {real} NOT NULL)",
     )),
+    # Who made each request, as a column: the history API shows a caller only its own.
+    ("0002_caller", (
+        "ALTER TABLE traces ADD COLUMN caller TEXT",
+        "CREATE INDEX traces_caller ON traces (caller)",
+    )),
 )
 
 
@@ -60,8 +65,9 @@ class TraceStore(ABC):
 
     @abstractmethod
     def records(self, since: float | None = None, mode: str | None = None,
-                policy: str | None = None, limit: int | None = None) -> list[TraceRecord]:
-        """Newest first."""
+                policy: str | None = None, limit: int | None = None,
+                before: float | None = None, caller: str | None = None) -> list[TraceRecord]:
+        """Newest first; `since` <= created_at < `before`, of one `caller` when given."""
 
     @abstractmethod
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
@@ -152,6 +158,8 @@ class SqlTraceStore(TraceStore):
                     continue
                 for statement in statements:
                     self._execute(statement.format(serial=self.serial, real=self.real))
+                if name == "0002_caller":
+                    self._backfill_callers()
                 self._execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
                               (name, time.time()))
             if not self._query("SELECT value FROM trace_meta WHERE key = 'salt'"):
@@ -161,6 +169,12 @@ class SqlTraceStore(TraceStore):
         except BaseException:
             self._rollback()
             raise
+
+    def _backfill_callers(self) -> None:
+        """Fill the caller column of records written before it existed, from their bodies."""
+        for seq, body in self._query("SELECT seq, body FROM traces WHERE caller IS NULL"):
+            caller = str(json.loads(body).get("caller", ""))
+            self._execute("UPDATE traces SET caller = ? WHERE seq = ?", (caller, seq))
 
     def _refuse_newer(self, applied: Sequence[str]) -> None:
         unknown = sorted(set(applied) - {name for name, _ in MIGRATIONS})
@@ -200,10 +214,10 @@ class SqlTraceStore(TraceStore):
         sealed = record.sealed(prev_hash)
         decision = sealed.decision
         self._execute(
-            "INSERT INTO traces (id, created_at, mode, policy, body, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO traces (id, created_at, mode, policy, caller, body, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (sealed.id, sealed.created_at, decision.get("mode"), decision.get("policy"),
-             canonical(sealed.model_dump()), sealed.prev_hash, sealed.hash),
+             sealed.caller, canonical(sealed.model_dump()), sealed.prev_hash, sealed.hash),
         )
         return sealed
 
@@ -214,9 +228,11 @@ class SqlTraceStore(TraceStore):
         return TraceRecord.model_validate(json.loads(rows[0][0])) if rows else None
 
     def records(self, since: float | None = None, mode: str | None = None,
-                policy: str | None = None, limit: int | None = None) -> list[TraceRecord]:
+                policy: str | None = None, limit: int | None = None,
+                before: float | None = None, caller: str | None = None) -> list[TraceRecord]:
         clauses, params = [], []
-        for column, value in (("created_at >=", since), ("mode =", mode), ("policy =", policy)):
+        for column, value in (("created_at >=", since), ("mode =", mode), ("policy =", policy),
+                              ("created_at <", before), ("caller =", caller)):
             if value is not None:
                 clauses.append(f"{column} ?")
                 params.append(value)
@@ -235,11 +251,11 @@ class SqlTraceStore(TraceStore):
             yield int(seq), TraceRecord.model_validate(json.loads(body))
 
     def raw_chain(self) -> list[tuple[Any, ...]]:
-        """(seq, body, prev_hash, hash, id, created_at, mode, policy) columns as stored, in
-        chain order, for verification."""
+        """(seq, body, prev_hash, hash, id, created_at, mode, policy, caller) columns as
+        stored, in chain order, for verification."""
         with self._lock:
-            rows = self._query("SELECT seq, body, prev_hash, hash, id, created_at, mode, policy"
-                               " FROM traces ORDER BY seq")
+            rows = self._query("SELECT seq, body, prev_hash, hash, id, created_at, mode, policy,"
+                               " caller FROM traces ORDER BY seq")
             self._end_read()
         return rows
 
