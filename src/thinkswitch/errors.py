@@ -4,6 +4,7 @@
     ├── UsageError                   the caller asked for something invalid (exit 2, HTTP 400)
     │   ├── UnknownNameError         a name not in a registry (engine, dialect, parser, mode)
     │   ├── BudgetError              a budget that is negative, too small or beyond the context
+    │   ├── UnsupportedParameterError a parameter the engine cannot honour (never ignored)
     │   └── UpstreamRejectedError    the model server refused the request as invalid (its 4xx)
     └── RuntimeFailure               valid request, but it could not be served (exit 1, HTTP 5xx)
         ├── ModelNotFoundError       a model file or package that is not there
@@ -43,6 +44,14 @@ class UnknownNameError(UsageError):
 
 class BudgetError(UsageError):
     """A thinking budget that cannot be honoured."""
+
+
+class UnsupportedParameterError(UsageError):
+    """A request parameter the engine cannot honour; `param` names it."""
+
+    def __init__(self, param: str, engine: str) -> None:
+        self.param = param
+        super().__init__(f"parameter {param!r} is not supported by engine {engine!r}")
 
 
 class UpstreamRejectedError(UsageError):

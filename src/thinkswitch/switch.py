@@ -24,7 +24,13 @@ from thinkswitch.engines.base import (
     UsageReport,
 )
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.errors import BudgetError, EngineUnavailableError, ThinkswitchError, UsageError
+from thinkswitch.errors import (
+    BudgetError,
+    EngineUnavailableError,
+    ThinkswitchError,
+    UnsupportedParameterError,
+    UsageError,
+)
 from thinkswitch.messages import ChatMessage, last_user_text
 from thinkswitch.result import Decision, FinishReason, RequestedMode, Result, Timings, Usage
 from thinkswitch.settings import Settings
@@ -173,10 +179,9 @@ class Switch:
                 message.is_tool_turn for message in request.messages):
             raise UsageError(f"messages with tool calls or tool results need an engine that "
                              f"takes tools; engine {self.engine.name!r} does not")
-        refused = sorted(set(request.options) - self.engine.passthrough)
+        refused = [name for name in request.options if name not in self.engine.passthrough]
         if refused:
-            raise UsageError(f"parameter {refused[0]!r} is not supported by engine "
-                             f"{self.engine.name!r}")
+            raise UnsupportedParameterError(refused[0], self.engine.name)
         self.engine.validate(generation, self.dialect)
 
     def answer(

@@ -118,24 +118,25 @@ def _reach_error(url: str, error: Exception) -> EngineUnavailableError:
     return EngineUnavailableError(f"cannot reach {url}: {one_line(reason)}")
 
 
-def _rejected(response: httpx.Response) -> UpstreamRejectedError:
-    """A 4xx (not 429) from the upstream: the request's fault, told without our URLs."""
+def _detail(response: httpx.Response) -> str:
+    """What an upstream's error response says, in one line."""
     try:
         message = error_message(response.json())
     except ValueError:
         message = None
-    detail = message or one_line(response.text) or response.reason_phrase
+    return message or one_line(response.text) or response.reason_phrase
+
+
+def _rejected(response: httpx.Response) -> UpstreamRejectedError:
+    """A 4xx (not 429) from the upstream: the request's fault, told without our URLs."""
     return UpstreamRejectedError(
-        f"the model server refused the request (HTTP {response.status_code}): {detail}")
+        f"the model server refused the request (HTTP {response.status_code}): "
+        f"{_detail(response)}")
 
 
 def _status_error(url: str, response: httpx.Response) -> EngineUnavailableError:
-    try:
-        message = error_message(response.json())
-    except ValueError:
-        message = None
-    detail = message or one_line(response.text) or response.reason_phrase
-    return EngineUnavailableError(f"{url} answered HTTP {response.status_code}: {detail}")
+    return EngineUnavailableError(
+        f"{url} answered HTTP {response.status_code}: {_detail(response)}")
 
 
 class OpenAICompatEngine(Engine):

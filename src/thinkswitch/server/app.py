@@ -27,13 +27,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from thinkswitch.deadline import HEADER as DEADLINE_HEADER
 from thinkswitch.deadline import earliest, parse_deadline
 from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
-from thinkswitch.errors import EngineUnavailableError, ThinkswitchError, UsageError
+from thinkswitch.errors import (
+    EngineUnavailableError,
+    ThinkswitchError,
+    UnsupportedParameterError,
+    UsageError,
+)
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.errors import dialect_error, stream_error_message
-from thinkswitch.server.gate import Gate
+from thinkswitch.server.gate import Gate, caller_of
 from thinkswitch.server.openai_schema import (
     EFFORT_BUDGETS,
     ChatCompletionRequest,
@@ -111,7 +116,9 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     @app.exception_handler(ThinkswitchError)
     async def failed(request: Request, error: ThinkswitchError) -> JSONResponse:
         if isinstance(error, UsageError):
-            return refuse(request.url.path, 400, str(error), "invalid_request_error")
+            param = error.param if isinstance(error, UnsupportedParameterError) else None
+            return refuse(request.url.path, 400, str(error), "invalid_request_error",
+                          param=param)
         return refuse(request.url.path, 502, str(error), "upstream_error")
 
     @app.exception_handler(StarletteHTTPException)
@@ -129,26 +136,31 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                        body: anthropic_api.MessagesRequest) -> Response:
         extra = sorted(k for k, v in (body.model_extra or {}).items()
                        if v is not None and k not in ("metadata",))
-        if extra:
-            return refuse(http.url.path, 400, f"parameter {extra[0]!r} is not supported by "
-                          f"engine {switch.engine.name!r}")
+        if extra:  # Anthropic-shaped tools and the like have no OpenAI upstream to go to
+            raise UnsupportedParameterError(extra[0], switch.engine.name)
         mode, budget = anthropic_api.control(body, default_mode)
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
                                 temperature=body.temperature,
                                 deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
-        caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await answered(switch.stream(request, caller), http)
+            result = await whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            metrics.observe(result)
             return JSONResponse(anthropic_api.message(result, body.model, key))
-        stream = observed(switch.stream(request, caller), metrics)
-        first = await run_in_threadpool(next, stream)
-        pairs = anthropic_api.events(_chain(first, stream), body.model or switch.engine.model,
-                                     key)
+        pairs = anthropic_api.events(await started(request, http),
+                                     body.model or switch.engine.model, key)
         return StreamingResponse(anthropic_api.sse(pairs), media_type="text/event-stream")
+
+    async def whole(request: SwitchRequest, http: Request) -> Result | None:
+        """The answer in one piece, counted in the metrics; None when the client left."""
+        return await answered(observed(switch.stream(request, caller_of(http)), metrics), http)
+
+    async def started(request: SwitchRequest, http: Request) -> Iterator[SwitchEvent]:
+        """The switch's events, decided (and validated) before the 200 goes out."""
+        events = observed(switch.stream(request, caller_of(http)), metrics)
+        first = await run_in_threadpool(next, events)
+        return _chain(first, events)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -164,30 +176,23 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
-        options, field = passthrough_options(body, switch.engine.passthrough)
-        if field is not None:
-            return refuse(http.url.path, 400, f"parameter {field!r} is not supported by "
-                          f"engine {switch.engine.name!r}", param=field)
         mode, budget, _ = body.control(default_mode, effort_budgets)
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
             min_thinking=body.min_thinking_tokens or 0, answer_max_tokens=body.answer_cap(),
-            temperature=body.temperature, seed=body.seed, options=options,
+            temperature=body.temperature, seed=body.seed,
+            options=passthrough_options(body, switch.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        caller = getattr(http.state, "caller", "")
         if not body.stream:
-            result = await answered(switch.stream(request, caller), http)
+            result = await whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            metrics.observe(result)
             return JSONResponse(completion(result, completion_id, body.model, prices))
-        events = observed(switch.stream(request, caller), metrics)
-        first = await run_in_threadpool(next, events)  # decide (and validate) before 200
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            sse(chunks(_chain(first, events), completion_id, body.model, usage, prices)),
+            sse(chunks(await started(request, http), completion_id, body.model, usage, prices)),
             media_type="text/event-stream",
         )
 

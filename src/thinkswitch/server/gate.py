@@ -8,6 +8,7 @@ the last byte of the response has been sent, or when the request ends any other 
 from __future__ import annotations
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thinkswitch.server.admission import Admission, ApiKeys
@@ -61,6 +62,11 @@ class Gate:
             await self.app(scope, receive, send_then_release)
         finally:
             leave()
+
+
+def caller_of(request: Request) -> str:
+    """The key id the gate admitted `request` under ('' when the server needs no key)."""
+    return str(getattr(request.state, "caller", ""))
 
 
 def _bearer(authorization: str) -> str:

@@ -111,21 +111,11 @@ HARMLESS = frozenset({"user", "metadata", "store", "n", "parallel_tool_calls", "
 
 
 def passthrough_options(request: ChatCompletionRequest, passthrough: frozenset[str]
-                        ) -> tuple[dict[str, Any], str | None]:
-    """(the extra fields the engine honours, the first field it would have to ignore).
-
-    Fields the switch does not own (tools, stop, response_format, ...) go to engines that
-    declare them in `Engine.passthrough`. Ignoring one silently would change what a client
-    gets, so any other is refused instead.
-    """
-    options: dict[str, Any] = {}
-    for name, value in (request.model_extra or {}).items():
-        if value is None:
-            continue
-        if name in passthrough:
-            options[name] = value
-        elif name == "n" and value != 1:
-            return options, "n"
-        elif name not in HARMLESS:
-            return options, name
-    return options, None
+                        ) -> dict[str, Any]:
+    """The extra fields for the engine: those the switch does not own (tools, stop,
+    response_format, ...), less harmless ones the engine does not take. The switch refuses
+    any left that its engine does not declare in `Engine.passthrough`: ignoring one silently
+    would change what a client gets."""
+    return {name: value for name, value in (request.model_extra or {}).items()
+            if value is not None and (name in passthrough or name not in HARMLESS
+                                      or (name == "n" and value != 1))}

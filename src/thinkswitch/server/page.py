@@ -16,6 +16,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from thinkswitch.server.errors import openai_error
+from thinkswitch.server.gate import caller_of
 from thinkswitch.switch import Switch
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.store import TraceStore
@@ -34,12 +36,6 @@ RECORDING_OFF = ("trace recording is off on this server (THINKSWITCH_RECORD=fals
 
 def _static_dir() -> str:
     return str(resources.files(STATIC_PACKAGE).joinpath(STATIC_FOLDER))
-
-
-def _not_found(message: str) -> JSONResponse:
-    """An OpenAI-style error (the page and SDKs read `error.message`)."""
-    return JSONResponse(status_code=404, content={
-        "error": {"message": message, "type": "not_found_error", "param": None, "code": None}})
 
 
 def question_of(record: TraceRecord) -> str:
@@ -105,9 +101,9 @@ def add_page(app: FastAPI, switch: Switch) -> None:
                      before: float | None = Query(None, description="created_at cursor")
                      ) -> JSONResponse | dict[str, Any]:
         if switch.recorder is None:
-            return _not_found(RECORDING_OFF)
+            return openai_error(404, RECORDING_OFF, "not_found_error")
         rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, before,
-                                       getattr(http.state, "caller", ""))
+                                       caller_of(http))
         more = len(rows) > limit
         return {"object": "list", "data": [summary(r) for r in rows[:limit]],
                 "has_more": more}
@@ -115,9 +111,8 @@ def add_page(app: FastAPI, switch: Switch) -> None:
     @app.get("/v1/traces/{trace_id}", response_model=None)
     async def trace(http: Request, trace_id: str) -> JSONResponse | dict[str, Any]:
         if switch.recorder is None:
-            return _not_found(RECORDING_OFF)
+            return openai_error(404, RECORDING_OFF, "not_found_error")
         record = await run_in_threadpool(switch.recorder.store.get, trace_id)
-        caller = getattr(http.state, "caller", "")
-        if record is None or record.kind != "request" or record.caller != caller:
-            return _not_found(f"no trace with id {trace_id!r}")
+        if record is None or record.kind != "request" or record.caller != caller_of(http):
+            return openai_error(404, f"no trace with id {trace_id!r}", "not_found_error")
         return detail(record)
