@@ -41,7 +41,7 @@ run: setup
 	$(BIN)/thinkswitch serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
 # The trace-store tests start their own PostgreSQL server from Debian's `postgresql` package

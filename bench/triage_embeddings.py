@@ -34,7 +34,7 @@ from thinkswitch.bench.outcomes import PairedTable, load_paired
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.evaluate import evaluate
 from thinkswitch.triage.features import FeatureSpace, clip
-from thinkswitch.triage.training import REGULARIZATION, Scorer, Split
+from thinkswitch.triage.training import Scorer, Split
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -153,7 +153,7 @@ def main() -> None:
     variants: list[tuple[str, Any]] = [
         ("hashed n-grams + cues (learned)", None),
         ("MiniLM embeddings + LR", trainer(embed, EMBEDDING_C)),
-        ("both concatenated", trainer(both, REGULARIZATION)),
+        ("both concatenated", trainer(both, FeatureSpace.regularization)),
         ("static MiniLM token table, mean-pooled",
          trainer(lambda batch: np.vstack([pooled[t] for t in batch]), EMBEDDING_C)),
     ]

@@ -7,7 +7,6 @@ import pytest
 
 from thinkswitch.bench import metrics
 from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
-from thinkswitch.triage import training
 from thinkswitch.triage.baseline import PlainRouter, train_plain
 from thinkswitch.triage.evaluate import evaluate
 from thinkswitch.triage.training import folds_for, out_of_fold_scores
@@ -85,4 +84,3 @@ def test_the_plain_router_gets_the_same_leak_free_folds(split: str) -> None:
     assert len(seen) == len(folds)
     for trained, fold in zip(seen, folds, strict=True):
         assert trained.isdisjoint({table.items[i].question for i in fold})
-    assert training.REGULARIZATION > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
 from thinkswitch.errors import DataError, ModelNotFoundError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.triage import training
+from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
 from thinkswitch.triage.training import calibrate_threshold, folds_for, out_of_fold_scores
 
@@ -64,26 +66,61 @@ def test_learned_policy_thinks_on_math_and_not_on_reading(model: LearnedModel) -
     assert capped.budget == 100
 
 
-def test_train_save_load_gives_identical_decisions(model: LearnedModel, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["static", "hashed"])
+def test_train_save_load_gives_identical_decisions(kind: str, tmp_path: Path) -> None:
+    from thinkswitch.triage.learned import new_featurizer
+
+    model = training.train([synthetic()], version="test", features=new_featurizer(kind))
     path = tmp_path / "m.npz"
     model.save(path)
     loaded = LearnedModel.load(path)
+    assert loaded.features.kind == kind
     questions = [item.question for item in synthetic(12).items] + ["hello there"]
     assert np.allclose(model.scores(questions), loaded.scores(questions), atol=1e-5)
+    policy, again_policy = LearnedPolicy(model), LearnedPolicy(loaded)
+    for question in questions:
+        asked = (ChatMessage(role="user", content=question),)
+        assert policy.decide(asked, 4096) == again_policy.decide(asked, 4096)
     assert loaded.version == "test" and loaded.trained_on == ("synthetic",)
-    again = training.train([synthetic()], version="test")
+    again = training.train([synthetic()], version="test", features=new_featurizer(kind))
     assert np.array_equal(model.gain, again.gain), "training is deterministic"
+
+
+def test_hashed_model_explains_with_ngrams_and_old_files_still_load(tmp_path: Path) -> None:
+    hashed = training.train([synthetic()], version="h", features=FeatureSpace())
+    reason = LearnedPolicy(hashed).decide((ChatMessage(role="user", content=(
+        "A train travels 120 km in 2 hours. What is its average speed?")),), 4096).reason
+    assert "for thinking: " in reason and ("words '" in reason or "chars '" in reason
+                                          or "cue: " in reason)
+    # A format-1 file (before the featurizer was recorded) is read as hashed features.
+    path = tmp_path / "v1.npz"
+    hashed.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        parts = {key: data[key] for key in data.files}
+    header = json.loads(bytes(parts["header"]).decode())
+    header.update(format="thinkswitch-learned-triage/1", **header.pop("features"))
+    parts["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **parts)
+    old = LearnedModel.load(path)
+    assert isinstance(old.features, FeatureSpace)
+    assert np.allclose(old.scores(["If 2x = 6, what is x?"]),
+                       hashed.scores(["If 2x = 6, what is x?"]))
 
 
 def test_shipped_model_loads_fast_and_decides() -> None:
     started = time.perf_counter()
     policy = LearnedPolicy.from_path()
     assert time.perf_counter() - started < 2.0
-    assert default_model_path().stat().st_size < 3 * 1024 * 1024
+    assert default_model_path().stat().st_size < 64 * 1024
+    assert policy.model.features.kind == "static"
     decision = policy.decide((ChatMessage(role="user", content=(
         "If 5 pencils cost $2.50, how much do 12 pencils cost?")),), 1024)
-    assert decision.policy.startswith("learned@")
-    assert decision.mode in ("on", "off") and decision.reason
+    assert decision.policy == "learned@v2"
+    assert decision.mode == "on" and "'cost'" in decision.reason
+    recall = policy.decide((ChatMessage(role="user", content=(
+        "What is the capital of France?")),), 1024)
+    assert recall.mode == "off" and recall.score is not None and decision.score is not None
+    assert recall.score < policy.threshold <= decision.score
 
 
 def test_calibration_hits_the_target_rate(model: LearnedModel) -> None:
@@ -111,7 +148,8 @@ def test_splits_never_leak_a_question(split: str, monkeypatch: pytest.MonkeyPatc
     seen: list[tuple[set[str], set[str]]] = []
     real_train = training.train
 
-    def spy(tables: list[PairedTable], version: str = "x", space: object = None) -> LearnedModel:
+    def spy(tables: list[PairedTable], version: str = "x", features: object = None
+            ) -> LearnedModel:
         seen.append(({i.id for t in tables for i in t.items}, set()))
         return real_train(tables, version)
 
@@ -146,8 +184,6 @@ def test_training_needs_questions() -> None:
 @pytest.mark.parametrize("text", ["", "hi", "If 3x + 5 = 11, what is x?\nA. 1\nB. 2",
                                   "word " * 900, "ünïcödé 3/4 of 12 = ?"])
 def test_fast_row_equals_the_sklearn_transform(text: str) -> None:
-    from thinkswitch.triage.features import FeatureSpace
-
     space = FeatureSpace()
     matrix = space.transform([text]).tocsr()
     index, values = space.row(text)
@@ -163,7 +199,10 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
 
     run = thinkswitch("triage", "explain", "A car travels 150 km in 3 hours. Average speed?")
     assert run.returncode == 0, run.stderr
-    assert "by learned@v1" in run.stdout and "for thinking:" in run.stdout
+    assert "by learned@v2" in run.stdout and "for thinking:" in run.stdout
+    unknown = thinkswitch("triage", "train", "--outcomes", "replay:concise_cot/gpt-35-turbo",
+                          "--out", str(tmp_path / "m.npz"), "--features", "bag-of-words")
+    assert unknown.returncode == 2 and "hashed, static" in unknown.stderr
     bad = thinkswitch("triage", "calibrate", "--rate", "1.5", "--suite",
                       "replay:concise_cot/gpt-35-turbo")
     assert bad.returncode == 2 and "strictly between 0 and 1" in bad.stderr

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,10 +14,15 @@ from thinkswitch.factory import load_settings
 from thinkswitch.messages import ChatMessage
 from thinkswitch.triage.registry import get_policy
 
+if TYPE_CHECKING:
+    from thinkswitch.triage.learned import LearnedModel
+
 triage_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and explain triage.")
 
 DataDir = Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")]
 ModelFile = Annotated[Path | None, typer.Option(help="learned model file (default: shipped)")]
+Features = Annotated[str, typer.Option(
+    help="learned features: static (MiniLM token table) or hashed (n-grams + cues)")]
 
 
 def _tables(names: list[str], data_dir: Path | None) -> list[PairedTable]:
@@ -35,13 +41,16 @@ def train(
         "--outcomes", help="paired outcome tables: replay:... names or CSV files")],
     out: Annotated[Path, typer.Option(help="where to write the model (.npz)")],
     version: Annotated[str, typer.Option(help="version recorded in the model")] = "custom",
+    features: Features = "static",
     data_dir: DataDir = None,
 ) -> None:
     """Train the `learned` policy on paired outcomes (deterministic)."""
+    from thinkswitch.triage.learned import new_featurizer
     from thinkswitch.triage.training import train as fit
 
+    featurizer = new_featurizer(features)
     tables = _tables(outcomes, data_dir)
-    model = fit(tables, version=version)
+    model = fit(tables, version=version, features=featurizer)
     model.save(out)
     typer.echo(f"trained learned@{version} on {model.meta['questions']} questions "
                f"({', '.join(t.name for t in tables)}); wrote {out} "
@@ -114,6 +123,7 @@ def evaluate_cmd(
         help="more outcome tables added to every fold's training (other questions)")] = None,
     folds: Annotated[int, typer.Option(min=2)] = 5,
     seed: Annotated[int, typer.Option()] = 0,
+    features: Features = "static",
     model: ModelFile = None,
     out: Annotated[Path | None, typer.Option(help="write a report with plots")] = None,
     data_dir: DataDir = None,
@@ -127,10 +137,18 @@ def evaluate_cmd(
     if split not in ("question", "group"):
         raise UsageError(f"unknown split {split!r}; valid: group, question")
     from thinkswitch.triage.baseline import train_plain
+    from thinkswitch.triage.learned import new_featurizer
+    from thinkswitch.triage.training import Trainer
+    from thinkswitch.triage.training import train as fit
 
     per_fold = policy in ("learned-cv", "plain-cv")
     chosen = None if per_fold else get_policy(policy, None, model)
-    trainer = train_plain if policy == "plain-cv" else None
+    featurizer = new_featurizer(features)
+
+    def learned_cv(tables: Sequence[PairedTable]) -> LearnedModel:
+        return fit(tables, version="fold", features=featurizer)
+
+    trainer: Trainer = train_plain if policy == "plain-cv" else learned_cv
     train_table = _tables([train_suite], data_dir)[0] if train_suite else None
     extra = _tables(extra_train or [], data_dir)
     summaries = []

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 CLIP_CHARS = 1000
 WORD_FEATURES = 2**16
 CHAR_FEATURES = 2**16
+K = TypeVar("K")
 _DIGITS = re.compile(r"\d")
 _MATH = re.compile(r"[=+\-*/^<>%$]|\\frac|\\sqrt|\bsqrt\b")
 _CHOICE = re.compile(r"(?m)^\s*\(?[A-E][.)]\s*(.*)$")
@@ -64,12 +65,70 @@ def cue_vector(text: str) -> list[float]:
     ]
 
 
+class Featurizer(Protocol):
+    """What the `learned` model reads a text as; a model file records which one (`header`)."""
+
+    kind: ClassVar[str]
+    #: Inverse regularisation strength of the logistic gain model on these features.
+    regularization: ClassVar[float]
+
+    @property
+    def size(self) -> int: ...
+
+    def header(self) -> dict[str, Any]: ...
+
+    def transform(self, texts: list[str]) -> Any:
+        """A (texts x size) matrix, sparse or dense."""
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One text's features as (indices, values): the fast single-request path."""
+
+    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
+        """The `top` readable parts of `text` that push `features @ weights` most, each way."""
+
+
+Strongest = tuple[list[tuple[str, float]], list[tuple[str, float]]]
+#: Shares smaller than this explain nothing.
+MIN_SHOWN = 0.005
+
+
+def strongest(shares: list[tuple[K, float]], top: int) -> tuple[list[tuple[K, float]],
+                                                                list[tuple[K, float]]]:
+    """The `top` largest positive and negative shares, strongest first."""
+    ranked = sorted(shares, key=lambda pair: pair[1])
+    up = [pair for pair in ranked[::-1][:top] if pair[1] >= MIN_SHOWN]
+    down = [pair for pair in ranked[:top] if pair[1] <= -MIN_SHOWN]
+    return up, down
+
+
 @dataclass(frozen=True)
 class FeatureSpace:
-    """The feature layout: [word n-grams | char n-grams | cues]."""
+    """Hashed n-grams and cues, laid out as [word n-grams | char n-grams | cues]."""
 
+    kind: ClassVar[str] = "hashed"
+    #: 0.03 ranked best of 0.03-3 leave-one-exam-out on concise_cot.
+    regularization: ClassVar[float] = 0.03
     word_features: int = WORD_FEATURES
     char_features: int = CHAR_FEATURES
+
+    @classmethod
+    def from_header(cls, header: dict[str, Any]) -> FeatureSpace:
+        return cls(int(header["word_features"]), int(header["char_features"]))
+
+    def header(self) -> dict[str, Any]:
+        return {"kind": self.kind, "word_features": self.word_features,
+                "char_features": self.char_features}
+
+    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
+        index, values = self.row(text)
+        shares = [(int(i), float(v * weights[i])) for i, v in zip(index, values, strict=True)]
+        up, down = strongest(shares, top)
+        names = self.names_for(text, {i for i, _ in up + down})
+
+        def named(pairs: list[tuple[int, float]]) -> list[tuple[str, float]]:
+            return [(names.get(i, f"feature #{i}"), share) for i, share in pairs]
+
+        return named(up), named(down)
 
     @property
     def size(self) -> int:

@@ -1,5 +1,8 @@
 """`learned`: a logistic model over cheap text features that predicts whether thinking pays.
 
+The features are either a static MiniLM token table (`static`, the shipped model's) or hashed
+word and character n-grams plus cues (`hashed`); the model file says which.
+
 A strongly regularised logistic regression, trained on paired outcomes with balanced class
 weights, predicts P(thinking turns a wrong answer right); that probability is the score.
 (A second model for P(right turned wrong), scored as P_gain - P_loss, ranked worse in
@@ -7,7 +10,7 @@ leave-one-exam-out evaluation and was dropped.) A ridge
 regression on log(thinking-mode tokens) picks the budget tier (256 / 1024 / 4096) for a
 request that thinks; the caller's budget stays the cap.
 
-The model file (`.npz`) holds only the non-zero weights, the feature layout, the default
+The model file (`.npz`) holds only the non-zero weights, the featurizer's header, the default
 threshold and a version; it loads in milliseconds and is never unpickled.
 """
 
@@ -15,29 +18,50 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 
-from thinkswitch.errors import DataError, ModelNotFoundError
+from thinkswitch.errors import (
+    DataError,
+    ModelNotFoundError,
+    ThinkswitchError,
+    UnknownNameError,
+)
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
-from thinkswitch.triage.features import FeatureSpace
+from thinkswitch.triage.features import FeatureSpace, Featurizer
+from thinkswitch.triage.static_features import StaticFeatures
 
-FORMAT = "thinkswitch-learned-triage/1"
+FORMAT = "thinkswitch-learned-triage/2"
+#: Format 1 (hashed features only, their sizes at the top of the header) still loads.
+FORMAT_HASHED_ONLY = "thinkswitch-learned-triage/1"
 TIERS = (256, 1024, 4096)
 EXPLAIN_TOP = 3
-MIN_SHOWN = 0.005  # contributions smaller than this explain nothing
+#: Featurizers by kind: from a model file's header, and new for training.
+FEATURIZERS: Mapping[str, Callable[[dict[str, Any]], Featurizer]] = MappingProxyType(
+    {"static": StaticFeatures.from_header, "hashed": FeatureSpace.from_header})
+NEW_FEATURIZERS: Mapping[str, Callable[[], Featurizer]] = MappingProxyType(
+    {"static": StaticFeatures.shipped, "hashed": FeatureSpace})
+
+
+def new_featurizer(kind: str) -> Featurizer:
+    try:
+        return NEW_FEATURIZERS[kind]()
+    except KeyError:
+        raise UnknownNameError("features", kind, NEW_FEATURIZERS) from None
 
 
 @dataclass(frozen=True)
 class LearnedModel:
     version: str
-    space: FeatureSpace
+    features: Featurizer
     gain: np.ndarray
     gain_bias: float
     length: np.ndarray
@@ -47,11 +71,11 @@ class LearnedModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def scores(self, texts: list[str]) -> np.ndarray:
-        features = self.space.transform(texts)
-        return _sigmoid(features @ self.gain + self.gain_bias)
+        matrix = self.features.transform(texts)
+        return _sigmoid(matrix @ self.gain + self.gain_bias)
 
     def tier(self, text: str) -> int:
-        return self.tier_for(self.space.transform([text]))
+        return self.tier_for(self.features.transform([text]))
 
     def tier_for(self, features: Any) -> int:
         return _tier(math.exp(float((features @ self.length)[0] + self.length_bias)))
@@ -66,8 +90,7 @@ class LearnedModel:
             arrays[f"{name}_value"] = weights[index].astype(np.float32)
         header = {
             "format": FORMAT, "version": self.version, "threshold": self.threshold,
-            "word_features": self.space.word_features,
-            "char_features": self.space.char_features,
+            "features": self.features.header(),
             "biases": [self.gain_bias, self.length_bias],
             "trained_on": list(self.trained_on), "meta": self.meta,
         }
@@ -82,23 +105,32 @@ class LearnedModel:
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
-                if header.get("format") != FORMAT:
-                    raise DataError(f"{path} is not a thinkswitch learned-triage model")
-                space = FeatureSpace(header["word_features"], header["char_features"])
+                features = _featurizer(header, path)
                 weights = {}
                 for name in ("gain", "length"):
-                    dense = np.zeros(space.size, dtype=np.float64)
+                    dense = np.zeros(features.size, dtype=np.float64)
                     dense[data[f"{name}_index"]] = data[f"{name}_value"]
                     weights[name] = dense
             gain_bias, length_bias = header["biases"]
-            return cls(header["version"], space, weights["gain"], float(gain_bias),
+            return cls(header["version"], features, weights["gain"], float(gain_bias),
                        weights["length"], float(length_bias),
                        float(header["threshold"]), tuple(header["trained_on"]),
                        header.get("meta", {}))
-        except DataError:
+        except ThinkswitchError:
             raise
         except Exception as error:  # any damage to the file: truncated zip, bad keys, bad indices
             raise DataError(f"cannot read triage model {path}: {error}") from None
+
+
+def _featurizer(header: dict[str, Any], path: Path) -> Featurizer:
+    if header.get("format") == FORMAT_HASHED_ONLY:
+        return FeatureSpace.from_header(header)
+    if header.get("format") != FORMAT:
+        raise DataError(f"{path} is not a thinkswitch learned-triage model")
+    kind = header["features"]["kind"]
+    if kind not in FEATURIZERS:
+        raise DataError(f"{path} uses unknown features {kind!r}; valid: {', '.join(FEATURIZERS)}")
+    return FEATURIZERS[kind](header["features"])
 
 
 def _tier(expected_tokens: float) -> int:
@@ -112,7 +144,7 @@ def _sigmoid(values: Any) -> np.ndarray:
 
 
 def default_model_path() -> Path:
-    return Path(__file__).parent / "models" / "learned-v1.npz"
+    return Path(__file__).parent / "models" / "learned-v2.npz"
 
 
 class LearnedPolicy(TriagePolicy):
@@ -134,7 +166,7 @@ class LearnedPolicy(TriagePolicy):
     def decide(self, messages: tuple[ChatMessage, ...], budget: int) -> Decision:
         read = triage_text(messages)
         text = read.text
-        index, values = self.model.space.row(text)
+        index, values = self.model.features.row(text)
         score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
         think = score >= self.threshold
         tier = None
@@ -146,22 +178,14 @@ class LearnedPolicy(TriagePolicy):
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
             reason=f"{verdict}: score {score:.2f} vs threshold {self.threshold:.2f}; "
-            f"{self._explain(text, index, values)}{read.note}",
+            f"{self.explain(text)}{read.note}",
         )
 
     def explain(self, text: str) -> str:
-        """The features of `text` that pushed the score most, each way."""
-        return self._explain(text, *self.model.space.row(text))
+        """The parts of `text` that pushed the score most, each way."""
+        up, down = self.model.features.strongest(text, self.model.gain, EXPLAIN_TOP)
 
-    def _explain(self, text: str, index: np.ndarray, values: np.ndarray) -> str:
-        contributions = values * self.model.gain[index]
-        order = np.argsort(contributions)
-        ranked = [(float(contributions[k]), int(index[k])) for k in order]
-        up = [(c, i) for c, i in ranked[::-1][:EXPLAIN_TOP] if c >= MIN_SHOWN]
-        down = [(c, i) for c, i in ranked[:EXPLAIN_TOP] if c <= -MIN_SHOWN]
-        names = self.model.space.names_for(text, {i for _, i in up + down})
-
-        def shown(pairs: list[tuple[float, int]]) -> str:
-            return ", ".join(f"{names.get(i, f'feature #{i}')} ({c:+.2f})" for c, i in pairs)
+        def shown(pairs: list[tuple[str, float]]) -> str:
+            return ", ".join(f"{name} ({share:+.2f})" for name, share in pairs)
 
         return f"for thinking: {shown(up) or 'nothing'}; against: {shown(down) or 'nothing'}"

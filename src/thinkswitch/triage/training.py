@@ -16,7 +16,7 @@ import numpy as np
 
 from thinkswitch.bench.outcomes import PairedTable
 from thinkswitch.errors import DataError, UsageError
-from thinkswitch.triage.features import FeatureSpace
+from thinkswitch.triage.features import Featurizer
 from thinkswitch.triage.learned import LearnedModel
 
 Split = Literal["question", "group"]
@@ -29,8 +29,6 @@ class Scorer(Protocol):
 
 
 Trainer = Callable[[Sequence[PairedTable]], Scorer]
-#: Inverse regularisation strength; 0.03 ranked best of 0.03-3 leave-one-exam-out on concise_cot.
-REGULARIZATION = 0.03
 
 
 def _examples(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -50,22 +48,28 @@ def _examples(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.
 
 
 def train(tables: Sequence[PairedTable], version: str = "custom",
-          space: FeatureSpace | None = None) -> LearnedModel:
-    """Fit the gain, loss and length models on every question of `tables` (deterministic)."""
+          features: Featurizer | None = None) -> LearnedModel:
+    """Fit the gain and length models on every question of `tables` (deterministic).
+
+    `features` default to the shipped static token table."""
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    space = space or FeatureSpace()
+    if features is None:
+        from thinkswitch.triage.static_features import StaticFeatures
+
+        features = StaticFeatures.shipped()
     texts, gain, log_tokens = _examples(tables)
-    features = space.transform(texts)
+    matrix = features.transform(texts)
     if gain.min() == gain.max():
-        gain_w, gain_b = np.zeros(space.size), (-10.0 if gain.max() == 0 else 10.0)
+        gain_w, gain_b = np.zeros(features.size), (-10.0 if gain.max() == 0 else 10.0)
     else:
-        model = LogisticRegression(C=REGULARIZATION, class_weight="balanced", max_iter=3000)
-        model.fit(features, gain)
+        model = LogisticRegression(C=features.regularization, class_weight="balanced",
+                                   max_iter=3000)
+        model.fit(matrix, gain)
         gain_w, gain_b = model.coef_[0].astype(float), float(model.intercept_[0])
-    ridge = Ridge(alpha=1.0).fit(features, log_tokens)
+    ridge = Ridge(alpha=1.0).fit(matrix, log_tokens)
     return LearnedModel(
-        version, space, gain_w, gain_b, ridge.coef_.astype(float), float(ridge.intercept_),
+        version, features, gain_w, gain_b, ridge.coef_.astype(float), float(ridge.intercept_),
         threshold=0.5, trained_on=tuple(t.name for t in tables),
         meta={"questions": len(texts), "gain_rate": float(gain.mean())},
     )
