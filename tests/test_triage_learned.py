@@ -206,3 +206,39 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
     bad = thinkswitch("triage", "calibrate", "--rate", "1.5", "--suite",
                       "replay:concise_cot/gpt-35-turbo")
     assert bad.returncode == 2 and "strictly between 0 and 1" in bad.stderr
+
+
+def test_an_explicit_wish_outranks_the_score() -> None:
+    policy = LearnedPolicy.from_path()
+    quick = policy.decide((ChatMessage(role="user", content=(
+        "Quick answer: what is 17 * 23?")),), 1024)
+    plain = policy.decide((ChatMessage(role="user", content="What is 17 * 23?"),), 1024)
+    assert plain.mode == "on" and quick.mode == "off" and quick.budget is None
+    assert quick.score is not None and quick.score >= policy.threshold
+    assert "asked for a quick answer, overriding score" in quick.reason
+    careful = policy.decide((ChatMessage(role="user", content=(
+        "Think carefully: who wrote Hamlet?")),), 1024)
+    assert careful.mode == "on" and careful.budget in (256, 1024)
+    assert careful.score is not None and careful.score < policy.threshold
+    assert "asked to think carefully, overriding" in careful.reason
+    assert "overriding" not in plain.reason
+
+
+def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from thinkswitch.cli import app, triage_cmd
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(triage_cmd, "get_policy", broken)
+    monkeypatch.delenv("THINKSWITCH_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        app.main(["triage", "explain", "anything"])
+    assert exit_info.value.code == 70
+    err = capsys.readouterr().err
+    assert err.strip() == ("thinkswitch: internal error: RuntimeError: boom (a bug in "
+                           "thinkswitch; THINKSWITCH_DEBUG=1 shows the traceback)")
+    monkeypatch.setenv("THINKSWITCH_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        app.main(["triage", "explain", "anything"])

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     dialect: str | None = Field(None, description="override the dialect the model suggests")
     data_dir: Path = Field(default_factory=default_data_dir, alias="THINKSWITCH_DATA")
 
-    policy: str = Field("rules", description="triage policy for auto: rules, learned or cascade")
+    policy: str = Field("learned", description="triage policy for auto: learned, rules or cascade")
     knob: float | None = Field(None, ge=0.0, le=1.0, description="the policy's threshold")
     triage_model: Path | None = Field(None, description="model file for the learned policy")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -162,6 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted")
         sys.exit(130)
+    except Exception as error:  # a bug: one line for the user, the traceback only on request
+        if os.environ.get("THINKSWITCH_DEBUG"):
+            raise
+        _fail(f"internal error: {type(error).__name__}: {error} (a bug in thinkswitch; "
+              "THINKSWITCH_DEBUG=1 shows the traceback)")
+        sys.exit(70)
     # Typer turns Ctrl-C into an exit code that standalone_mode=False returns, not raises.
     if isinstance(code, int) and code != 0:
         if code == 130:

@@ -37,6 +37,7 @@ from thinkswitch.result import Decision
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
 from thinkswitch.triage.features import FeatureSpace, Featurizer
+from thinkswitch.triage.rules import asked_for
 from thinkswitch.triage.static_features import StaticFeatures
 
 FORMAT = "thinkswitch-learned-triage/2"
@@ -148,7 +149,8 @@ def default_model_path() -> Path:
 
 
 class LearnedPolicy(TriagePolicy):
-    """Think when the learned score reaches the threshold (the model's own by default)."""
+    """Think when the learned score reaches the threshold (the model's own by default), unless
+    the request explicitly asks to think carefully or for a quick answer."""
 
     name: ClassVar[str] = "learned"
 
@@ -168,16 +170,22 @@ class LearnedPolicy(TriagePolicy):
         text = read.text
         index, values = self.model.features.row(text)
         score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
-        think = score >= self.threshold
+        by_score = score >= self.threshold
+        asked = asked_for(text)
+        think = by_score if asked is None else asked == "on"
         tier = None
         if think:
             expected = math.exp(float(values @ self.model.length[index] + self.model.length_bias))
             tier = min(_tier(expected), budget)
         verdict = f"think, budget {tier}" if think else "answer directly"
+        wish = ""
+        if think != by_score:
+            wish = ("asked to think carefully, " if think else "asked for a quick answer, ")
+            wish += "overriding "
         return Decision(
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
-            reason=f"{verdict}: score {score:.2f} vs threshold {self.threshold:.2f}; "
+            reason=f"{verdict}: {wish}score {score:.2f} vs threshold {self.threshold:.2f}; "
             f"{self.explain(text)}{read.note}",
         )
 

@@ -1,15 +1,15 @@
 """`rules`: a no-training triage policy from textual cues.
 
 Each cue adds a weight; the score is the sum clipped to [0, 1], and the request thinks when
-the score reaches the threshold. This is the stand-in auto rule until the learned policies
-land; its reason lists the cues that fired so the decision can be read and audited.
+the score reaches the threshold. It needs no training and no model file; its reason lists the
+cues that fired so the decision can be read and audited.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
@@ -24,6 +24,10 @@ class Cue:
     weight: float
 
 
+THINK_REQUEST = re.compile(
+    r"\b(?:think (?:carefully|hard|step)|reason (?:about|carefully)|show your work)\b", re.I)
+QUICK = re.compile(r"\b(?:quick(?:ly)? answer|just (?:tell|answer)|one word|briefly|tl;?dr)\b",
+                   re.I)
 CUES: tuple[Cue, ...] = (
     Cue("numbers", re.compile(r"\d(?:[.,]\d+)?[^\d.,]\D*?\d"), 0.30),  # two numbers
     Cue("arithmetic operators", re.compile(r"\d\s*[-+*/\u00d7\u00f7^=]\s*\d"), 0.25),
@@ -33,12 +37,16 @@ CUES: tuple[Cue, ...] = (
         r"\b(?:how (?:many|much|long)|total|prove|derive|step[- ]by[- ]step|calculate|"
         r"compute|solve|average|altogether|remain(?:s|ing)?|each|per|what is the probability|"
         r"how would you|explain why)\b", re.I), 0.30),
-    Cue("asks to think carefully", re.compile(
-        r"\b(?:think (?:carefully|hard|step)|reason (?:about|carefully)|show your work)\b",
-        re.I), 0.60),
+    Cue("asks to think carefully", THINK_REQUEST, 0.60),
 )
-QUICK = re.compile(r"\b(?:quick(?:ly)? answer|just (?:tell|answer)|one word|briefly|tl;?dr)\b",
-                   re.I)
+
+
+def asked_for(text: str) -> Literal["on", "off"] | None:
+    """What the request itself asks for, if it says so: a user's explicit wish outranks a
+    statistical guess (an explicit quick-answer request wins over one to think)."""
+    if QUICK.search(text):
+        return "off"
+    return "on" if THINK_REQUEST.search(text) else None
 LONG_QUESTION_CHARS = 400
 
 

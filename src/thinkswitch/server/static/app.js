@@ -269,8 +269,9 @@
       return decision.mode === "on" ? "switched on by you" : "switched off by you";
     }
     return String(decision.reason || "")
-      .replace(/^(think|answer directly)\s*:\s*/i, "")
+      .replace(/^(think(,\s*budget\s*\d+)?|answer directly)\s*:\s*/i, "")
       .replace(/\s*\(score[^)]*\)/, "")
+      .replace(/^score [\d.]+ vs threshold [\d.]+;\s*/, "")
       .trim();
   }
 
