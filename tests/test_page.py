@@ -32,6 +32,7 @@ from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
+from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.rules import RulesPolicy
 
 pytestmark = pytest.mark.slow
@@ -194,11 +195,12 @@ def scripted_site(tmp_path: Path) -> Iterator[Any]:
 
     with ExitStack() as servers:
 
-        def start(delay: float = 0.0, record: bool = True,
+        def start(delay: float = 0.0, record: bool = True, policy: TriagePolicy | None = None,
                   **options: Any) -> tuple[str, PacedEngine, Switch]:
             engine = PacedEngine(delay)
             recorder = Recorder(open_store(tmp_path / f"t{id(engine)}.sqlite")) if record else None
-            switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(), recorder)
+            switch = Switch(engine, get_dialect("prompted"), policy or RulesPolicy(), Settings(),
+                            recorder)
             root = servers.enter_context(live_server(create_app(switch, **options)))
             return root, engine, switch
 
@@ -398,6 +400,25 @@ def test_history_says_when_recording_is_off(scripted_site: Any, open_tab: Any) -
     message = tab.page.locator("#history-message")
     message.filter(has_text="recording is off").wait_for()
     assert tab.page.locator(".history-open").count() == 0
+
+
+def test_auto_badge_with_the_learned_policy_names_words(scripted_site: Any,
+                                                        open_tab: Any) -> None:
+    from thinkswitch.triage.learned import LearnedPolicy
+
+    root, engine, _ = scripted_site(policy=LearnedPolicy.from_path())
+    engine.enqueue(thinking=["17 * 23 = 391"], answer=["391"])
+    engine.enqueue(answer=["391"])
+    tab = open_tab(root)
+    tab.set_budget(2)  # 64
+    badge = tab.finished(tab.ask("What is 17 * 23?")).locator(".badge")
+    assert re.fullmatch(r"Auto → thinking, budget 64: for thinking: '17' \(\+\d\.\d\d\), .*"
+                        r"; against: .*, score 0\.\d\d", badge.inner_text()), badge.inner_text()
+    assert "learned@v2" in (badge.get_attribute("title") or "")
+    quick = tab.finished(tab.ask("Quick answer: what is 17 * 23?")).locator(".badge")
+    assert re.fullmatch(r"Auto → no thinking: asked for a quick answer, overriding score "
+                        r"0\.\d\d vs threshold 0\.50; for thinking: .*, score 0\.\d\d",
+                        quick.inner_text()), quick.inner_text()
 
 
 # --- hostile output, Stop, errors (scripted engine) -----------------------------------------
