@@ -34,7 +34,9 @@ def bench(
     modes: Annotated[str, typer.Option(help="comma-separated: off,on:256,on:1024,auto")] = (
         "off,on,auto"
     ),
-    policy: Annotated[str, typer.Option(help="triage policy for auto and curves")] = "rules",
+    policy: Annotated[str | None, typer.Option(
+        help="triage policy for auto and curves (default: THINKSWITCH_POLICY, else learned)")
+    ] = None,
     triage_model: Annotated[Path | None, typer.Option(help="model file for learned")] = None,
     knob: Annotated[float | None, typer.Option(help="the policy's threshold in [0, 1]")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="items per suite")] = None,
@@ -61,11 +63,13 @@ def bench(
     check_suite_names(suites)
     if concurrency > 1 and settings.engine == "llama_cpp":
         raise UsageError("--concurrency > 1 needs an HTTP engine; llama_cpp runs one at a time")
+    chosen = get_policy(settings.policy, settings.knob, settings.triage_model)
+    _warn_on_training_data(chosen, suites)
     options = BenchOptions(
         suites=tuple(suites),
         modes=parse_modes(modes),
-        policy=get_policy(settings.policy, settings.knob, settings.triage_model),
-        policy_label=f"{policy}@{knob}" if knob is not None else policy,
+        policy=chosen,
+        policy_label=f"{settings.policy}@{knob}" if knob is not None else settings.policy,
         data_dir=settings.data_dir,
         default_budget=settings.default_budget,
         limit=limit,
@@ -89,3 +93,14 @@ def bench(
     if save_outcomes_to is not None:
         rows = save_outcomes(live, save_outcomes_to)
         console.print(f"paired outcomes: {rows} rows in {save_outcomes_to}")
+
+
+def _warn_on_training_data(policy: object, suites: list[str]) -> None:
+    """A learned model's curve on the outcomes it was trained on flatters it: say so."""
+    trained_on = set(getattr(getattr(policy, "model", None), "trained_on", ()))
+    for suite in suites:
+        name = "replay:" + suite.removeprefix("replay:").split("?")[0]
+        if name in trained_on:
+            typer.echo(f"warning: the policy's model was trained on {name}; its curve there is "
+                       "on training data (thinkswitch triage eval --policy learned-cv scores "
+                       "it on held-out questions)", err=True)
