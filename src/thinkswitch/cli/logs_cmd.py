@@ -57,7 +57,7 @@ def _short(value: object, width: int = 60) -> str:
 def list_cmd(
     since: Annotated[str | None, typer.Option(help="only records from this UTC time on")] = None,
     mode: Annotated[str | None, typer.Option(help="off or on")] = None,
-    policy: Annotated[str | None, typer.Option(help="user, rules, learned@v1, ...")] = None,
+    policy: Annotated[str | None, typer.Option(help="user, rules, learned@v2, ...")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
     db: Db = None,
 ) -> None:
