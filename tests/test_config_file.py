@@ -291,6 +291,21 @@ def test_semantic_checks(tmp_path: Path, text: str, problem: str) -> None:
     assert "short" not in caught.value.problems[0]
 
 
+def test_the_example_placeholders_are_refused(tmp_path: Path) -> None:
+    example = (Path(__file__).parents[1] / "deploy" / ".env.example").read_text()
+    values = dict(line.split("=", 1) for line in example.splitlines()
+                  if "=" in line and not line.startswith("#"))
+    text = '[server]\nsigning_key_env = "SIGNING_KEY"\napi_keys_env = "API_KEYS"\n'
+    with pytest.raises(ConfigFileError) as caught:
+        load_config(write(tmp_path, text), values)
+    assert caught.value.problems == [
+        "server.signing_key_env: the signing key is the example's placeholder; generate one "
+        "with `openssl rand -hex 32`",
+        "server: an API key is the example's placeholder (change-me...); generate real keys"]
+    real = {"SIGNING_KEY": "9f" * 32, "API_KEYS": "k-1a2b3c,k-4d5e6f"}
+    assert load_config(write(tmp_path, text), real).server.api_keys == ("k-1a2b3c", "k-4d5e6f")
+
+
 def test_mask_url() -> None:
     assert mask_url("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert mask_url("/var/lib/traces.sqlite") == "/var/lib/traces.sqlite"

@@ -56,6 +56,11 @@ def settings_variables() -> set[str]:
             for name, field in Settings.model_fields.items()}
 
 
+def changed(example: dict[str, str]) -> dict[str, str]:
+    """An example's secrets with their placeholders replaced, as an operator must."""
+    return {name: value.replace("change-me", "5e" * 16) for name, value in example.items()}
+
+
 def secret_variables(loaded: LoadedConfig) -> set[str]:
     """The environment variables a config file reads its secrets from."""
     file = loaded.file
@@ -88,7 +93,9 @@ def option(args: list[str], flag: str) -> str:
 
 @pytest.fixture(scope="module")
 def dotenv() -> dict[str, str]:
-    return env_file(DEPLOY / ".env.example")
+    """deploy/.env.example with every placeholder changed, as its first line asks (the
+    placeholders themselves are refused: tests/test_config_file.py)."""
+    return changed(env_file(DEPLOY / ".env.example"))
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +248,7 @@ def resolve_port(workload: dict[str, Any], port: int | str) -> int:
 @pytest.fixture(scope="module")
 def secret(manifests: list[dict[str, Any]]) -> dict[str, str]:
     data: dict[str, str] = one(manifests, "Secret", "thinkswitch-secrets")["stringData"]
-    return data
+    return changed(data)
 
 
 @pytest.fixture(scope="module")

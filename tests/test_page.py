@@ -372,9 +372,13 @@ def test_history_api_pages_newest_first_and_404s_without_recording(scripted_site
     assert first["data"][0]["usage"] == {"prompt_tokens": 5, "thinking_tokens": 0,
                                          "answer_tokens": 1}
     older = httpx.get(f"{root}/v1/traces", params={
-        "limit": 2, "before": first["data"][-1]["created_at"]}).json()
+        "limit": 2, "after": first["data"][-1]["id"]}).json()
     assert [row["question"] for row in older["data"]] == ["question 0"]
     assert older["has_more"] is False
+    lost = httpx.get(f"{root}/v1/traces", params={"after": "no-such-trace"})
+    assert lost.status_code == 400
+    assert lost.json()["error"]["param"] == "after"
+    assert "no-such-trace" in lost.json()["error"]["message"]
     full = httpx.get(f"{root}/v1/traces/{first['data'][0]['id']}").json()
     assert full["answer"] == "answer 2" and full["messages"][-1]["content"] == "question 2"
     assert full["cost"]["total"] == 0

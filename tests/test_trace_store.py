@@ -330,6 +330,24 @@ def test_filters_by_caller_and_before(store: SqlTraceStore) -> None:
     assert store.records(caller="key-nobody") == []
 
 
+def test_pages_by_id_cursor_skip_nothing_at_equal_timestamps(store: SqlTraceStore) -> None:
+    moment = 1_800_000_000.25
+    appended = [store.append(sample_record(i, tag="same", created_at=moment))
+                for i in range(5)]
+    paged: list[str] = []
+    cursor = None
+    while True:
+        page = store.records(caller="key-same", limit=2, after_id=cursor)
+        if not page:
+            break
+        paged += [r.id for r in page]
+        cursor = page[-1].id
+    assert paged == [r.id for r in reversed(appended)]
+    # the timestamp cursor cannot tell these apart: it skips all but the first page
+    assert store.records(caller="key-same", before=moment) == []
+    assert store.records(after_id="no-such-id") == []
+
+
 def test_a_changed_caller_column_is_tampering(store: SqlTraceStore, store_url: str) -> None:
     record = store.append(sample_record(1, tag="owner"))
     store.append(sample_record(2))

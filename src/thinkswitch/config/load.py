@@ -215,6 +215,10 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
     )
 
 
+#: What deploy/.env.example puts in every secret: a deployment that kept it is refused.
+PLACEHOLDER = "change-me"
+
+
 def _secret_problems(config: ConfigFile, environ: Mapping[str, str]) -> list[str]:
     """Checks of resolved secret values (the values themselves are never printed)."""
     problems = []
@@ -225,6 +229,13 @@ def _secret_problems(config: ConfigFile, environ: Mapping[str, str]) -> list[str
         if len(key) < 32:
             problems.append(f"{where}: the signing key must be at least 32 bytes "
                             f"(it has {len(key)})")
+        elif PLACEHOLDER in key.decode("utf-8", "replace").lower():
+            problems.append(f"{where}: the signing key is the example's placeholder; "
+                            "generate one with `openssl rand -hex 32`")
+    keys = server_options(config, environ).api_keys
+    if any(PLACEHOLDER in key.lower() for key in keys):
+        problems.append("server: an API key is the example's placeholder (change-me...); "
+                        "generate real keys")
     if server.api_keys_env and not _split_keys(environ[server.api_keys_env]):
         problems.append(f"server.api_keys_env: environment variable {server.api_keys_env} "
                         "holds no keys")

@@ -75,11 +75,16 @@ def detail(record: TraceRecord) -> dict[str, Any]:
     return body
 
 
-def history_page(store: TraceStore, limit: int, before: float | None,
-                 caller: str = "") -> list[TraceRecord]:
-    """Up to `limit` of `caller`'s request records created before `before` (all if None),
-    newest first (retention notes are not requests)."""
-    rows = store.records(limit=limit, before=before, caller=caller)
+def history_page(store: TraceStore, limit: int, after: str | None,
+                 caller: str = "") -> list[TraceRecord] | None:
+    """Up to `limit` of `caller`'s request records, newest first, after the record `after`
+    in that order (from the newest if None); None when `after` is not one of its records.
+    Retention notes are not requests."""
+    if after is not None:
+        cursor = store.get(after)
+        if cursor is None or cursor.caller != caller:
+            return None
+    rows = store.records(limit=limit, caller=caller, after_id=after)
     return [row for row in rows if row.kind == "request"]
 
 
@@ -98,12 +103,16 @@ def add_page(app: FastAPI, switch: Switch) -> None:
     # With API keys, a caller sees only the requests made with its own key.
     @app.get("/v1/traces", response_model=None)
     async def traces(http: Request, limit: int = Query(20, ge=1, le=MAX_PAGE),
-                     before: float | None = Query(None, description="created_at cursor")
+                     after: str | None = Query(None, description=(
+                         "cursor: the id of the last record of the previous page"))
                      ) -> JSONResponse | dict[str, Any]:
         if switch.recorder is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
-        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, before,
+        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, after,
                                        caller_of(http))
+        if rows is None:
+            return openai_error(400, f"no trace with id {after!r} to page after",
+                                "invalid_request_error", param="after")
         more = len(rows) > limit
         return {"object": "list", "data": [summary(r) for r in rows[:limit]],
                 "has_more": more}

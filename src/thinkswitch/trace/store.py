@@ -66,8 +66,11 @@ class TraceStore(ABC):
     @abstractmethod
     def records(self, since: float | None = None, mode: str | None = None,
                 policy: str | None = None, limit: int | None = None,
-                before: float | None = None, caller: str | None = None) -> list[TraceRecord]:
-        """Newest first; `since` <= created_at < `before`, of one `caller` when given."""
+                before: float | None = None, caller: str | None = None,
+                after_id: str | None = None) -> list[TraceRecord]:
+        """Newest first; `since` <= created_at < `before`, of one `caller` when given;
+        `after_id` is a page cursor: only records written before that one (by chain order,
+        so records with the very same timestamp are neither skipped nor repeated)."""
 
     @abstractmethod
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
@@ -229,12 +232,15 @@ class SqlTraceStore(TraceStore):
 
     def records(self, since: float | None = None, mode: str | None = None,
                 policy: str | None = None, limit: int | None = None,
-                before: float | None = None, caller: str | None = None) -> list[TraceRecord]:
+                before: float | None = None, caller: str | None = None,
+                after_id: str | None = None) -> list[TraceRecord]:
         clauses, params = [], []
-        for column, value in (("created_at >=", since), ("mode =", mode), ("policy =", policy),
-                              ("created_at <", before), ("caller =", caller)):
+        for condition, value in (("created_at >= ?", since), ("mode = ?", mode),
+                                 ("policy = ?", policy), ("created_at < ?", before),
+                                 ("caller = ?", caller),
+                                 ("seq < (SELECT seq FROM traces WHERE id = ?)", after_id)):
             if value is not None:
-                clauses.append(f"{column} ?")
+                clauses.append(condition)
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = f" LIMIT {int(limit)}" if limit else ""

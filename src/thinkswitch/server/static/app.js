@@ -35,7 +35,7 @@
     model: "",
     conversation: [],
     controller: null,
-    historyBefore: null,
+    historyAfter: null,
   };
 
   // ---- small helpers -----------------------------------------------------------------------
@@ -566,14 +566,15 @@
   async function loadHistory(more) {
     ui.historyMessage.textContent = "loading…";
     if (!more) {
-      state.historyBefore = null;
+      state.historyAfter = null;
       ui.historyList.replaceChildren();
     }
-    const query = "?limit=20" + (state.historyBefore ? "&before=" + state.historyBefore : "");
+    const query = "?limit=20" +
+      (state.historyAfter ? "&after=" + encodeURIComponent(state.historyAfter) : "");
     try {
       const page = await getJson("/v1/traces" + query);
       page.data.forEach(function (item) { ui.historyList.appendChild(historyRow(item)); });
-      if (page.data.length) state.historyBefore = page.data[page.data.length - 1].created_at;
+      if (page.data.length) state.historyAfter = page.data[page.data.length - 1].id;
       ui.historyMore.hidden = !page.has_more;
       ui.historyMessage.textContent = ui.historyList.children.length ? ""
         : "No requests recorded yet.";
