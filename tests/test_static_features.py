@@ -55,7 +55,8 @@ def test_basic_words_split_punctuation_and_strip_accents() -> None:
 
 def test_table_loads_once_and_is_unit_length(features: StaticFeatures) -> None:
     table = features.table
-    assert load_token_table() is table
+    assert load_token_table() is table is load_token_table(default_table_path())
+    assert not table.rows.flags.writeable  # shared by every request of the process
     assert table.rows.shape == (len(table.vocabulary), 64) == (30522, 64)
     norms = np.linalg.norm(table.rows, axis=1)
     assert np.allclose(norms, 1.0, atol=0.03)
@@ -75,14 +76,35 @@ def test_a_text_is_the_mean_of_its_token_rows(features: StaticFeatures) -> None:
 def test_word_shares_sum_to_the_linear_score(features: StaticFeatures) -> None:
     weights = np.random.default_rng(0).normal(size=64)
     text = "A shirt costs $20 and is discounted by 15%. What is the new price of the shirt?"
-    up, down = features.strongest(text, weights, top=100)
-    total = sum(share for _, share in up + down)
-    small = [w for w in basic_words(text) if f"'{w}'" not in {name for name, _ in up + down}]
+    shares = features.word_shares(text, weights)
     _, values = features.row(text)
-    # Shares under MIN_SHOWN are left out; what is shown adds up to the score within them.
-    assert abs(total - float(values @ weights)) <= 0.005 * len(small) + 1e-6
-    assert all(name.startswith("'") for name, _ in up + down)
+    assert abs(sum(shares.values()) - float(values @ weights)) < 1e-5
+    assert set(shares) == {f"'{w}'" for w in basic_words(text)}
+    up, down = features.strongest(text, weights, top=3)
+    assert len(up) <= 3 and len(down) <= 3
     assert [s for _, s in up] == sorted((s for _, s in up), reverse=True)
+    assert all(shares[name] == share for name, share in up + down)
+
+
+def test_a_long_text_is_its_two_ends_without_a_marker(features: StaticFeatures) -> None:
+    head, tail = "word " * 100, " bird" * 100  # 500 characters each: the two kept halves
+    text = head + "middle " * 500 + tail
+    vocabulary = features.table.vocabulary
+    ids = [i for pieces in features._tokens(text)[1] for i in pieces]
+    seen = {vocabulary[i] for i in ids}
+    assert seen == {"word", "bird"} and "…" not in seen
+    assert np.allclose(features.row(text)[1], features.table.rows[ids].mean(axis=0))
+    shares = features.word_shares("x" * 300 + " ok", np.ones(64))
+    assert max(len(name) for name in shares) <= 24 + 2
+
+
+def test_the_ascii_shortcut_equals_the_unicode_rules() -> None:
+    from thinkswitch.triage.wordpiece import _ascii_words, _unicode_words
+
+    for code in range(128):
+        char = chr(code)
+        for text in (char, f"ab{char}cd", f"x {char} Y", f"{char}{char}9"):
+            assert _ascii_words(text) == _unicode_words(text), repr(text)
 
 
 def test_missing_damaged_and_foreign_tables(tmp_path: Path) -> None:
@@ -101,6 +123,11 @@ def test_missing_damaged_and_foreign_tables(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="damaged"):
         load_token_table(damaged)
     header = json.loads(bytes(parts["header"]).decode())
+    keyless = tmp_path / "keyless.npz"
+    np.savez(keyless, **{**parts, "header": np.frombuffer(json.dumps(
+        {"format": header["format"]}).encode(), dtype=np.uint8)})
+    with pytest.raises(DataError, match="cannot read token table .*'dims'"):
+        load_token_table(keyless)
     header["format"] = "something-else"
     parts["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     foreign = tmp_path / "foreign.npz"

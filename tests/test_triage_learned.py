@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
 from thinkswitch.errors import DataError, ModelNotFoundError, UsageError
 from thinkswitch.messages import ChatMessage
+from thinkswitch.result import Decision
 from thinkswitch.triage import training
 from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
@@ -148,10 +150,10 @@ def test_splits_never_leak_a_question(split: str, monkeypatch: pytest.MonkeyPatc
     seen: list[tuple[set[str], set[str]]] = []
     real_train = training.train
 
-    def spy(tables: list[PairedTable], version: str = "x", features: object = None
+    def spy(tables: list[PairedTable], version: str = "x", features: Any = None
             ) -> LearnedModel:
         seen.append(({i.id for t in tables for i in t.items}, set()))
-        return real_train(tables, version)
+        return real_train(tables, version, features)
 
     monkeypatch.setattr(training, "train", spy)
     scores = out_of_fold_scores(table, split, 5, 0)  # type: ignore[arg-type]
@@ -210,18 +212,31 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
 
 def test_an_explicit_wish_outranks_the_score() -> None:
     policy = LearnedPolicy.from_path()
-    quick = policy.decide((ChatMessage(role="user", content=(
-        "Quick answer: what is 17 * 23?")),), 1024)
-    plain = policy.decide((ChatMessage(role="user", content="What is 17 * 23?"),), 1024)
+
+    def ask(*turns: str) -> Decision:
+        messages = tuple(ChatMessage(role="user" if k % 2 == 0 else "assistant", content=t)
+                         for k, t in enumerate(turns))
+        return policy.decide(messages, 1024)
+
+    plain, quick = ask("What is 17 * 23?"), ask("Quick answer: what is 17 * 23?")
     assert plain.mode == "on" and quick.mode == "off" and quick.budget is None
     assert quick.score is not None and quick.score >= policy.threshold
-    assert "asked for a quick answer, overriding score" in quick.reason
-    careful = policy.decide((ChatMessage(role="user", content=(
-        "Think carefully: who wrote Hamlet?")),), 1024)
+    assert quick.reason.startswith("answer directly: asked for a quick answer (score ")
+    assert "would think)" in quick.reason
+    careful = ask("Think carefully: who wrote Hamlet?")
     assert careful.mode == "on" and careful.budget in (256, 1024)
     assert careful.score is not None and careful.score < policy.threshold
-    assert "asked to think carefully, overriding" in careful.reason
-    assert "overriding" not in plain.reason
+    assert "asked to think carefully (score" in careful.reason
+    assert "would not think)" in careful.reason
+    assert "asked" not in plain.reason
+    # "briefly" in a passage is not an instruction; asking for both leaves it to the score
+    passage = ask("A man shakes hands briefly with 5 people. How many handshakes?")
+    both = ask("Quick answer, but think carefully: what is 17 * 23?")
+    assert "asked" not in passage.reason and "asked" not in both.reason
+    assert both.mode == ("on" if both.score is not None and both.score >= 0.5 else "off")
+    # only the last user turn instructs: an earlier "quick answer" does not carry over
+    follow = ask("Quick answer: what is 17 * 23?", "391", "and 17 * 24?")
+    assert "follow-up" in follow.reason and "asked" not in follow.reason
 
 
 def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,

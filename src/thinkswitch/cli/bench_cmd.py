@@ -24,6 +24,7 @@ from thinkswitch.cli.options import (
 from thinkswitch.errors import UsageError
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.settings import default_state_dir
+from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.registry import get_policy
 
 
@@ -69,7 +70,8 @@ def bench(
         suites=tuple(suites),
         modes=parse_modes(modes),
         policy=chosen,
-        policy_label=f"{settings.policy}@{knob}" if knob is not None else settings.policy,
+        policy_label=(f"{settings.policy}@{settings.knob}" if settings.knob is not None
+                      else settings.policy),
         data_dir=settings.data_dir,
         default_budget=settings.default_budget,
         limit=limit,
@@ -95,9 +97,11 @@ def bench(
         console.print(f"paired outcomes: {rows} rows in {save_outcomes_to}")
 
 
-def _warn_on_training_data(policy: object, suites: list[str]) -> None:
+def _warn_on_training_data(policy: TriagePolicy, suites: list[str]) -> None:
     """A learned model's curve on the outcomes it was trained on flatters it: say so."""
-    trained_on = set(getattr(getattr(policy, "model", None), "trained_on", ()))
+    from thinkswitch.triage.learned import training_suites
+
+    trained_on = training_suites(policy)
     for suite in suites:
         name = "replay:" + suite.removeprefix("replay:").split("?")[0]
         if name in trained_on:

@@ -123,7 +123,8 @@ def evaluate_cmd(
         help="more outcome tables added to every fold's training (other questions)")] = None,
     folds: Annotated[int, typer.Option(min=2)] = 5,
     seed: Annotated[int, typer.Option()] = 0,
-    features: Features = "static",
+    features: Annotated[str | None, typer.Option(
+        help="learned-cv features: static (default) or hashed")] = None,
     model: ModelFile = None,
     out: Annotated[Path | None, typer.Option(help="write a report with plots")] = None,
     data_dir: DataDir = None,
@@ -137,13 +138,15 @@ def evaluate_cmd(
     if split not in ("question", "group"):
         raise UsageError(f"unknown split {split!r}; valid: group, question")
     from thinkswitch.triage.baseline import train_plain
-    from thinkswitch.triage.learned import new_featurizer
+    from thinkswitch.triage.learned import new_featurizer, training_suites
     from thinkswitch.triage.training import Trainer
     from thinkswitch.triage.training import train as fit
 
+    if features is not None and policy != "learned-cv":
+        raise UsageError(f"--features applies to --policy learned-cv, not {policy}")
     per_fold = policy in ("learned-cv", "plain-cv")
     chosen = None if per_fold else get_policy(policy, None, model)
-    featurizer = new_featurizer(features)
+    featurizer = new_featurizer(features or "static") if policy == "learned-cv" else None
 
     def learned_cv(tables: Sequence[PairedTable]) -> LearnedModel:
         return fit(tables, version="fold", features=featurizer)
@@ -152,7 +155,7 @@ def evaluate_cmd(
     train_table = _tables([train_suite], data_dir)[0] if train_suite else None
     extra = _tables(extra_train or [], data_dir)
     summaries = []
-    trained_on = set(getattr(getattr(chosen, "model", None), "trained_on", ()))
+    trained_on = training_suites(chosen) if chosen is not None else frozenset()
     for table in _tables(suite, data_dir):
         if table.name in trained_on:
             typer.echo(f"warning: the {policy} model was trained on {table.name}; these figures "

@@ -29,10 +29,12 @@ PLEASANTRIES = re.compile(r"^\s*(thanks|thank you|thx|ok(ay)?|great|cool|nice|pe
 
 @dataclass(frozen=True, slots=True)
 class TriageText:
-    """The text a policy scores, and a note for the decision's reason ('' when plain)."""
+    """The text a policy scores, a note for the decision's reason ('' when plain), and the
+    last user turn alone (where an explicit instruction such as "think carefully" counts)."""
 
     text: str
     note: str = ""
+    last: str = ""
 
 
 def is_follow_up(text: str) -> bool:
@@ -51,5 +53,5 @@ def triage_text(messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> Triage
     last = users[-1]
     if len(users) >= 2 and is_follow_up(last):
         return TriageText(f"{users[-2]}\n{last}",
-                          "; a follow-up, read with the user turn before it")
-    return TriageText(last)
+                          "; a follow-up, read with the user turn before it", last)
+    return TriageText(last, last=last)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 CLIP_CHARS = 1000
 WORD_FEATURES = 2**16
 CHAR_FEATURES = 2**16
-K = TypeVar("K")
+Label = TypeVar("Label")
 _DIGITS = re.compile(r"\d")
 _MATH = re.compile(r"[=+\-*/^<>%$]|\\frac|\\sqrt|\bsqrt\b")
 _CHOICE = re.compile(r"(?m)^\s*\(?[A-E][.)]\s*(.*)$")
@@ -38,6 +38,15 @@ def clip(text: str, limit: int = CLIP_CHARS) -> str:
         return text
     half = limit // 2
     return f"{text[:half]} … {text[-half:]}"
+
+
+def clip_halves(text: str, limit: int = CLIP_CHARS) -> tuple[str, ...]:
+    """The same characters as `clip`, as separate parts rather than joined by a marker (for
+    features where the marker would be a token of its own)."""
+    if len(text) <= limit:
+        return (text,)
+    half = limit // 2
+    return text[:half], text[-half:]
 
 
 def cue_names() -> list[str]:
@@ -92,8 +101,8 @@ Strongest = tuple[list[tuple[str, float]], list[tuple[str, float]]]
 MIN_SHOWN = 0.005
 
 
-def strongest(shares: list[tuple[K, float]], top: int) -> tuple[list[tuple[K, float]],
-                                                                list[tuple[K, float]]]:
+def top_shares(shares: list[tuple[Label, float]], top: int
+               ) -> tuple[list[tuple[Label, float]], list[tuple[Label, float]]]:
     """The `top` largest positive and negative shares, strongest first."""
     ranked = sorted(shares, key=lambda pair: pair[1])
     up = [pair for pair in ranked[::-1][:top] if pair[1] >= MIN_SHOWN]
@@ -122,7 +131,7 @@ class FeatureSpace:
     def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
         index, values = self.row(text)
         shares = [(int(i), float(v * weights[i])) for i, v in zip(index, values, strict=True)]
-        up, down = strongest(shares, top)
+        up, down = top_shares(shares, top)
         names = self.names_for(text, {i for i, _ in up + down})
 
         def named(pairs: list[tuple[int, float]]) -> list[tuple[str, float]]:

@@ -123,6 +123,12 @@ class LearnedModel:
             raise DataError(f"cannot read triage model {path}: {error}") from None
 
 
+def training_suites(policy: TriagePolicy) -> frozenset[str]:
+    """The outcome tables a policy's model was trained on (none for untrained policies)."""
+    return frozenset(policy.model.trained_on) if isinstance(policy, LearnedPolicy) else (
+        frozenset())
+
+
 def _featurizer(header: dict[str, Any], path: Path) -> Featurizer:
     if header.get("format") == FORMAT_HASHED_ONLY:
         return FeatureSpace.from_header(header)
@@ -150,7 +156,10 @@ def default_model_path() -> Path:
 
 class LearnedPolicy(TriagePolicy):
     """Think when the learned score reaches the threshold (the model's own by default), unless
-    the request explicitly asks to think carefully or for a quick answer."""
+    the last user turn explicitly asks to think carefully or for a quick answer.
+
+    The score is the model's alone: curves and calibration (`policy_scores`) never see the
+    override, which only changes the decision's mode."""
 
     name: ClassVar[str] = "learned"
 
@@ -171,22 +180,21 @@ class LearnedPolicy(TriagePolicy):
         index, values = self.model.features.row(text)
         score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
         by_score = score >= self.threshold
-        asked = asked_for(text)
+        asked = asked_for(read.last)
         think = by_score if asked is None else asked == "on"
         tier = None
         if think:
             expected = math.exp(float(values @ self.model.length[index] + self.model.length_bias))
             tier = min(_tier(expected), budget)
         verdict = f"think, budget {tier}" if think else "answer directly"
-        wish = ""
+        versus = f"score {score:.2f} vs threshold {self.threshold:.2f}"
         if think != by_score:
-            wish = ("asked to think carefully, " if think else "asked for a quick answer, ")
-            wish += "overriding "
+            wish = "asked to think carefully" if think else "asked for a quick answer"
+            versus = f"{wish} ({versus} would {'not ' if think else ''}think)"
         return Decision(
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
-            reason=f"{verdict}: {wish}score {score:.2f} vs threshold {self.threshold:.2f}; "
-            f"{self.explain(text)}{read.note}",
+            reason=f"{verdict}: {versus}; {self.explain(text)}{read.note}",
         )
 
     def explain(self, text: str) -> str:

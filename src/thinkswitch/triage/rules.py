@@ -26,8 +26,15 @@ class Cue:
 
 THINK_REQUEST = re.compile(
     r"\b(?:think (?:carefully|hard|step)|reason (?:about|carefully)|show your work)\b", re.I)
+#: A cue against thinking for `rules` (it also fires on "briefly" inside a passage).
 QUICK = re.compile(r"\b(?:quick(?:ly)? answer|just (?:tell|answer)|one word|briefly|tl;?dr)\b",
                    re.I)
+#: Only instructions: what `asked_for` honours over a learned score.
+QUICK_REQUEST = re.compile(
+    r"\b(?:quick(?:ly)? answer|answer (?:briefly|quickly|in one word)|just (?:tell me|answer|"
+    r"give me the answer)|in one word|one-word answer|tl;?dr|(?:no need|don'?t) to think)\b",
+    re.I)
+LONG_QUESTION_CHARS = 400
 CUES: tuple[Cue, ...] = (
     Cue("numbers", re.compile(r"\d(?:[.,]\d+)?[^\d.,]\D*?\d"), 0.30),  # two numbers
     Cue("arithmetic operators", re.compile(r"\d\s*[-+*/\u00d7\u00f7^=]\s*\d"), 0.25),
@@ -42,12 +49,12 @@ CUES: tuple[Cue, ...] = (
 
 
 def asked_for(text: str) -> Literal["on", "off"] | None:
-    """What the request itself asks for, if it says so: a user's explicit wish outranks a
-    statistical guess (an explicit quick-answer request wins over one to think)."""
-    if QUICK.search(text):
-        return "off"
-    return "on" if THINK_REQUEST.search(text) else None
-LONG_QUESTION_CHARS = 400
+    """What the caller's own words ask for, when they clearly say so: an explicit instruction
+    outranks a statistical guess. Asking for both, or for neither, leaves it to the score."""
+    quick, careful = bool(QUICK_REQUEST.search(text)), bool(THINK_REQUEST.search(text))
+    if quick == careful:
+        return None
+    return "off" if quick else "on"
 
 
 class RulesPolicy(TriagePolicy):

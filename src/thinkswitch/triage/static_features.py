@@ -3,8 +3,9 @@
 The table (`models/minilm-static-64.npz`, built by `scripts/build_token_table.py`) holds one
 64-d row per WordPiece token, distilled from all-MiniLM-L6-v2. A text's feature vector is the
 mean of its tokens' rows, so a linear model on it is a per-token score: every word's share of
-a decision can be named exactly, which is how `learned` explains itself with these features.
-Under leave-one-exam-out on concise_cot they rank better than hashed n-grams (README).
+a decision can be computed exactly, which is how `learned` explains itself with these
+features. Under leave-one-exam-out on concise_cot they rank better than hashed n-grams
+(README, "Measured figures").
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from thinkswitch.errors import DataError, ModelNotFoundError
-from thinkswitch.triage.features import Strongest, clip, strongest
+from thinkswitch.triage.features import Strongest, clip_halves, top_shares
 from thinkswitch.triage.wordpiece import WordPiece
 
 TABLE_FORMAT = "thinkswitch-token-table/1"
+#: A word longer than this is shortened in explanations (it is one [UNK] token anyway).
+LABEL_CHARS = 24
+Split = tuple[list[str], list[tuple[int, ...]]]
 
 
 def default_table_path() -> Path:
     return Path(__file__).parent / "models" / "minilm-static-64.npz"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TokenTable:
+    """One process-wide, read-only table (compared by identity: it holds an array)."""
+
     vocabulary: tuple[str, ...]
-    rows: np.ndarray  # float32, one unit-length row per vocabulary id
+    rows: np.ndarray  # float32, read-only, one unit-length row per vocabulary id
     digest: str
 
     @cached_property
@@ -42,16 +48,24 @@ class TokenTable:
         return WordPiece(self.vocabulary)
 
     @cached_property
-    def split(self) -> Callable[[str], tuple[list[str], list[tuple[int, ...]]]]:
-        """`tokenizer.split`, remembering the last few texts: a decision reads its text
-        twice (to score it, then to explain the score)."""
+    def split(self) -> Callable[[str], Split]:
+        """`tokenizer.split`, remembering recent texts: a decision reads its text twice (to
+        score it, then to explain the score)."""
         return lru_cache(maxsize=16)(self.tokenizer.split)
 
 
-@lru_cache(maxsize=2)
 def load_token_table(path: Path | None = None) -> TokenTable:
     """The table at `path` (the shipped one by default), read once per process."""
-    path = path or default_table_path()
+    return _load_table((path or default_table_path()).resolve())
+
+
+def unload_token_tables() -> None:
+    """Forget the tables read so far (the next load reads the file: cold-load benchmarks)."""
+    _load_table.cache_clear()
+
+
+@lru_cache(maxsize=2)
+def _load_table(path: Path) -> TokenTable:
     if not path.is_file():
         raise ModelNotFoundError(f"token table not found: {path}")
     try:
@@ -59,26 +73,32 @@ def load_token_table(path: Path | None = None) -> TokenTable:
             header = json.loads(bytes(data["header"]).decode())
             words = bytes(data["vocabulary"])
             table = data["table"]
-    except Exception as error:  # a truncated or foreign file
+        vocabulary = tuple(words.decode().split("\n"))
+        if (header.get("format") != TABLE_FORMAT
+                or table.shape != (len(vocabulary), header["dims"])):
+            raise DataError(f"{path} is not a thinkswitch token table")
+        digest = hashlib.sha256(words + table.tobytes()).hexdigest()[:16]
+        expected, scale = header["sha256"], float(header["scale"])
+    except DataError:
+        raise
+    except Exception as error:  # a truncated or foreign file, a header without its keys
         raise DataError(f"cannot read token table {path}: {error}") from None
-    vocabulary = tuple(words.decode().split("\n"))
-    if header.get("format") != TABLE_FORMAT or table.shape != (len(vocabulary), header["dims"]):
-        raise DataError(f"{path} is not a thinkswitch token table")
-    digest = hashlib.sha256(words + table.tobytes()).hexdigest()[:16]
-    if digest != header["sha256"]:
-        raise DataError(f"token table {path} is damaged (checksum {digest}, "
-                        f"expected {header['sha256']})")
-    rows = table.astype(np.float32) * np.float32(header["scale"])
+    if digest != expected:
+        raise DataError(f"token table {path} is damaged (checksum {digest}, expected {expected})")
+    rows = table.astype(np.float32) * np.float32(scale)
+    rows.setflags(write=False)
     return TokenTable(vocabulary, rows, digest)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StaticFeatures:
-    """Features = mean of the text's token rows, read from at most CLIP_CHARS characters."""
+    """Features = mean of the text's token rows, read from at most CLIP_CHARS characters
+    (the first and last half, tokenized apart)."""
 
     kind: ClassVar[str] = "static"
-    #: Inverse regularisation of the logistic gain model; chosen by nested leave-one-exam-out
-    #: on concise_cot (each outer fold picked 10 or 30 from 1-30 on its own training exams).
+    #: Inverse regularisation of the logistic gain model: the best of 1 / 3 / 10 / 30 scored
+    #: leave-one-exam-out on concise_cot (optimistic); chosen on the other exams only, each
+    #: fold picks 10 or 30 (bench/triage_regularization.py).
     regularization: ClassVar[float] = 10.0
     table: TokenTable
 
@@ -101,8 +121,17 @@ class StaticFeatures:
     def size(self) -> int:
         return int(self.table.rows.shape[1])
 
+    def _tokens(self, text: str) -> Split:
+        words: list[str] = []
+        pieces: list[tuple[int, ...]] = []
+        for part in clip_halves(text):
+            part_words, part_pieces = self.table.split(part)
+            words += part_words
+            pieces += part_pieces
+        return words, pieces
+
     def _vector(self, text: str) -> np.ndarray:
-        ids = [i for pieces in self.table.split(clip(text))[1] for i in pieces]
+        ids = [i for word_ids in self._tokens(text)[1] for i in word_ids]
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         result: np.ndarray = self.table.rows[ids].mean(axis=0)
@@ -114,14 +143,18 @@ class StaticFeatures:
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         return np.arange(self.size), self._vector(text).astype(np.float64)
 
-    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
-        """Words by their share of `features @ weights` (the shares sum to it exactly)."""
-        words, pieces = self.table.split(clip(text))
+    def word_shares(self, text: str, weights: np.ndarray) -> dict[str, float]:
+        """Each distinct word's share of `features @ weights`; the shares sum to it."""
+        words, pieces = self._tokens(text)
         ids = [i for word_ids in pieces for i in word_ids]
-        per_token = (self.table.rows[ids] @ weights.astype(np.float32)) / max(len(ids), 1)
+        per_token = (self.table.rows[ids].astype(np.float64) @ weights) / max(len(ids), 1)
         shares: dict[str, float] = defaultdict(float)
         start = 0
         for word, word_ids in zip(words, pieces, strict=True):
-            shares[f"'{word}'"] += float(per_token[start:start + len(word_ids)].sum())
+            label = word if len(word) <= LABEL_CHARS else f"{word[:LABEL_CHARS - 1]}…"
+            shares[f"'{label}'"] += float(per_token[start:start + len(word_ids)].sum())
             start += len(word_ids)
-        return strongest(list(shares.items()), top)
+        return dict(shares)
+
+    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
+        return top_shares(list(self.word_shares(text, weights).items()), top)

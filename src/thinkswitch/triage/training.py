@@ -48,10 +48,12 @@ def _examples(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.
 
 
 def train(tables: Sequence[PairedTable], version: str = "custom",
-          features: Featurizer | None = None) -> LearnedModel:
+          features: Featurizer | None = None,
+          regularization: float | None = None) -> LearnedModel:
     """Fit the gain and length models on every question of `tables` (deterministic).
 
-    `features` default to the shipped static token table."""
+    `features` default to the shipped static token table; `regularization` (the logistic
+    model's C) to the one chosen for those features."""
     from sklearn.linear_model import LogisticRegression, Ridge
 
     if features is None:
@@ -63,8 +65,8 @@ def train(tables: Sequence[PairedTable], version: str = "custom",
     if gain.min() == gain.max():
         gain_w, gain_b = np.zeros(features.size), (-10.0 if gain.max() == 0 else 10.0)
     else:
-        model = LogisticRegression(C=features.regularization, class_weight="balanced",
-                                   max_iter=3000)
+        model = LogisticRegression(C=regularization or features.regularization,
+                                   class_weight="balanced", max_iter=3000)
         model.fit(matrix, gain)
         gain_w, gain_b = model.coef_[0].astype(float), float(model.intercept_[0])
     ridge = Ridge(alpha=1.0).fit(matrix, log_tokens)

@@ -65,8 +65,15 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
 
 def basic_words(text: str) -> list[str]:
     """Lowercased, accent-free words and single punctuation marks."""
-    if text.isascii():
-        return _ASCII_WORD.findall(_ASCII_CONTROL.sub("", text).lower())
+    return _ascii_words(text) if text.isascii() else _unicode_words(text)
+
+
+def _ascii_words(text: str) -> list[str]:
+    words: list[str] = _ASCII_WORD.findall(_ASCII_CONTROL.sub("", text).lower())
+    return words
+
+
+def _unicode_words(text: str) -> list[str]:
     words: list[str] = []
     for raw in _clean(text).split():
         word = _strip_accents(raw.lower())
