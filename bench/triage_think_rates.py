@@ -1,0 +1,65 @@
+"""How often each shipped policy thinks, at its default threshold, on each benchmark's questions.
+
+No model answers here: this is what `auto` would decide for every question of GSM8K (test),
+MATH-500 and MBPP (test split, tasks 11-510), read from the shared data. It shows where a policy's training leaves it blind (the shipped `learned` model
+never saw a coding request).
+
+    .venv/bin/python bench/triage_think_rates.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from thinkswitch.messages import ChatMessage
+from thinkswitch.settings import default_data_dir
+from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.learned import LearnedPolicy
+from thinkswitch.triage.rules import RulesPolicy
+
+
+def _rows(path: Path) -> Iterator[dict[str, object]]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def questions(data: Path) -> dict[str, list[str]]:
+    mbpp = [row for row in _rows(data / "benchmarks" / "mbpp" / "mbpp.jsonl")
+            if 11 <= int(str(row["task_id"])) <= 510]
+    return {
+        "gsm8k (test)": [str(r["question"]) for r in _rows(
+            data / "benchmarks" / "gsm8k" / "test.jsonl")],
+        "math500": [str(r["problem"]) for r in _rows(
+            data / "benchmarks" / "math500" / "test.jsonl")],
+        "mbpp (test)": [str(r["text"]) for r in mbpp],
+    }
+
+
+def think_rate(policy: TriagePolicy, texts: list[str]) -> float:
+    decided = [policy.decide((ChatMessage(role="user", content=text),), 1024) for text in texts]
+    return sum(d.mode == "on" for d in decided) / len(decided)
+
+
+def main() -> None:
+    suites = questions(default_data_dir())
+    policies: dict[str, TriagePolicy] = {"learned (shipped)": LearnedPolicy.from_path(),
+                                         "rules": RulesPolicy()}
+    table = Table(title="think-rate at the default threshold")
+    table.add_column("suite")
+    table.add_column("questions")
+    for name in policies:
+        table.add_column(name)
+    for suite, texts in suites.items():
+        table.add_row(suite, str(len(texts)),
+                      *(f"{think_rate(policy, texts):.0%}" for policy in policies.values()))
+    Console(width=100).print(table)
+
+
+if __name__ == "__main__":
+    main()
