@@ -1,8 +1,8 @@
 """How often each shipped policy thinks, at its default threshold, on each benchmark's questions.
 
 No model answers here: this is what `auto` would decide for every question of GSM8K (test),
-MATH-500 and MBPP (test split, tasks 11-510), read from the shared data. It shows where a policy's training leaves it blind (the shipped `learned` model
-never saw a coding request).
+MATH-500 and MBPP (test split, tasks 11-510), read from the shared data. It shows where a
+policy's training leaves it blind (the shipped `learned` model never saw a coding request).
 
     .venv/bin/python bench/triage_think_rates.py
 """

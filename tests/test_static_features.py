@@ -126,7 +126,7 @@ def test_missing_damaged_and_foreign_tables(tmp_path: Path) -> None:
     keyless = tmp_path / "keyless.npz"
     np.savez(keyless, **{**parts, "header": np.frombuffer(json.dumps(
         {"format": header["format"]}).encode(), dtype=np.uint8)})
-    with pytest.raises(DataError, match="cannot read token table .*'dims'"):
+    with pytest.raises(DataError, match=r"cannot read token table .*'dims'"):
         load_token_table(keyless)
     header["format"] = "something-else"
     parts["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
