@@ -5,7 +5,7 @@ switch. The response has `thinking` blocks before `text` blocks; each thinking b
 `signature`, an HMAC-SHA256 of the thinking under the server's key, so a client that passes
 thinking back in a later turn can be checked. Streaming emits Anthropic's event sequence:
 message_start, content_block_start / *_delta / content_block_stop per block, message_delta
-with the usage, message_stop.
+with the usage, message_stop. Tools are translated by `anthropic_tools`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
 from thinkswitch.errors import UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.server.anthropic_tools import (
+    AnthropicTool,
+    ToolChoice,
+    tool_call,
+    tool_turn,
+    tool_use_block,
+    tool_use_start,
+)
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_in_thread
@@ -46,6 +54,8 @@ class MessagesRequest(BaseModel):
     thinking: ThinkingControl | None = None
     stream: bool = False
     temperature: float | None = Field(None, ge=0.0, le=1.0)
+    tools: list[AnthropicTool] | None = None
+    tool_choice: ToolChoice | None = None
 
 
 def signature(key: bytes, thinking: str) -> str:
@@ -53,8 +63,9 @@ def signature(key: bytes, thinking: str) -> str:
 
 
 def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
-    """Text turns for the switch. Earlier thinking blocks are checked, then left out:
-    reasoning from past turns is not sent back to the model."""
+    """Turns for the switch. Earlier thinking blocks are checked, then left out: reasoning
+    from past turns is not sent back to the model. An assistant's `tool_use` blocks become
+    its tool calls; a user's `tool_result` blocks become `tool` turns before its text."""
     out: list[ChatMessage] = []
     if body.system:
         system = body.system if isinstance(body.system, str) else "".join(
@@ -64,18 +75,29 @@ def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
         if isinstance(message.content, str):
             out.append(ChatMessage(role=message.role, content=message.content))
             continue
-        texts = []
+        texts: list[str] = []
+        calls: list[dict[str, Any]] = []
+        results = 0
         for block in message.content:
-            if block.get("type") == "thinking":
+            kind = block.get("type")
+            if kind == "thinking":
                 given = str(block.get("signature", ""))
                 expected = signature(key, str(block.get("thinking", "")))
                 if not hmac.compare_digest(given, expected):
                     raise UsageError("a thinking block's signature does not match its thinking")
-            elif block.get("type") == "text":
+            elif kind == "text":
                 texts.append(str(block.get("text", "")))
+            elif kind == "tool_use" and message.role == "assistant":
+                calls.append(tool_call(block))
+            elif kind == "tool_result" and message.role == "user":
+                out.append(tool_turn(block))
+                results += 1
             else:
-                raise UsageError(f"content block type {block.get('type')!r} is not supported")
-        out.append(ChatMessage(role=message.role, content="".join(texts)))
+                raise UsageError(f"content block type {kind!r} is not supported in a "
+                                 f"{message.role} turn")
+        if texts or calls or not results:  # a turn of tool results alone adds no user turn
+            out.append(ChatMessage(role=message.role, content="".join(texts),
+                                   tool_calls=tuple(calls) or None))
     return tuple(out)
 
 
@@ -93,6 +115,8 @@ def _usage(result: Result) -> dict[str, int]:
 
 
 def _stop(result: Result) -> str:
+    if result.tool_calls:
+        return "tool_use"
     return "max_tokens" if result.finish_reason == "length" else "end_turn"
 
 
@@ -101,7 +125,9 @@ def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
     if result.thinking:
         content.append({"type": "thinking", "thinking": result.thinking,
                         "signature": signature(key, result.thinking)})
-    content.append({"type": "text", "text": result.answer})
+    if result.answer or not result.tool_calls:
+        content.append({"type": "text", "text": result.answer})
+    content += [tool_use_block(call) for call in result.tool_calls]
     return {"id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
             "model": model or result.model, "content": content,
             "stop_reason": _stop(result), "stop_sequence": None, "usage": _usage(result),
@@ -116,6 +142,7 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
     block = -1
     kind: str | None = None
     thinking: list[str] = []
+    tool_blocks: dict[int, int] = {}  # the upstream's tool-call index -> our block index
     try:
         for event in stream:
             if isinstance(event, Decision):
@@ -142,6 +169,22 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                     delta = {"type": "text_delta", "text": event.text}
                 yield "content_block_delta", {"type": "content_block_delta", "index": block,
                                               "delta": delta}
+            elif isinstance(event, ToolCallDelta):
+                for fragment in event.calls:
+                    index = fragment.get("index", len(tool_blocks))
+                    if index not in tool_blocks:
+                        if kind is not None:
+                            yield from _close(block, kind, key, thinking)
+                        block, kind = block + 1, "tool_use"
+                        tool_blocks[index] = block
+                        yield "content_block_start", {"type": "content_block_start",
+                                                      "index": block,
+                                                      "content_block": tool_use_start(fragment)}
+                    piece = (fragment.get("function") or {}).get("arguments")
+                    if piece:
+                        yield "content_block_delta", {
+                            "type": "content_block_delta", "index": tool_blocks[index],
+                            "delta": {"type": "input_json_delta", "partial_json": piece}}
             elif isinstance(event, Result):
                 if kind is None:
                     block, kind = 0, "text"
