@@ -108,14 +108,17 @@ def create_upstream(script: Script) -> Starlette:
 
 
 async def _tool_call(body: dict[str, Any]) -> AsyncIterator[str]:
-    """Call the first tool offered with `{"q": <question>}`, arguments in two fragments."""
-    name = body["tools"][0]["function"]["name"]
+    """Call every tool offered with `{"q": <question>}`, as parallel calls whose fragments
+    interleave (each call's name first, then its arguments in two pieces), as vLLM may."""
+    names = [tool["function"]["name"] for tool in body["tools"]]
     arguments = json.dumps({"q": _question(body)})
     half = len(arguments) // 2
-    yield _chunk(role="assistant", content=None, tool_calls=[{
-        "index": 0, "id": "call_1", "type": "function",
-        "function": {"name": name, "arguments": arguments[:half]}}])
-    yield _chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments[half:]}}])
+    yield _chunk(role="assistant", content=None, tool_calls=[
+        {"index": k, "id": f"call_{k + 1}", "type": "function",
+         "function": {"name": name, "arguments": arguments[:half]}}
+        for k, name in enumerate(names)])
+    for k in range(len(names)):
+        yield _chunk(tool_calls=[{"index": k, "function": {"arguments": arguments[half:]}}])
     yield _chunk(finish="tool_calls")
     yield "data: [DONE]\n\n"
 

@@ -65,20 +65,41 @@ def test_a_tool_call_comes_back_as_a_tool_use_block(served: tuple[Any, Script]) 
         "type": "function", "function": {"name": "get_weather"}}
 
 
-def test_a_streamed_tool_call_arrives_as_input_json_deltas(served: tuple[Any, Script]) -> None:
+TWO_TOOLS = [*TOOLS, {"name": "get_time", "input_schema": SCHEMA}]
+
+
+def test_parallel_calls_are_whole_blocks(served: tuple[Any, Script]) -> None:
     client, _ = served
-    kinds: list[str] = []
-    with client.messages.stream(model="scripted-upstream", max_tokens=64, tools=TOOLS,
+    message = ask(client, tools=TWO_TOOLS)
+    assert [(b.type, b.id, b.name) for b in message.content] == [
+        ("tool_use", "call_1", "get_weather"), ("tool_use", "call_2", "get_time")]
+    assert all(b.input["q"].startswith(QUESTION) for b in message.content)
+
+
+@pytest.mark.parametrize("tools", [TOOLS, TWO_TOOLS], ids=["one call", "parallel calls"])
+def test_streamed_tool_calls_are_contiguous_blocks(served: tuple[Any, Script],
+                                                   tools: list[dict[str, Any]]) -> None:
+    """The upstream interleaves the calls' fragments; each block still starts, gets all of
+    its input and stops before the next one starts."""
+    client, _ = served
+    seen: list[tuple[str, int]] = []
+    with client.messages.stream(model="scripted-upstream", max_tokens=64, tools=tools,
                                 thinking={"type": "disabled"},
                                 messages=[{"role": "user", "content": QUESTION}]) as stream:
         for event in stream:
-            if event.type == "content_block_delta":
-                kinds.append(event.delta.type)
+            if event.type in ("content_block_start", "content_block_stop"):
+                seen.append((event.type, event.index))
+            elif event.type == "content_block_delta":
+                seen.append((event.delta.type, event.index))
+                if event.delta.type == "input_json_delta":
+                    assert json.loads(event.delta.partial_json)["q"].startswith(QUESTION)
         final = stream.get_final_message()
-    assert kinds.count("input_json_delta") == 2  # the upstream sends the arguments in two
+    assert seen == [(kind, k) for k in range(len(tools)) for kind in (
+        "content_block_start", "input_json_delta", "content_block_stop")]
     assert final.stop_reason == "tool_use"
-    (block,) = [b for b in final.content if b.type == "tool_use"]
-    assert block.name == "get_weather" and block.input["q"].startswith(QUESTION)
+    assert [b.name for b in final.content] == [t["name"] for t in tools]
+    assert all(b.input["q"].startswith(QUESTION) for b in final.content)
+    assert final.usage.output_tokens > 0
 
 
 def test_an_agent_loop_sends_tool_results_back_as_tool_turns(
@@ -90,7 +111,8 @@ def test_an_agent_loop_sends_tool_results_back_as_tool_turns(
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": [
             {"type": "text", "text": "Let me check."},
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}]},
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input},
+            {"type": "tool_use", "id": "call_2", "name": "get_time", "input": {"q": "now"}}]},
         {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": call.id,
              "content": [{"type": "text", "text": "18 C and sunny"}]},
@@ -105,9 +127,11 @@ def test_an_agent_loop_sends_tool_results_back_as_tool_turns(
     assert sent is not None
     assistant, weather, failed, user = sent["messages"][-4:]
     assert assistant["role"] == "assistant" and assistant["content"] == "Let me check."
-    (wire_call,) = assistant["tool_calls"]
+    wire_call, second_call = assistant["tool_calls"]
     assert wire_call["id"] == call.id and wire_call["function"]["name"] == "get_weather"
     assert json.loads(wire_call["function"]["arguments"]) == call.input
+    assert second_call["id"] == "call_2" and json.loads(
+        second_call["function"]["arguments"]) == {"q": "now"}
     assert weather == {"role": "tool", "tool_call_id": call.id, "content": "18 C and sunny"}
     assert failed == {"role": "tool", "tool_call_id": "call_2", "content": "Error: timeout"}
     assert user["role"] == "user" and user["content"].startswith("And tomorrow?")
@@ -140,5 +164,48 @@ def test_tool_arguments_that_are_not_an_object_are_the_upstreams_fault() -> None
     call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "[1, 2"}}
     with pytest.raises(EngineUnavailableError, match="not a JSON object"):
         tool_use_block(call)
+    with pytest.raises(EngineUnavailableError, match="without a name"):
+        tool_use_block({"id": "c", "function": {"name": "", "arguments": "{}"}})
     fine = tool_use_block({"id": "", "function": {"name": "f", "arguments": ""}})
     assert fine["input"] == {} and fine["id"].startswith("toolu_")
+
+
+def test_a_call_cut_off_by_the_token_limit_is_max_tokens_not_tool_use() -> None:
+    from thinkswitch.result import Decision, Result, Timings, Usage
+    from thinkswitch.server.anthropic_api import events, message
+
+    cut = {"id": "call_1", "type": "function",
+           "function": {"name": "get_weather", "arguments": '{"q": "Lis'}}
+    whole = {"id": "call_0", "type": "function",
+             "function": {"name": "get_time", "arguments": "{}"}}
+    decided = Decision(requested="off", mode="off", budget=None, policy="user", reason="off")
+    result = Result(answer="", thinking="", decision=decided,
+                    usage=Usage(prompt_tokens=3, answer_tokens=64),
+                    timings=Timings(ttft_s=0.1, first_answer_s=None, total_s=1.0),
+                    engine="openai", model="m", finish_reason="length",
+                    tool_calls=[whole, cut])
+    shown = message(result, "m", b"k" * 32)
+    assert shown["stop_reason"] == "max_tokens"
+    assert [b.get("name") for b in shown["content"]] == ["get_time"]
+    streamed = list(events(iter([result.decision, result]), "m", b"k" * 32))
+    stop = next(data for name, data in streamed if name == "message_delta")
+    assert stop["delta"]["stop_reason"] == "max_tokens"
+    assert stop["usage"] == {"input_tokens": 3, "output_tokens": 64}  # the SDK applies both
+    assert [d["content_block"]["name"] for n, d in streamed if n == "content_block_start"] == [
+        "get_time"]
+
+
+def test_disabling_parallel_calls_on_an_engine_that_cannot_is_refused_by_its_name() -> None:
+    from thinkswitch.engines.scripted import ScriptedEngine
+    from thinkswitch.errors import UnsupportedParameterError
+    from thinkswitch.server.anthropic_tools import AnthropicTool, ToolChoice, tool_options
+
+    class ToolsOnly(ScriptedEngine):
+        passthrough = frozenset({"tools", "tool_choice"})
+
+    tools = [AnthropicTool.model_validate(TOOLS[0])]
+    with pytest.raises(UnsupportedParameterError) as refused:
+        tool_options(tools, ToolChoice(type="auto", disable_parallel_tool_use=True), ToolsOnly())
+    assert refused.value.param == "tool_choice.disable_parallel_tool_use"
+    assert tool_options(tools, ToolChoice(type="none"), ToolsOnly())["tool_choice"] == "none"
+    assert tool_options(tools, ToolChoice(type="auto"), ToolsOnly())["tool_choice"] == "auto"

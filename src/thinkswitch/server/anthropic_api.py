@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
-from thinkswitch.errors import UsageError
+from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
+from thinkswitch.errors import EngineUnavailableError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server.anthropic_tools import (
@@ -29,7 +29,6 @@ from thinkswitch.server.anthropic_tools import (
     tool_call,
     tool_turn,
     tool_use_block,
-    tool_use_start,
 )
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
@@ -115,9 +114,23 @@ def _usage(result: Result) -> dict[str, int]:
 
 
 def _stop(result: Result) -> str:
-    if result.tool_calls:
-        return "tool_use"
-    return "max_tokens" if result.finish_reason == "length" else "end_turn"
+    if result.finish_reason == "length":
+        return "max_tokens"
+    return "tool_use" if result.tool_calls else "end_turn"
+
+
+def tool_use_blocks(result: Result) -> list[dict[str, Any]]:
+    """The result's tool calls as `tool_use` blocks; cut off by the token limit, a call's
+    arguments may be incomplete, and such calls are left out (the stop reason says why)."""
+    if result.finish_reason != "length":
+        return [tool_use_block(call) for call in result.tool_calls]
+    whole = []
+    for call in result.tool_calls:
+        try:
+            whole.append(tool_use_block(call))
+        except EngineUnavailableError:
+            continue
+    return whole
 
 
 def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
@@ -125,9 +138,10 @@ def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
     if result.thinking:
         content.append({"type": "thinking", "thinking": result.thinking,
                         "signature": signature(key, result.thinking)})
-    if result.answer or not result.tool_calls:
+    calls = tool_use_blocks(result)
+    if result.answer or not calls:
         content.append({"type": "text", "text": result.answer})
-    content += [tool_use_block(call) for call in result.tool_calls]
+    content += calls
     return {"id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
             "model": model or result.model, "content": content,
             "stop_reason": _stop(result), "stop_sequence": None, "usage": _usage(result),
@@ -138,11 +152,15 @@ def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
 
 def events(stream: Iterator[SwitchEvent], model: str, key: bytes
            ) -> Generator[tuple[str, dict[str, Any]], None, None]:
-    """(event name, data) in Anthropic's streaming order."""
+    """(event name, data) in Anthropic's streaming order.
+
+    Tool calls are sent once whole, after the text: an upstream may interleave the fragments
+    of parallel calls, or send a call's name late, while Anthropic's blocks are contiguous and
+    a client may act on a block when it stops; so each `tool_use` block is one start, one
+    `input_json_delta` with all of its (checked) arguments, and one stop."""
     block = -1
     kind: str | None = None
     thinking: list[str] = []
-    tool_blocks: dict[int, int] = {}  # the upstream's tool-call index -> our block index
     try:
         for event in stream:
             if isinstance(event, Decision):
@@ -169,32 +187,27 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                     delta = {"type": "text_delta", "text": event.text}
                 yield "content_block_delta", {"type": "content_block_delta", "index": block,
                                               "delta": delta}
-            elif isinstance(event, ToolCallDelta):
-                for fragment in event.calls:
-                    index = fragment.get("index", len(tool_blocks))
-                    if index not in tool_blocks:
-                        if kind is not None:
-                            yield from _close(block, kind, key, thinking)
-                        block, kind = block + 1, "tool_use"
-                        tool_blocks[index] = block
-                        yield "content_block_start", {"type": "content_block_start",
-                                                      "index": block,
-                                                      "content_block": tool_use_start(fragment)}
-                    piece = (fragment.get("function") or {}).get("arguments")
-                    if piece:
-                        yield "content_block_delta", {
-                            "type": "content_block_delta", "index": tool_blocks[index],
-                            "delta": {"type": "input_json_delta", "partial_json": piece}}
             elif isinstance(event, Result):
-                if kind is None:
+                calls = tool_use_blocks(event)
+                if kind is None and not calls:
                     block, kind = 0, "text"
                     yield "content_block_start", {"type": "content_block_start", "index": 0,
                                                   "content_block": {"type": "text", "text": ""}}
-                yield from _close(block, kind, key, thinking)
+                if kind is not None:
+                    yield from _close(block, kind, key, thinking)
+                for call in calls:  # whole calls, each block contiguous (see the docstring)
+                    block += 1
+                    yield "content_block_start", {"type": "content_block_start", "index": block,
+                                                  "content_block": {**call, "input": {}}}
+                    yield "content_block_delta", {"type": "content_block_delta", "index": block,
+                                                  "delta": {"type": "input_json_delta",
+                                                            "partial_json": json.dumps(
+                                                                call["input"])}}
+                    yield "content_block_stop", {"type": "content_block_stop", "index": block}
                 yield "message_delta", {"type": "message_delta",
                                         "delta": {"stop_reason": _stop(event),
                                                   "stop_sequence": None},
-                                        "usage": {"output_tokens": _usage(event)["output_tokens"]}}
+                                        "usage": _usage(event)}
                 yield "message_stop", {"type": "message_stop"}
     finally:
         close = getattr(stream, "close", None)

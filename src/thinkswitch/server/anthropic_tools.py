@@ -6,9 +6,9 @@ know tools as OpenAI functions, so a `/v1/messages` request is translated on the
 none} becomes "auto" / "required" / a named function / "none", an assistant's `tool_use`
 blocks become its `tool_calls` (arguments as JSON text), and a user's `tool_result` blocks
 become `tool` turns answering them by id. On the way out, whole tool calls become `tool_use`
-blocks (arguments parsed back into `input`) with `stop_reason: tool_use`; streamed fragments
-become `input_json_delta` events. Engines without tools refuse such requests with a 400 that
-names `tools`, as on the OpenAI endpoint.
+blocks (arguments parsed back into `input`) with `stop_reason: tool_use`, streamed as one
+`input_json_delta` per call once the call is whole. Engines without tools refuse such
+requests with a 400 that names `tools`, as on the OpenAI endpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.errors import EngineUnavailableError, UsageError
+from thinkswitch.engines.base import Engine
+from thinkswitch.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.messages import ChatMessage
 
 
@@ -47,9 +48,11 @@ class ToolChoice(BaseModel):
 CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
-def tool_options(tools: Sequence[AnthropicTool] | None, choice: ToolChoice | None
-                 ) -> dict[str, Any]:
-    """The OpenAI `tools` / `tool_choice` / `parallel_tool_calls` for the engine."""
+def tool_options(tools: Sequence[AnthropicTool] | None, choice: ToolChoice | None,
+                 engine: Engine) -> dict[str, Any]:
+    """The OpenAI `tools` / `tool_choice` / `parallel_tool_calls` for `engine` (which refuses
+    what it does not take, by the OpenAI name; except this one, which the client did not
+    send by that name)."""
     if not tools:
         if choice is not None and choice.type != "none":
             raise UsageError("tool_choice needs tools")
@@ -66,6 +69,9 @@ def tool_options(tools: Sequence[AnthropicTool] | None, choice: ToolChoice | Non
         else:
             options["tool_choice"] = CHOICES[choice.type]
         if choice.disable_parallel_tool_use:
+            if "tools" in engine.passthrough and "parallel_tool_calls" not in engine.passthrough:
+                raise UnsupportedParameterError("tool_choice.disable_parallel_tool_use",
+                                                engine.name)
             options["parallel_tool_calls"] = False
     return options
 
@@ -116,12 +122,7 @@ def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
         raise EngineUnavailableError(
             f"upstream sent arguments for tool {function.get('name')!r} that are not a JSON "
             "object")
+    if not function.get("name"):
+        raise EngineUnavailableError("upstream sent a tool call without a name")
     return {"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
             "name": function.get("name", ""), "input": arguments}
-
-
-def tool_use_start(fragment: dict[str, Any]) -> dict[str, Any]:
-    """The `content_block_start` block for the first streamed fragment of a call."""
-    function = fragment.get("function") or {}
-    return {"type": "tool_use", "id": fragment.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
-            "name": function.get("name") or "", "input": {}}

@@ -143,7 +143,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
                                 temperature=body.temperature,
-                                options=tool_options(body.tools, body.tool_choice),
+                                options=tool_options(body.tools, body.tool_choice, switch.engine),
                                 deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
         if not body.stream:
             result = await whole(request, http)
