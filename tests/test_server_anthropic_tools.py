@@ -209,3 +209,24 @@ def test_disabling_parallel_calls_on_an_engine_that_cannot_is_refused_by_its_nam
     assert refused.value.param == "tool_choice.disable_parallel_tool_use"
     assert tool_options(tools, ToolChoice(type="none"), ToolsOnly())["tool_choice"] == "none"
     assert tool_options(tools, ToolChoice(type="auto"), ToolsOnly())["tool_choice"] == "auto"
+
+
+def test_stop_sequences_reach_the_upstream_as_stop(served: tuple[Any, Script]) -> None:
+    client, script = served
+    ask(client, stop_sequences=["\n\n", "END"])
+    assert script.last_body is not None and script.last_body["stop"] == ["\n\n", "END"]
+
+
+def test_stop_sequences_are_refused_by_their_name_where_the_engine_cannot() -> None:
+    from thinkswitch.engines.instant import InstantEngine
+
+    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    with live_server(create_app(switch)) as root:
+        client = anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0)
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            ask(client, stop_sequences=["END"])
+        assert "parameter 'stop_sequences' is not supported by engine 'instant'" in str(
+            refused.value)
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            ask(client, extra_body={"top_k": 5})
+        assert "parameter 'top_k' is not supported" in str(refused.value)

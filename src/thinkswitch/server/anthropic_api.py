@@ -19,14 +19,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
-from thinkswitch.errors import EngineUnavailableError, UsageError
+from thinkswitch.engines.base import AnswerDelta, Engine, ThinkingDelta
+from thinkswitch.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server.anthropic_tools import (
     AnthropicTool,
     ToolChoice,
     tool_call,
+    tool_options,
     tool_turn,
     tool_use_block,
 )
@@ -55,6 +56,19 @@ class MessagesRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=1.0)
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
+    stop_sequences: list[str] | None = Field(None, max_length=16)
+
+
+def engine_options(body: MessagesRequest, engine: Engine) -> dict[str, Any]:
+    """What the engine is asked beyond the switch's own controls, in OpenAI's names: tools,
+    and `stop_sequences` as `stop` (refused by its Anthropic name where the engine cannot).
+    The upstream does not say which sequence stopped it, so such a stop reads `end_turn`."""
+    options = tool_options(body.tools, body.tool_choice, engine)
+    if body.stop_sequences:
+        if "stop" not in engine.passthrough:
+            raise UnsupportedParameterError("stop_sequences", engine.name)
+        options["stop"] = list(body.stop_sequences)
+    return options
 
 
 def signature(key: bytes, thinking: str) -> str:

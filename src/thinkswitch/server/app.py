@@ -36,7 +36,6 @@ from thinkswitch.errors import (
 from thinkswitch.result import Decision, RequestedMode, Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
-from thinkswitch.server.anthropic_tools import tool_options
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.errors import dialect_error, stream_error_message
 from thinkswitch.server.gate import Gate, caller_of
@@ -137,13 +136,13 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                        body: anthropic_api.MessagesRequest) -> Response:
         extra = sorted(k for k, v in (body.model_extra or {}).items()
                        if v is not None and k not in ("metadata",))
-        if extra:  # top_k, stop_sequences and the like are not translated (yet)
+        if extra:  # top_k and the like have no OpenAI name to translate to
             raise UnsupportedParameterError(extra[0], switch.engine.name)
         mode, budget = anthropic_api.control(body, default_mode)
         request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
                                 budget=budget, answer_max_tokens=body.max_tokens,
                                 temperature=body.temperature,
-                                options=tool_options(body.tools, body.tool_choice, switch.engine),
+                                options=anthropic_api.engine_options(body, switch.engine),
                                 deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
         if not body.stream:
             result = await whole(request, http)
