@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
@@ -109,11 +109,25 @@ DialectName = Annotated[str, _known("dialect", lambda: DIALECTS)]
 PolicyName = Annotated[str, _known("policy", lambda: POLICIES)]
 
 
+def _given(value: object) -> bool:
+    return value is not None and value != {} and value != []
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Pairs of fields that may not both be given: (field, field, how the error names them).
+    exclusive: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _one_of_each_pair(self) -> Self:
+        for first, second, shown in self.exclusive:
+            if _given(getattr(self, first)) and _given(getattr(self, second)):
+                raise _problem("conflict", f"give {shown}, not both")
+        return self
 
 
 class ServerSection(Section):
+    exclusive = (("signing_key_file", "signing_key_env", "signing_key_file or signing_key_env"),)
     host: str | None = Field(None, description="address to listen on (default 127.0.0.1)")
     port: int | None = Field(None, ge=1, le=65535, description="port (default 8000)")
     default_mode: ModeName | None = Field(
@@ -137,12 +151,6 @@ class ServerSection(Section):
     cors_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(
         default_factory=list, description="browser origins allowed to call the API ('*': any)")
 
-    @model_validator(mode="after")
-    def _one_signing_key(self) -> ServerSection:
-        if self.signing_key_file is not None and self.signing_key_env is not None:
-            raise _problem("conflict", "give signing_key_file or signing_key_env, not both")
-        return self
-
 
 class TimeoutsSection(Section):
     connect_s: float | None = Field(None, gt=0, description="connecting to an upstream")
@@ -161,6 +169,7 @@ class BreakerSection(Section):
 
 
 class EngineSection(Section):
+    exclusive = (("api_key", "api_key_env", "api_key or api_key_env"),)
     name: EngineName | None = Field(None, description="engine (thinkswitch engines)")
     model: str | None = Field(
         None, description="GGUF path (llama_cpp), model name (openai) or recorded model")
@@ -183,9 +192,7 @@ class EngineSection(Section):
     breaker: BreakerSection = Field(default_factory=BreakerSection)
 
     @model_validator(mode="after")
-    def _one_api_key(self) -> EngineSection:
-        if self.api_key is not None and self.api_key_env is not None:
-            raise _problem("conflict", "give api_key or api_key_env, not both")
+    def _distinct_upstreams(self) -> EngineSection:
         urls = [str(url).rstrip("/") for url in self.upstreams]
         repeated = sorted({url for url in urls if urls.count(url) > 1})
         if repeated:
@@ -226,6 +233,7 @@ def _store_url(url: SecretStr) -> SecretStr:
 
 
 class StoreSection(Section):
+    exclusive = (("url", "url_env", "url or url_env"),)
     url: Annotated[SecretStr, AfterValidator(_store_url)] | None = Field(
         None, description="SQLite path or postgresql:// URL (secret when it holds a password: "
         "prefer url_env)")
@@ -234,24 +242,13 @@ class StoreSection(Section):
     redact: bool | None = Field(None, description="store inputs and traces as salted hashes")
     retention_days: float | None = Field(None, gt=0, description="delete older records")
 
-    @model_validator(mode="after")
-    def _one_url(self) -> StoreSection:
-        if self.url is not None and self.url_env is not None:
-            raise _problem("conflict", "give url or url_env, not both")
-        return self
-
 
 class PricesSection(Section):
+    exclusive = (("file", "models", "prices.file or prices.models"),)
     file: ExistingFile | None = Field(None, description="JSON price table per model")
     models: dict[str, Price] = Field(
         default_factory=dict, description="USD per million input/output/thinking tokens, "
         "per model name ('*': fallback)")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PricesSection:
-        if self.file is not None and self.models:
-            raise _problem("conflict", "give prices.file or prices.models, not both")
-        return self
 
 
 class ConfigFile(Section):
