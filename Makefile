@@ -44,34 +44,31 @@ lint: setup
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+# $(call debian_package,PACKAGE,SHELL-TEST,WHAT-SKIPS): nothing to do when SHELL-TEST passes;
+# else, as root, install Debian's PACKAGE; else say which tests will skip without it.
+define debian_package
+	@if $(2); then \
+		echo "$(1): installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $(1); \
+	else \
+		echo "note: Debian's $(1) package is not installed and this is not root; $(3)" \
+			"will skip (install it to run them)"; \
+	fi
+endef
+
 # The trace-store tests start their own PostgreSQL server from Debian's `postgresql` package
 # (initdb/pg_ctl under /usr/lib/postgresql/<version>/bin). CI runs as root and installs it;
 # elsewhere without root the PostgreSQL tests skip with the reason.
-
 postgres:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "postgres: $$(ls /usr/lib/postgresql/*/bin/initdb | head -n 1)"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends postgresql; \
-	else \
-		echo "note: PostgreSQL is not installed and this is not root; the PostgreSQL trace" \
-			"store tests will skip (install Debian's postgresql package to run them)"; \
-	fi
+	$(call debian_package,postgresql,ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1,the PostgreSQL trace store tests)
 
 # The chat-page tests drive Debian's Chromium (/usr/bin/chromium) with Playwright for Python
 # (never `playwright install`: no browser download). As root it is installed here; elsewhere
 # without it the browser tests skip with the reason.
 browser:
-	@if [ -x /usr/bin/chromium ]; then \
-		echo "browser: /usr/bin/chromium"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends chromium; \
-	else \
-		echo "note: /usr/bin/chromium is missing and this is not root; the chat page" \
-			"browser tests will skip (install Debian's chromium package to run them)"; \
-	fi
+	$(call debian_package,chromium,[ -x /usr/bin/chromium ],the chat page browser tests)
 
 # As root (CI) the PostgreSQL and browser tests must run: THINKSWITCH_REQUIRE_POSTGRES and
 # THINKSWITCH_REQUIRE_BROWSER turn a skip into a failure.
