@@ -9,13 +9,13 @@ policy's training leaves it blind (the shipped `learned` model never saw a codin
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from thinkswitch.bench.code_suites import MBPP_TEST_IDS
+from thinkswitch.bench.math_suites import read_jsonl
 from thinkswitch.messages import ChatMessage
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.base import TriagePolicy
@@ -23,21 +23,15 @@ from thinkswitch.triage.learned import LearnedPolicy
 from thinkswitch.triage.rules import RulesPolicy
 
 
-def _rows(path: Path) -> Iterator[dict[str, object]]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            yield json.loads(line)
-
-
 def questions(data: Path) -> dict[str, list[str]]:
-    mbpp = [row for row in _rows(data / "benchmarks" / "mbpp" / "mbpp.jsonl")
-            if 11 <= int(str(row["task_id"])) <= 510]
+    benchmarks = data / "benchmarks"
     return {
-        "gsm8k (test)": [str(r["question"]) for r in _rows(
-            data / "benchmarks" / "gsm8k" / "test.jsonl")],
-        "math500": [str(r["problem"]) for r in _rows(
-            data / "benchmarks" / "math500" / "test.jsonl")],
-        "mbpp (test)": [str(r["text"]) for r in mbpp],
+        "gsm8k (test)": [str(r["question"]) for _, r in read_jsonl(
+            benchmarks / "gsm8k" / "test.jsonl")],
+        "math500": [str(r["problem"]) for _, r in read_jsonl(
+            benchmarks / "math500" / "test.jsonl")],
+        "mbpp (test)": [str(r["text"]) for _, r in read_jsonl(benchmarks / "mbpp" / "mbpp.jsonl")
+                        if int(str(r["task_id"])) in MBPP_TEST_IDS],
     }
 
 

@@ -14,7 +14,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from live_server import free_port
 
 SUPERUSER = "postgres"
 
@@ -50,13 +50,6 @@ def find_bin_dir() -> Path | None:
         return Path(max(found, key=version)).parent
     on_path = shutil.which("initdb")
     return Path(on_path).parent if on_path else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresServer:

@@ -189,6 +189,29 @@ def upstream_process(
         process.wait(timeout=10)
 
 
+@contextmanager
+def thinkswitch_in_front(urls: list[str], dialect: str = "prompted", recorder: Any = None,
+                         capacity: int = 16, **engine_options: Any) -> Iterator[tuple[str, Any]]:
+    """thinkswitch (the `openai` engine over `urls`) served on 127.0.0.1; yields its root URL
+    and the engine."""
+    from live_server import live_server
+
+    from thinkswitch.engines.openai_compat import OpenAICompatEngine
+    from thinkswitch.server.app import create_app
+    from thinkswitch.settings import Settings
+    from thinkswitch.switch import Switch
+    from thinkswitch.thinking.dialects import get_dialect
+    from thinkswitch.triage.rules import RulesPolicy
+
+    engine = OpenAICompatEngine(base_url=",".join(urls), model=MODEL, **engine_options)
+    switch = Switch(engine, get_dialect(dialect), RulesPolicy(), Settings(), recorder)
+    try:
+        with live_server(create_app(switch, capacity=capacity)) as root:
+            yield root, engine
+    finally:
+        engine.close()
+
+
 def main() -> None:
     import uvicorn
 

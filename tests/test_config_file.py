@@ -292,9 +292,9 @@ def test_semantic_checks(tmp_path: Path, text: str, problem: str) -> None:
 
 
 def test_the_example_placeholders_are_refused(tmp_path: Path) -> None:
-    example = (Path(__file__).parents[1] / "deploy" / ".env.example").read_text()
-    values = dict(line.split("=", 1) for line in example.splitlines()
-                  if "=" in line and not line.startswith("#"))
+    from test_deploy import env_file
+
+    values = env_file(Path(__file__).parents[1] / "deploy" / ".env.example")
     text = '[server]\nsigning_key_env = "SIGNING_KEY"\napi_keys_env = "API_KEYS"\n'
     with pytest.raises(ConfigFileError) as caught:
         load_config(write(tmp_path, text), values)

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,20 +20,16 @@ from typing import Any
 import httpx
 import pytest
 from live_server import live_server
-from scripted_upstream import MODEL, Script, create_upstream, upstream_process
+from scripted_upstream import MODEL, Script, create_upstream, thinkswitch_in_front, upstream_process
 
 from thinkswitch.engines.base import AnswerDelta
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.errors import EngineUnavailableError
 from thinkswitch.messages import ChatMessage
-from thinkswitch.server.app import create_app
-from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
-from thinkswitch.triage.rules import RulesPolicy
 
 #: Short upstream timeouts, so faults show within a second.
 FAST = {"connect_timeout_s": 1.0, "read_timeout_s": 2.0, "first_token_timeout_s": 0.8,
@@ -58,18 +54,10 @@ def upstream(**script: Any) -> Iterator[tuple[str, Script]]:
         yield f"{root}/v1", scripted
 
 
-@contextmanager
-def thinkswitch(
-    urls: list[str], db: Path, **options: Any
-) -> Iterator[tuple[str, OpenAICompatEngine]]:
-    engine = OpenAICompatEngine(base_url=",".join(urls), model=MODEL, **{**FAST, **options})
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(open_store(db)))
-    try:
-        with live_server(create_app(switch, capacity=64)) as root:
-            yield root, engine
-    finally:
-        engine.close()
+def thinkswitch(urls: list[str], db: Path, **options: Any
+                ) -> AbstractContextManager[tuple[str, OpenAICompatEngine]]:
+    return thinkswitch_in_front(urls, recorder=Recorder(open_store(db)), capacity=64,
+                                **{**FAST, **options})
 
 
 @dataclass

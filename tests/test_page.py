@@ -539,8 +539,7 @@ def test_a_stream_that_fails_midway_keeps_what_came_and_says_why(tmp_path: Path,
         assert row.locator(".history-error").inner_text() == "upstream went away"
 
 
-def test_server_down_is_a_readable_message(scripted_site: Any, browser: Any, tmp_path: Path
-                                           ) -> None:
+def test_server_down_is_a_readable_message(browser: Any) -> None:
     from thinkswitch.server.app import create_app
 
     engine = PacedEngine()

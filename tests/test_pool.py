@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from test_openai_engine_mock import delta, sse
 
 from thinkswitch.engines import pool as pool_module
 from thinkswitch.engines.base import AnswerDelta, Finish
@@ -236,18 +237,9 @@ def test_an_idle_watchdog_thread_ends_and_a_new_one_starts_when_needed(
 Reply = Callable[[httpx.Request], httpx.Response]
 
 
-def _sse(*events: dict[str, Any], done: bool = True) -> list[bytes]:
-    out = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
-    return out + ([b"data: [DONE]\n\n"] if done else [])
-
-
-def _content(text: str, finish: str | None = None) -> dict[str, Any]:
-    return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]}
-
-
 def ok(words: tuple[str, ...] = ("four",)) -> Reply:
-    events = [_content(word) for word in words] + [_content("", "stop")]
-    return lambda _: httpx.Response(200, content=_sse(*events))
+    events = [delta(content=word) for word in words] + [delta("stop", content="")]
+    return lambda _: httpx.Response(200, content=sse(*events))
 
 
 def status(code: int) -> Reply:
@@ -255,7 +247,7 @@ def status(code: int) -> Reply:
 
 
 def token_then_error() -> Reply:
-    events = _sse(_content("par"), {"error": {"message": "engine died"}}, done=False)
+    events = sse(delta(content="par"), {"error": {"message": "engine died"}}, done=False)
     return lambda _: httpx.Response(200, content=events)
 
 
@@ -397,7 +389,7 @@ def test_total_timeout_is_enforced_between_chunks_without_a_socket() -> None:
         def body() -> Iterator[bytes]:
             for word in ("a", "b", "c", "d"):
                 time.sleep(0.1)
-                yield f"data: {json.dumps(_content(word))}\n\n".encode()
+                yield f"data: {json.dumps(delta(content=word))}\n\n".encode()
             yield b"data: [DONE]\n\n"
 
         return httpx.Response(200, content=body())

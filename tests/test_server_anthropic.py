@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anthropic
 import pytest
 from test_server_openai import QUESTION, server  # noqa: F401 - the shared server fixture
-
-anthropic = pytest.importorskip("anthropic")
 
 
 @pytest.fixture

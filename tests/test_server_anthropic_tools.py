@@ -8,11 +8,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import pytest
 from live_server import live_server
-from scripted_upstream import Script, create_upstream
+from scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
-from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.errors import EngineUnavailableError
 from thinkswitch.server.anthropic_tools import tool_use_block
 from thinkswitch.server.app import create_app
@@ -21,7 +21,6 @@ from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 
-anthropic = pytest.importorskip("anthropic")
 QUESTION = "What is the weather in Lisbon?"
 SCHEMA = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
 TOOLS = [{"name": "get_weather", "description": "current weather of a city",
@@ -31,12 +30,9 @@ TOOLS = [{"name": "get_weather", "description": "current weather of a city",
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Any, Script]]:
     script = Script(tokens=6)
-    with live_server(create_upstream(script)) as upstream:
-        engine = OpenAICompatEngine(base_url=f"{upstream}/v1", model="scripted-upstream")
-        switch = Switch(engine, get_dialect("qwen3"), RulesPolicy(), Settings())
-        with live_server(create_app(switch)) as root:
-            yield anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0), script
-        engine.close()
+    with live_server(create_upstream(script)) as upstream, thinkswitch_in_front(
+            [f"{upstream}/v1"], "qwen3") as (root, _):
+        yield anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0), script
 
 
 def ask(client: Any, **options: Any) -> Any:

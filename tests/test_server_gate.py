@@ -108,23 +108,35 @@ class TrickleEngine(ScriptedEngine):
         yield Finish("stop")
 
 
-def test_a_client_that_disconnects_stops_generation() -> None:
+@pytest.fixture
+def trickle() -> Iterator[tuple[TrickleEngine, str]]:
+    """A server in front of a slow engine that counts what it has produced."""
     from thinkswitch.server.app import create_app
 
     engine = TrickleEngine()
     switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
     with live_server(create_app(switch)) as root:
-        with httpx.stream("POST", f"{root}/v1/chat/completions",
-                          json={**BODY, "stream": True, "model": "m:nothink"}) as response:
-            for count, _ in enumerate(response.iter_lines(), start=1):
-                if count >= 10:
-                    break
-        at_disconnect = engine.produced
-        time.sleep(1.0)
-        assert engine.produced - at_disconnect <= 10, "generation went on after the disconnect"
-        assert engine.produced < 100
-        metrics = httpx.get(f"{root}/metrics").text
-        assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"
+        yield engine, root
+
+
+def assert_generation_stopped(engine: TrickleEngine, root: str, why: str) -> None:
+    """Within a second of the client leaving, the engine is stopped and the slot free."""
+    at_leaving = engine.produced
+    time.sleep(1.0)
+    assert engine.produced - at_leaving <= 10, why
+    assert engine.produced < 100
+    metrics = httpx.get(f"{root}/metrics").text
+    assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"
+
+
+def test_a_client_that_disconnects_stops_generation(trickle: tuple[TrickleEngine, str]) -> None:
+    engine, root = trickle
+    with httpx.stream("POST", f"{root}/v1/chat/completions",
+                      json={**BODY, "stream": True, "model": "m:nothink"}) as response:
+        for count, _ in enumerate(response.iter_lines(), start=1):
+            if count >= 10:
+                break
+    assert_generation_stopped(engine, root, "generation went on after the disconnect")
 
 
 def test_cost_is_in_the_response(tmp_path: Path) -> None:
@@ -151,19 +163,11 @@ def test_cost_is_in_the_response(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
-def test_a_client_that_gives_up_on_a_whole_answer_stops_generation(path: str) -> None:
-    from thinkswitch.server.app import create_app
-
-    engine = TrickleEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
-    with live_server(create_app(switch)) as root:
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{root}{path}", timeout=0.5,
-                       json={**BODY, "model": "m:nothink", "max_tokens": 500})
-        time.sleep(0.3)
-        at_give_up = engine.produced
-        time.sleep(1.0)
-        assert engine.produced - at_give_up <= 10, "generation went on after the client left"
-        assert engine.produced < 100
-        metrics = httpx.get(f"{root}/metrics").text
-        assert "thinkswitch_queue_depth 0" in metrics, "the slot was freed"
+def test_a_client_that_gives_up_on_a_whole_answer_stops_generation(
+        path: str, trickle: tuple[TrickleEngine, str]) -> None:
+    engine, root = trickle
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{root}{path}", timeout=0.5,
+                   json={**BODY, "model": "m:nothink", "max_tokens": 500})
+    time.sleep(0.3)
+    assert_generation_stopped(engine, root, "generation went on after the client left")

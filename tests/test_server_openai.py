@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from live_server import live_server
 
@@ -17,7 +18,6 @@ from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.rules import RulesPolicy
 
-openai = pytest.importorskip("openai")
 QUESTION = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
 
 

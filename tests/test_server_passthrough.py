@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import openai
 import pytest
 from live_server import live_server
-from scripted_upstream import Script, create_upstream
+from scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
 from thinkswitch.engines.instant import InstantEngine
-from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.errors import UsageError
 from thinkswitch.server.app import create_app
@@ -24,7 +24,6 @@ from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.rules import RulesPolicy
 
-openai = pytest.importorskip("openai")
 QUESTION = "What is the weather in Lisbon?"
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "current weather of a city",
@@ -37,13 +36,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Scrip
     """thinkswitch (openai engine, recording) in front of a scripted upstream."""
     script = Script(tokens=6)
     db = tmp_path_factory.mktemp("passthrough") / "traces.sqlite"
-    with live_server(create_upstream(script)) as upstream:
-        engine = OpenAICompatEngine(base_url=f"{upstream}/v1", model="scripted-upstream")
-        switch = Switch(engine, get_dialect("qwen3"), RulesPolicy(), Settings(),
-                        Recorder(open_store(db)))
-        with live_server(create_app(switch)) as root:
-            yield f"{root}/v1", script, db
-        engine.close()
+    with live_server(create_upstream(script)) as upstream, thinkswitch_in_front(
+            [f"{upstream}/v1"], "qwen3", Recorder(open_store(db))) as (root, _):
+        yield f"{root}/v1", script, db
 
 
 def client(base_url: str):  # type: ignore[no-untyped-def]

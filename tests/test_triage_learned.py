@@ -211,12 +211,12 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
 
 
 def test_an_explicit_wish_outranks_the_score() -> None:
+    from test_triage_context import turns
+
     policy = LearnedPolicy.from_path()
 
-    def ask(*turns: str) -> Decision:
-        messages = tuple(ChatMessage(role="user" if k % 2 == 0 else "assistant", content=t)
-                         for k, t in enumerate(turns))
-        return policy.decide(messages, 1024)
+    def ask(*texts: str) -> Decision:
+        return policy.decide(turns(*texts), 1024)
 
     plain, quick = ask("What is 17 * 23?"), ask("Quick answer: what is 17 * 23?")
     assert plain.mode == "on" and quick.mode == "off" and quick.budget is None
@@ -233,7 +233,8 @@ def test_an_explicit_wish_outranks_the_score() -> None:
     passage = ask("A man shakes hands briefly with 5 people. How many handshakes?")
     both = ask("Quick answer, but think carefully: what is 17 * 23?")
     assert "asked" not in passage.reason and "asked" not in both.reason
-    assert both.mode == ("on" if both.score is not None and both.score >= 0.5 else "off")
+    assert both.mode == ("on" if both.score is not None and both.score >= policy.threshold
+                         else "off")
     # only the last user turn instructs: an earlier "quick answer" does not carry over
     follow = ask("Quick answer: what is 17 * 23?", "391", "and 17 * 24?")
     assert "follow-up" in follow.reason and "asked" not in follow.reason
