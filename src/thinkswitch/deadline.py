@@ -15,7 +15,7 @@ import math
 import threading
 
 from thinkswitch.errors import UsageError
-from thinkswitch.result import Decision, Result
+from thinkswitch.result import Decision
 
 #: Tokens per second assumed before anything was measured (on purpose slow).
 PRIOR_TOKENS_PER_S = 20.0
@@ -52,13 +52,6 @@ class DecodeSpeed:
             else:
                 self._tokens_per_s += self._alpha * (speed - self._tokens_per_s)
             self.observations += 1
-
-    def observe_result(self, result: Result) -> None:
-        """Learn from a finished request: tokens after the first over the time after it."""
-        first = result.timings.ttft_s
-        tokens = result.usage.thinking_tokens + result.usage.answer_tokens
-        if first is not None:
-            self.observe(tokens - 1, result.timings.total_s - first)
 
 
 def _seconds(value: float) -> str:

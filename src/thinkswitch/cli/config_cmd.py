@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from thinkswitch.config.load import ConfigFileError, LoadedConfig, load_config, mask_url
+from thinkswitch.engines.pool import split_urls
 from thinkswitch.factory import load_settings
 from thinkswitch.settings import Settings
 
@@ -37,7 +38,7 @@ def check(file: FileArgument) -> None:
             print(f"  {problem}", file=sys.stderr)
         raise typer.Exit(2) from None
     server = loaded.server
-    upstreams = settings.base_url.split(",")
+    upstreams = split_urls(settings.base_url)
     engine = settings.engine + (f" ({len(upstreams)} upstream"
                                 f"{'s' if len(upstreams) != 1 else ''})"
                                 if settings.engine == "openai" else "")

@@ -219,21 +219,21 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
 PLACEHOLDER = "change-me"
 
 
-def _secret_problems(config: ConfigFile, environ: Mapping[str, str]) -> list[str]:
+def _secret_problems(config: ConfigFile, environ: Mapping[str, str],
+                     options: ServerOptions) -> list[str]:
     """Checks of resolved secret values (the values themselves are never printed)."""
     problems = []
     server = config.server
     if server.signing_key_file or server.signing_key_env:
         where = "server.signing_key_file" if server.signing_key_file else "server.signing_key_env"
-        key = server_options(config, environ).signing_key or b""
+        key = options.signing_key or b""
         if len(key) < 32:
             problems.append(f"{where}: the signing key must be at least 32 bytes "
                             f"(it has {len(key)})")
         elif PLACEHOLDER in key.decode("utf-8", "replace").lower():
             problems.append(f"{where}: the signing key is the example's placeholder; "
                             "generate one with `openssl rand -hex 32`")
-    keys = server_options(config, environ).api_keys
-    if any(PLACEHOLDER in key.lower() for key in keys):
+    if any(PLACEHOLDER in key.lower() for key in options.api_keys):
         problems.append("server: an API key is the example's placeholder (change-me...); "
                         "generate real keys")
     if server.api_keys_env and not _split_keys(environ[server.api_keys_env]):
@@ -252,12 +252,12 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedC
         config = validate_document(document, ConfigContext(path.resolve().parent, env))
     except ValidationError as error:
         raise ConfigFileError(path, describe_errors(error)) from None
-    problems = _secret_problems(config, env)
+    options = server_options(config, env)
+    problems = _secret_problems(config, env, options)
     if problems:
         raise ConfigFileError(path, problems)
     inline = (PriceTable(config.prices.models) if config.prices.models else None)
-    return LoadedConfig(path, config, settings_values(config, env),
-                        server_options(config, env), inline)
+    return LoadedConfig(path, config, settings_values(config, env), options, inline)
 
 
 def mask_url(url: str) -> str:

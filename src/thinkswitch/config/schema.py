@@ -193,10 +193,11 @@ class EngineSection(Section):
 
     @model_validator(mode="after")
     def _distinct_upstreams(self) -> EngineSection:
-        urls = [str(url).rstrip("/") for url in self.upstreams]
-        repeated = sorted({url for url in urls if urls.count(url) > 1})
+        from thinkswitch.engines.pool import first_repeated
+
+        repeated = first_repeated([str(url) for url in self.upstreams])
         if repeated:
-            raise _problem("duplicate", f"upstreams lists {repeated[0]} more than once")
+            raise _problem("duplicate", f"upstreams lists {repeated} more than once")
         return self
 
 

@@ -167,7 +167,6 @@ class OpenAICompatEngine(Engine):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         urls = split_urls(base_url)
-        self.base_url = urls[0]
         self.pool = ReplicaPool(
             urls,
             breaker_failures=breaker_failures,
@@ -229,7 +228,6 @@ class OpenAICompatEngine(Engine):
         return response.status_code < 400
 
     def _first_model(self) -> str:
-        url = f"{self.base_url}/models"
         for base in self.pool.urls:  # the first replica that answers
             url = f"{base}/models"
             try:
@@ -259,19 +257,18 @@ class OpenAICompatEngine(Engine):
         )
         fault: str | None = None
         judged = True
-        refused = False  # a 4xx other than 429: the request's fault, not the replica's
         try:
             timeout = guard.timeout(self._client.timeout)
             with self._client.stream("POST", url, json=body, timeout=timeout) as response:
                 guard.attach(response)
                 if response.status_code >= 400:
                     response.read()
+                    # a 4xx other than 429 is the request's fault, not the replica's
                     refused = response.status_code < 500 and response.status_code != 429
                     raise _rejected(response) if refused else _status_error(url, response)
                 for chunk in iter_chunks(response.iter_lines(), url):
                     guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
                     yield chunk
-                guard.close()
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             failure = guard.expired() or _reach_error(url, error)
             fault = str(failure)

@@ -44,10 +44,16 @@ def split_urls(base_url: str) -> list[str]:
     urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
     if not urls:
         raise UsageError("base_url names no server")
-    repeated = sorted({url for url in urls if urls.count(url) > 1})
+    repeated = first_repeated(urls)
     if repeated:
-        raise UsageError(f"base_url lists {repeated[0]} more than once")
+        raise UsageError(f"base_url lists {repeated} more than once")
     return urls
+
+
+def first_repeated(urls: list[str]) -> str | None:
+    """The first (in sorted order) URL listed more than once, trailing slashes aside."""
+    stripped = [url.rstrip("/") for url in urls]
+    return min((url for url in stripped if stripped.count(url) > 1), default=None)
 
 
 @dataclass
@@ -238,7 +244,6 @@ class WatchdogTimer:
     at: float
     seq: int
     action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
 
 
 #: A watchdog thread with nothing to watch for this long ends (an idle engine keeps none).
@@ -272,7 +277,6 @@ class Watchdog:
     def cancel(self, timer: WatchdogTimer) -> None:
         """Drop `timer` now (not at its deadline), so what its action holds is freed."""
         with self._wake:
-            timer.cancelled = True
             if timer in self._heap:
                 self._heap.remove(timer)
                 heapq.heapify(self._heap)
@@ -296,8 +300,6 @@ class Watchdog:
                 if self._stopped:
                     return
                 timer = heapq.heappop(self._heap)
-                if timer.cancelled:
-                    continue
             try:
                 timer.action()
             except Exception:  # an action must never kill the watchdog

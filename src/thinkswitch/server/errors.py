@@ -31,9 +31,9 @@ def openai_error(status: int, message: str, kind: str = "invalid_request_error",
         "error": {"message": message, "type": kind, "param": param, "code": None}})
 
 
-def anthropic_error(status: int, message: str, kind: str | None = None) -> JSONResponse:
+def anthropic_error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"type": "error", "error": {
-        "type": kind or ANTHROPIC_KINDS.get(status, "api_error"), "message": message}})
+        "type": ANTHROPIC_KINDS.get(status, "api_error"), "message": message}})
 
 
 def dialect_error(path: str, status: int, message: str, kind: str | None = None,
