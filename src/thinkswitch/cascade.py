@@ -33,8 +33,8 @@ from thinkswitch.engines.base import (
 )
 from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.errors import EngineUnavailableError, UsageError
-from thinkswitch.messages import last_user_text
 from thinkswitch.result import Decision, Usage
+from thinkswitch.triage.base import rate_quantile
 from thinkswitch.triage.cascade import AGREEMENT_MIN_TEMPERATURE, CascadePolicy, Confidence
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ class Attempt:
     answer: str = ""
     usage: Usage = field(default_factory=Usage)
     logprobs: tuple[float, ...] | None = None
-    seconds: float = 0.0
 
     @property
     def generated(self) -> int:
@@ -87,35 +86,36 @@ def attempt(switch: Switch, generation: GenerationRequest) -> Attempt:
         raise EngineUnavailableError(
             f"engine {switch.engine.name!r} ended without finishing")
     result.answer = "".join(answer).strip()
-    result.seconds = time.perf_counter() - started
-    if result.seconds > 0 and result.generated > 1:
-        switch.speed.observe(result.generated, result.seconds)
+    switch.speed.observe(result.generated, time.perf_counter() - started)
     return result
 
 
 def _total(*attempts: Attempt) -> Usage:
     """What the fast attempts cost, in the usual fields, and as `probe_tokens`."""
-    return Usage(
-        prompt_tokens=sum(a.usage.prompt_tokens for a in attempts),
-        thinking_tokens=sum(a.usage.thinking_tokens for a in attempts),
-        answer_tokens=sum(a.usage.answer_tokens for a in attempts),
-        probe_tokens=sum(a.generated for a in attempts),
-    )
+    total = Usage()
+    for spent in attempts:
+        total = total.plus(spent.usage).plus(Usage(probe_tokens=spent.generated))
+    return total
+
+
+def _probe_decision(policy: CascadePolicy) -> Decision:
+    """The provisional decision the fast attempts run under (thinking off)."""
+    return Decision(requested="auto", mode="off", budget=None, policy=policy.name,
+                    reason="probe")
 
 
 def _second_sample(fast: GenerationRequest) -> GenerationRequest:
     """The agreement sample: a different seed, and not greedy (greedy samples always agree)."""
     seed = None if fast.seed is None else fast.seed + SECOND_SAMPLE_SEED_OFFSET
     return dataclasses.replace(
-        fast, temperature=max(fast.temperature, AGREEMENT_MIN_TEMPERATURE), seed=seed,
-        logprobs=False)
+        fast, temperature=max(fast.temperature, AGREEMENT_MIN_TEMPERATURE), seed=seed)
 
 
 def probe(switch: Switch, policy: CascadePolicy, fast: GenerationRequest
           ) -> tuple[list[Attempt], Confidence]:
     """The fast attempt(s) and the confidence they give (logprobs, else two samples)."""
-    first = attempt(switch, dataclasses.replace(fast, logprobs=True))
-    if first.logprobs is not None and policy.source != "agreement":
+    first = attempt(switch, dataclasses.replace(fast, logprobs=policy.source != "agreement"))
+    if first.logprobs is not None:
         return [first], Confidence.from_logprobs(first.logprobs)
     if policy.source == "logprobs":
         raise UsageError(f"engine {switch.engine.name!r} gives no token log-probabilities; "
@@ -126,8 +126,7 @@ def probe(switch: Switch, policy: CascadePolicy, fast: GenerationRequest
 
 def confidence_of(switch: Switch, policy: CascadePolicy, request: Request) -> Confidence:
     """Only the fast attempt's confidence for `request` (for calibration: no thinking run)."""
-    off = Decision(requested="auto", mode="off", budget=None, policy=policy.name, reason="probe")
-    fast = switch.generation(request, off)
+    fast = switch.generation(request, _probe_decision(policy))
     switch.check(request, fast)
     return probe(switch, policy, fast)[1]
 
@@ -135,22 +134,15 @@ def confidence_of(switch: Switch, policy: CascadePolicy, request: Request) -> Co
 def calibrate(confidences: list[float], think_rate: float) -> float:
     """The confidence threshold at which a share `think_rate` of these would think (a quantile:
     a request thinks when its confidence is below the threshold)."""
-    if not 0.0 < think_rate < 1.0:
-        raise UsageError(f"think-rate must be strictly between 0 and 1, got {think_rate}")
-    if not confidences:
-        raise UsageError("no confidences to calibrate on")
-    ordered = sorted(confidences)
-    return ordered[min(len(ordered) - 1, round(think_rate * len(ordered)))]
+    return rate_quantile(confidences, think_rate, thinks_below=True, what="confidences")
 
 
 def run_cascade(
     switch: Switch, policy: CascadePolicy, request: Request, started: float
 ) -> Iterator[SwitchEvent]:
     """Decision, deltas, then the `Result` of one `cascade` request (see the module doc)."""
-    if not last_user_text(request.messages).strip():
-        raise UsageError("the question is empty")
-    budget = request.budget or switch.settings.default_budget
-    off = Decision(requested="auto", mode="off", budget=None, policy=policy.name, reason="probe")
+    budget = switch.budget_for(request)
+    off = _probe_decision(policy)
     on = off.model_copy(update={"mode": "on", "budget": budget})
     fast = switch.generation(request, off)
     slow = switch.generation(request, on)
@@ -163,8 +155,7 @@ def run_cascade(
     yield decision
     if decision.mode == "off":
         # The first attempt is the answer: its tokens are counted once, by its own UsageReport.
-        spent = _total(*attempts[1:])
-        spent = spent.model_copy(update={"probe_tokens": spent.probe_tokens + first.generated})
+        spent = _total(*attempts[1:]).plus(Usage(probe_tokens=first.generated))
         yield from switch.answer(iter(first.events), decision, started, spent, observe=False)
         return
     yield from switch.answer(switch.engine.execute(slow, switch.dialect), decision, started,

@@ -106,10 +106,15 @@ class Switch:
         """The decision for `request`, with thinking off when it would miss the deadline."""
         return degrade(self._decide(request), request.deadline_s, self.speed)
 
-    def _decide(self, request: Request) -> Decision:
+    def budget_for(self, request: Request) -> int:
+        """The thinking cap of `request` (the caller's, else the default); an empty question
+        is refused here, before any policy or engine sees it."""
         if not last_user_text(request.messages).strip():
             raise UsageError("the question is empty")
-        budget = request.budget or self.settings.default_budget
+        return request.budget or self.settings.default_budget
+
+    def _decide(self, request: Request) -> Decision:
+        budget = self.budget_for(request)
         if request.think == "on" and request.min_thinking > budget:
             raise BudgetError(
                 f"min_thinking {request.min_thinking} is larger than the budget {budget}"
@@ -241,12 +246,7 @@ class Switch:
             # attempts ran before `started + ttft` and are not in `usage` yet.
             self.speed.observe(usage.thinking_tokens + usage.answer_tokens - 1, total - ttft)
         if spent is not None:
-            usage = Usage(
-                prompt_tokens=usage.prompt_tokens + spent.prompt_tokens,
-                thinking_tokens=usage.thinking_tokens + spent.thinking_tokens,
-                answer_tokens=usage.answer_tokens + spent.answer_tokens,
-                probe_tokens=spent.probe_tokens,
-            )
+            usage = usage.plus(spent)
         yield Result(
             answer="".join(answer).strip(),
             thinking="".join(thinking).strip(),

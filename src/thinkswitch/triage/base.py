@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
+from thinkswitch.errors import UsageError
 from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
+
+
+def rate_quantile(values: Sequence[float], think_rate: float, *, thinks_below: bool,
+                  what: str) -> float:
+    """The threshold at which a share `think_rate` of `values` thinks: those at or above it
+    (scores), or below it when `thinks_below` (confidences). A quantile, as RouteLLM does."""
+    if not 0.0 < think_rate < 1.0:
+        raise UsageError(f"think-rate must be strictly between 0 and 1, got {think_rate}")
+    if not values:
+        raise UsageError(f"no {what} to calibrate on")
+    ordered = sorted(float(value) for value in values)
+    share = think_rate if thinks_below else 1.0 - think_rate
+    return ordered[min(max(round(share * len(ordered)), 0), len(ordered) - 1)]
 
 
 class TriagePolicy(ABC):

@@ -16,6 +16,7 @@ import numpy as np
 
 from thinkswitch.bench.outcomes import PairedTable
 from thinkswitch.errors import DataError, UsageError
+from thinkswitch.triage.base import rate_quantile
 from thinkswitch.triage.features import Featurizer
 from thinkswitch.triage.learned import LearnedModel
 
@@ -79,14 +80,7 @@ def train(tables: Sequence[PairedTable], version: str = "custom",
 
 def calibrate_threshold(scores: Sequence[float], think_rate: float) -> float:
     """The threshold at which a share `think_rate` of these scores thinks (a quantile)."""
-    if not 0.0 < think_rate < 1.0:
-        raise UsageError(f"think-rate must be strictly between 0 and 1, got {think_rate}")
-    values = np.sort(np.asarray(scores, dtype=float))
-    if len(values) == 0:
-        raise UsageError("no scores to calibrate on")
-    index = round((1.0 - think_rate) * len(values))
-    index = min(max(index, 0), len(values) - 1)
-    return float(values[index])
+    return rate_quantile(scores, think_rate, thinks_below=False, what="scores")
 
 
 def _normalized(text: str) -> str:
