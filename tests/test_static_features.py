@@ -76,11 +76,11 @@ def test_a_text_is_the_mean_of_its_token_rows(features: StaticFeatures) -> None:
 def test_word_shares_sum_to_the_linear_score(features: StaticFeatures) -> None:
     weights = np.random.default_rng(0).normal(size=64)
     text = "A shirt costs $20 and is discounted by 15%. What is the new price of the shirt?"
-    shares = features.word_shares(text, weights)
+    shares = features.word_shares(features.read(text), weights)
     _, values = features.row(text)
     assert abs(sum(shares.values()) - float(values @ weights)) < 1e-5
     assert set(shares) == {f"'{w}'" for w in basic_words(text)}
-    up, down = features.strongest(text, weights, top=3)
+    up, down = features.strongest(features.read(text), weights, top=3)
     assert len(up) <= 3 and len(down) <= 3
     assert [s for _, s in up] == sorted((s for _, s in up), reverse=True)
     assert all(shares[name] == share for name, share in up + down)
@@ -94,7 +94,7 @@ def test_a_long_text_is_its_two_ends_without_a_marker(features: StaticFeatures) 
     seen = {vocabulary[i] for i in ids}
     assert seen == {"word", "bird"} and "…" not in seen
     assert np.allclose(features.row(text)[1], features.table.rows[ids].mean(axis=0))
-    shares = features.word_shares("x" * 300 + " ok", np.ones(64))
+    shares = features.word_shares(features.read("x" * 300 + " ok"), np.ones(64))
     assert max(len(name) for name in shares) <= 24 + 2
 
 

@@ -89,11 +89,23 @@ class Featurizer(Protocol):
     def transform(self, texts: list[str]) -> Any:
         """A (texts x size) matrix, sparse or dense."""
 
-    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """One text's features as (indices, values): the fast single-request path."""
+    def read(self, text: str) -> Reading:
+        """One text's features, read once: the fast single-request path of a decision."""
 
-    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
-        """The `top` readable parts of `text` that push `features @ weights` most, each way."""
+    def strongest(self, reading: Reading, weights: np.ndarray, top: int) -> Strongest:
+        """The `top` readable parts of the text that push `features @ weights` most, each
+        way (from the reading: a decision does not read its text twice)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    """A text as a featurizer read it: its non-zero features as (indices, values), and what
+    naming them needs (`parts`: the featurizer's own, e.g. the static features' words)."""
+
+    text: str
+    index: np.ndarray
+    values: np.ndarray
+    parts: Any = None
 
 
 Strongest = tuple[list[tuple[str, float]], list[tuple[str, float]]]
@@ -128,11 +140,11 @@ class FeatureSpace:
         return {"kind": self.kind, "word_features": self.word_features,
                 "char_features": self.char_features}
 
-    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
-        index, values = self.row(text)
-        shares = [(int(i), float(v * weights[i])) for i, v in zip(index, values, strict=True)]
+    def strongest(self, reading: Reading, weights: np.ndarray, top: int) -> Strongest:
+        shares = [(int(i), float(v * weights[i]))
+                  for i, v in zip(reading.index, reading.values, strict=True)]
         up, down = top_shares(shares, top)
-        names = self.names_for(text, {i for i, _ in up + down})
+        names = self.names_for(reading.text, {i for i, _ in up + down})
 
         def named(pairs: list[tuple[int, float]]) -> list[tuple[str, float]]:
             return [(names.get(i, f"feature #{i}"), share) for i, share in pairs]
@@ -161,6 +173,9 @@ class FeatureSpace:
         cues = csr_matrix([cue_vector(text) for text in texts])
         clipped = [clip(text) for text in texts]
         return hstack([word.transform(clipped), char.transform(clipped), cues], format="csr")
+
+    def read(self, text: str) -> Reading:
+        return Reading(text, *self.row(text))
 
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One text's non-zero features as (indices, values), equal to `transform([text])`.

@@ -36,7 +36,7 @@ from thinkswitch.messages import ChatMessage
 from thinkswitch.result import Decision
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
-from thinkswitch.triage.features import FeatureSpace, Featurizer
+from thinkswitch.triage.features import FeatureSpace, Featurizer, Reading
 from thinkswitch.triage.rules import asked_for
 from thinkswitch.triage.static_features import StaticFeatures
 
@@ -177,7 +177,8 @@ class LearnedPolicy(TriagePolicy):
     def decide(self, messages: tuple[ChatMessage, ...], budget: int) -> Decision:
         read = triage_text(messages)
         text = read.text
-        index, values = self.model.features.row(text)
+        reading = self.model.features.read(text)
+        index, values = reading.index, reading.values
         score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
         by_score = score >= self.threshold
         asked = asked_for(read.last)
@@ -194,12 +195,15 @@ class LearnedPolicy(TriagePolicy):
         return Decision(
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
-            reason=f"{verdict}: {versus}; {self.explain(text)}{read.note}",
+            reason=f"{verdict}: {versus}; {self._explain(reading)}{read.note}",
         )
 
     def explain(self, text: str) -> str:
         """The parts of `text` that pushed the score most, each way."""
-        up, down = self.model.features.strongest(text, self.model.gain, EXPLAIN_TOP)
+        return self._explain(self.model.features.read(text))
+
+    def _explain(self, reading: Reading) -> str:
+        up, down = self.model.features.strongest(reading, self.model.gain, EXPLAIN_TOP)
 
         def shown(pairs: list[tuple[str, float]]) -> str:
             return ", ".join(f"{name} ({share:+.2f})" for name, share in pairs)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from thinkswitch.errors import DataError, ModelNotFoundError
-from thinkswitch.triage.features import Strongest, clip_halves, top_shares
+from thinkswitch.triage.features import Reading, Strongest, clip_halves, top_shares
 from thinkswitch.triage.wordpiece import WordPiece
 
 TABLE_FORMAT = "thinkswitch-token-table/1"
@@ -46,12 +45,6 @@ class TokenTable:
     @cached_property
     def tokenizer(self) -> WordPiece:
         return WordPiece(self.vocabulary)
-
-    @cached_property
-    def split(self) -> Callable[[str], Split]:
-        """`tokenizer.split`, remembering recent texts: a decision reads its text twice (to
-        score it, then to explain the score)."""
-        return lru_cache(maxsize=16)(self.tokenizer.split)
 
 
 def load_token_table(path: Path | None = None) -> TokenTable:
@@ -125,27 +118,34 @@ class StaticFeatures:
         words: list[str] = []
         pieces: list[tuple[int, ...]] = []
         for part in clip_halves(text):
-            part_words, part_pieces = self.table.split(part)
+            part_words, part_pieces = self.table.tokenizer.split(part)
             words += part_words
             pieces += part_pieces
         return words, pieces
 
-    def _vector(self, text: str) -> np.ndarray:
-        ids = [i for word_ids in self._tokens(text)[1] for i in word_ids]
+    def _vector(self, pieces: list[tuple[int, ...]]) -> np.ndarray:
+        ids = [i for word_ids in pieces for i in word_ids]
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         result: np.ndarray = self.table.rows[ids].mean(axis=0)
         return result
 
     def transform(self, texts: list[str]) -> np.ndarray:
-        return np.vstack([self._vector(text) for text in texts]).astype(np.float64)
+        return np.vstack([self._vector(self._tokens(text)[1]) for text in texts]).astype(
+            np.float64)
+
+    def read(self, text: str) -> Reading:
+        words, pieces = self._tokens(text)
+        return Reading(text, np.arange(self.size), self._vector(pieces).astype(np.float64),
+                       (words, pieces))
 
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.arange(self.size), self._vector(text).astype(np.float64)
+        reading = self.read(text)
+        return reading.index, reading.values
 
-    def word_shares(self, text: str, weights: np.ndarray) -> dict[str, float]:
+    def word_shares(self, reading: Reading, weights: np.ndarray) -> dict[str, float]:
         """Each distinct word's share of `features @ weights`; the shares sum to it."""
-        words, pieces = self._tokens(text)
+        words, pieces = reading.parts
         ids = [i for word_ids in pieces for i in word_ids]
         per_token = (self.table.rows[ids].astype(np.float64) @ weights) / max(len(ids), 1)
         shares: dict[str, float] = defaultdict(float)
@@ -156,5 +156,5 @@ class StaticFeatures:
             start += len(word_ids)
         return dict(shares)
 
-    def strongest(self, text: str, weights: np.ndarray, top: int) -> Strongest:
-        return top_shares(list(self.word_shares(text, weights).items()), top)
+    def strongest(self, reading: Reading, weights: np.ndarray, top: int) -> Strongest:
+        return top_shares(list(self.word_shares(reading, weights).items()), top)
