@@ -73,8 +73,9 @@ browser:
 # As root (CI) the PostgreSQL and browser tests must run: THINKSWITCH_REQUIRE_POSTGRES and
 # THINKSWITCH_REQUIRE_BROWSER turn a skip into a failure.
 test: lint postgres browser
-	THINKSWITCH_REQUIRE_POSTGRES=$$([ "$$(id -u)" = 0 ] && echo 1) \
-	THINKSWITCH_REQUIRE_BROWSER=$$([ "$$(id -u)" = 0 ] && echo 1) $(BIN)/python -m pytest -q
+	AS_ROOT=$$([ "$$(id -u)" = 0 ] && echo 1); \
+	THINKSWITCH_REQUIRE_POSTGRES=$$AS_ROOT THINKSWITCH_REQUIRE_BROWSER=$$AS_ROOT \
+		$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python bench/engine_overhead.py

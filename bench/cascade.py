@@ -44,13 +44,12 @@ OVERHEAD_QUESTION = "Write a long, detailed story about a dragon who learns to b
 
 def overhead(engine: LlamaCppEngine, settings: Settings, rounds: int, tokens: int,
              repeat: int = 1) -> dict[str, Any]:
-    from llama_cpp import LogitsProcessorList
+    from llama_cpp import Llama, LogitsProcessorList
 
     dialect = get_dialect("prompted")
     question = " ".join([OVERHEAD_QUESTION] * repeat)  # a long prompt shows logits_all's cost
     messages = (ChatMessage(role="user", content=question),)
     prompt = engine.prompt_tokens(dialect.prepare(messages, ThinkingPlan(mode="off")))
-    from llama_cpp import Llama
 
     # The same file loaded the slow way (the engine itself always loads with logits_all=False).
     all_logits = Llama(model_path=str(resolve_model_path(settings.model)), n_ctx=settings.n_ctx,
@@ -202,14 +201,13 @@ def main() -> None:
                                       args.prompt_repeat)
         print(json.dumps({k: v for k, v in report["overhead"].items()
                           if k != "tokens_per_s_all"}, indent=1), flush=True)
-    if args.overhead_only:
-        args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
-        return
-    started = time.perf_counter()
-    report["gsm8k"] = gsm8k(engine, settings, args)
-    report["gsm8k_wall_s"] = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.overhead_only:
+        started = time.perf_counter()
+        report["gsm8k"] = gsm8k(engine, settings, args)
+        report["gsm8k_wall_s"] = time.perf_counter() - started
     args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.overhead_only:
+        return
     summary = report["gsm8k"]["summary"]
     for p in summary["points"]:
         print(f"{p['policy']:<28} accuracy {p['accuracy']:.1%}  think-rate {p['think_rate']:.0%}"
