@@ -22,12 +22,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.engines.plan import ThinkingPlan
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import ThinkingPlan
+from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

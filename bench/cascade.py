@@ -30,11 +30,12 @@ from typing import Any
 from thinkswitch.bench.suites import load_live_suite
 from thinkswitch.engines.llama_cpp import LlamaCppEngine, SampledLogprobs, default_threads
 from thinkswitch.engines.model_files import resolve_model_path
-from thinkswitch.engines.plan import ThinkingPlan
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Result
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import ThinkingPlan
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.cascade import CascadePolicy
 from thinkswitch.triage.rules import RulesPolicy

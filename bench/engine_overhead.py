@@ -20,10 +20,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.engines.plan import ThinkingPlan
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import ThinkingPlan
+from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -38,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from scripted_upstream import MODEL, upstream_process
 
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
-from thinkswitch.errors import ThinkswitchError
+from thinkswitch.kernel.errors import ThinkswitchError
+from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -25,7 +25,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from thinkswitch.factory import build_switch, load_settings
-from thinkswitch.switch import Request
+from thinkswitch.kernel.request import Request
 
 HERE = Path(__file__).resolve().parent
 QUESTION = "How many legs do 3 spiders and 2 ants have together?"

@@ -23,8 +23,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision, Result, Timings, Usage
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.result import Result, Timings, Usage
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import Price, PriceTable
 from thinkswitch.trace.recorder import Recorder

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from thinkswitch.bench.code_suites import MBPP_TEST_IDS
 from thinkswitch.bench.math_suites import read_jsonl
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.learned import LearnedPolicy

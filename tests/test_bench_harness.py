@@ -15,10 +15,10 @@ from thinkswitch.bench.plots import pareto_figure, think_rate_figure
 from thinkswitch.bench.report import write_report
 from thinkswitch.bench.runner import RunContext, make_progress, run_suite
 from thinkswitch.bench.store import ResultStore
-from thinkswitch.engines.base import EngineEvent
-from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.events import EngineEvent
+from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings, default_data_dir
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect

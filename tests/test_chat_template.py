@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from thinkswitch.engines.chat_template import ChatTemplate
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
 
 R1_LIKE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
            "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")

@@ -19,7 +19,7 @@ from thinkswitch.bench.code_suites import (
     read_humaneval,
 )
 from thinkswitch.bench.items import Item, Suite, SuiteSpec, Verdict
-from thinkswitch.errors import DataError, UsageError
+from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.settings import default_data_dir
 
 DATA_DIR = default_data_dir()

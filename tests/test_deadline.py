@@ -8,10 +8,11 @@ from live_server import live_server
 
 from thinkswitch.deadline import PRIOR_TOKENS_PER_S, DecodeSpeed, degrade, parse_deadline
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import UsageError
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -22,11 +22,11 @@ import pytest
 from live_server import live_server
 from scripted_upstream import MODEL, Script, create_upstream, thinkswitch_in_front, upstream_process
 
-from thinkswitch.engines.base import AnswerDelta
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.errors import EngineUnavailableError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.events import AnswerDelta
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder

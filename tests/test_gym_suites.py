@@ -15,7 +15,7 @@ from thinkswitch.bench.gym_suites import (
     load_gym,
 )
 from thinkswitch.bench.items import Item, Suite, SuiteSpec
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
 
 
 def _load(name: str, limit: int | None = 5, seed: int = 3) -> Suite:

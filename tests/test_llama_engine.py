@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from thinkswitch.engines.base import ThinkingDelta
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.errors import BudgetError, ModelNotFoundError, UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Result
+from thinkswitch.kernel.errors import BudgetError, ModelNotFoundError, UsageError
+from thinkswitch.kernel.events import ThinkingDelta
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

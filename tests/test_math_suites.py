@@ -12,7 +12,7 @@ from thinkswitch.bench.extract import extract_answer
 from thinkswitch.bench.items import Item, Suite, SuiteSpec
 from thinkswitch.bench.math_suites import DATASETS, LOADERS, MATH_INSTRUCTION, load_math
 from thinkswitch.bench.mathcheck import MathChecker, is_text_answer, math_equal
-from thinkswitch.errors import DataError, UsageError
+from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.settings import default_data_dir
 
 DATA = default_data_dir()

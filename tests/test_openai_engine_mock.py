@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
 from thinkswitch.engines.registry import create_engine
-from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError
-from thinkswitch.result import Result
+from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
+from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch, SwitchEvent
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

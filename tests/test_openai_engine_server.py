@@ -16,10 +16,11 @@ import pytest
 from live_server import free_port
 
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
-from thinkswitch.errors import EngineUnavailableError
-from thinkswitch.result import Result
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -8,7 +8,7 @@ import pytest
 
 from thinkswitch.bench import metrics
 from thinkswitch.bench.outcomes import PAIRED_LONG_COLUMNS, load_paired
-from thinkswitch.errors import DataError, UnknownNameError, UsageError
+from thinkswitch.kernel.errors import DataError, UnknownNameError, UsageError
 from thinkswitch.settings import default_data_dir
 
 DATA = default_data_dir()

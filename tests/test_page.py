@@ -22,11 +22,11 @@ import httpx
 import pytest
 from live_server import live_server
 
-from thinkswitch.engines.base import AnswerDelta, EngineEvent
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.events import AnswerDelta, EngineEvent
+from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from thinkswitch.errors import UnknownNameError
+from thinkswitch.kernel.errors import UnknownNameError
 from thinkswitch.thinking.parsers import (
     GraniteParser,
     ReasoningParser,

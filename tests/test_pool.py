@@ -14,12 +14,12 @@ import pytest
 from test_openai_engine_mock import delta, sse
 
 from thinkswitch.engines import pool as pool_module
-from thinkswitch.engines.base import AnswerDelta, Finish
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.engines.pool import ReplicaPool, Watchdog, split_urls
-from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError, UsageError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError, UsageError
+from thinkswitch.kernel.events import AnswerDelta, Finish
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.thinking.dialects import get_dialect
 
 A, B, C = "http://a.test/v1", "http://b.test/v1", "http://c.test/v1"

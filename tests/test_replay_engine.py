@@ -11,19 +11,20 @@ from typing import Any
 
 import pytest
 
-from thinkswitch.engines.base import ThinkingDelta
-from thinkswitch.engines.plan import ThinkingPlan
 from thinkswitch.engines.registry import create_engine
 from thinkswitch.engines.replay import ReplayEngine
-from thinkswitch.errors import (
+from thinkswitch.kernel.errors import (
     BudgetError,
     ModelNotFoundError,
     ReplayMissError,
     UnknownNameError,
 )
-from thinkswitch.result import Result
+from thinkswitch.kernel.events import ThinkingDelta
+from thinkswitch.kernel.plan import ThinkingPlan
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

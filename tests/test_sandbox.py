@@ -18,7 +18,7 @@ from thinkswitch.bench.sandbox import (
     network_isolated,
     run_python,
 )
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
 
 
 def group_survivors(pgid: int) -> list[int]:

@@ -13,7 +13,7 @@ import pytest
 from live_server import live_server
 from scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.server.anthropic_tools import tool_use_block
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
@@ -167,7 +167,8 @@ def test_tool_arguments_that_are_not_an_object_are_the_upstreams_fault() -> None
 
 
 def test_a_call_cut_off_by_the_token_limit_is_max_tokens_not_tool_use() -> None:
-    from thinkswitch.result import Decision, Result, Timings, Usage
+    from thinkswitch.kernel.decision import Decision
+    from thinkswitch.kernel.result import Result, Timings, Usage
     from thinkswitch.server.anthropic_api import events, message
 
     cut = {"id": "call_1", "type": "function",
@@ -193,7 +194,7 @@ def test_a_call_cut_off_by_the_token_limit_is_max_tokens_not_tool_use() -> None:
 
 def test_disabling_parallel_calls_on_an_engine_that_cannot_is_refused_by_its_name() -> None:
     from thinkswitch.engines.scripted import ScriptedEngine
-    from thinkswitch.errors import UnsupportedParameterError
+    from thinkswitch.kernel.errors import UnsupportedParameterError
     from thinkswitch.server.anthropic_tools import AnthropicTool, ToolChoice, tool_options
 
     class ToolsOnly(ScriptedEngine):

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from live_server import live_server
 
-from thinkswitch.engines.base import EngineEvent
-from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.engines.scripted import ScriptedEngine
+from thinkswitch.kernel.events import EngineEvent
+from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
@@ -98,7 +98,7 @@ class TrickleEngine(ScriptedEngine):
         self.produced = 0
 
     def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
-        from thinkswitch.engines.base import AnswerDelta, Finish, UsageReport
+        from thinkswitch.kernel.events import AnswerDelta, Finish, UsageReport
 
         for _ in range(400):
             time.sleep(0.02)

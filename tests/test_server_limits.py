@@ -11,14 +11,15 @@ import httpx
 import pytest
 from live_server import live_server
 
-from thinkswitch.engines.base import AnswerDelta, EngineEvent
 from thinkswitch.engines.instant import InstantEngine
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.engines.registry import create_engine
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.events import AnswerDelta, EngineEvent
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.kernel.request import Request
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder

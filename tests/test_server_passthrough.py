@@ -15,10 +15,11 @@ from scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.request import Request
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder

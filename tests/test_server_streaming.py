@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.server.streaming import iterate_in_thread
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thinkswitch.errors import DataError, ModelNotFoundError
+from thinkswitch.kernel.errors import DataError, ModelNotFoundError
 from thinkswitch.triage.static_features import (
     StaticFeatures,
     default_table_path,

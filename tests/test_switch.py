@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, UsageReport
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import BudgetError, EngineUnavailableError, UsageError
-from thinkswitch.result import Decision, Result
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import BudgetError, EngineUnavailableError, UsageError
+from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta, UsageReport
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

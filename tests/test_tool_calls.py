@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.tool_calls import merge_tool_calls
 
 

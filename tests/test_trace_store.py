@@ -13,9 +13,10 @@ import pytest
 from test_cli import assert_one_line_error, thinkswitch
 from trace_helpers import backdated, raw_sql, sample_record
 
-from thinkswitch.errors import DataError, EngineUnavailableError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision, Result, Timings, Usage
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import DataError, EngineUnavailableError
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.result import Result, Timings, Usage
 from thinkswitch.trace.backends import SQLiteTraceStore, open_store
 from thinkswitch.trace.record import GENESIS, TraceRecord, content_hash
 from thinkswitch.trace.recorder import Recorder

@@ -13,14 +13,15 @@ import pytest
 from test_cli import REPLAY_DATA, assert_one_line_error, thinkswitch
 from trace_helpers import raw_sql
 
-from thinkswitch.engines.base import EngineEvent, ThinkingDelta
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.engines.plan import GenerationRequest
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import EngineUnavailableError, UsageError
-from thinkswitch.result import Result
+from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
+from thinkswitch.kernel.events import EngineEvent, ThinkingDelta
+from thinkswitch.kernel.plan import GenerationRequest
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import Price, PriceTable

@@ -13,15 +13,17 @@ import pytest
 from live_server import live_server
 
 from thinkswitch.cascade import calibrate, confidence_of
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, TokenLogprobs, UsageReport
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.engines.scripted import ScriptedEngine
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision, Result
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta, TokenLogprobs, UsageReport
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import Price, PriceTable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import is_follow_up, triage_text
 from thinkswitch.triage.learned import LearnedPolicy

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
-from thinkswitch.errors import DataError, ModelNotFoundError, UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import DataError, ModelNotFoundError, UsageError
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage import training
 from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path

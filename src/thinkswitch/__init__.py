@@ -1,8 +1,10 @@
 """thinkswitch: a light switch for LLM reasoning (off, on under a budget, or auto)."""
 
-from thinkswitch.errors import ThinkswitchError
-from thinkswitch.result import Decision, Result, Timings, Usage
-from thinkswitch.switch import Request, Switch
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import ThinkswitchError
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result, Timings, Usage
+from thinkswitch.switch import Switch
 
 __all__ = [
     "Decision",

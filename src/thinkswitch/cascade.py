@@ -24,21 +24,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from thinkswitch.deadline import degrade
-from thinkswitch.engines.base import (
-    AnswerDelta,
-    EngineEvent,
-    Finish,
-    TokenLogprobs,
-    UsageReport,
-)
-from thinkswitch.engines.plan import GenerationRequest
-from thinkswitch.errors import EngineUnavailableError, UsageError
-from thinkswitch.result import Decision, Usage
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
+from thinkswitch.kernel.events import AnswerDelta, EngineEvent, Finish, TokenLogprobs, UsageReport
+from thinkswitch.kernel.plan import GenerationRequest
+from thinkswitch.kernel.result import Usage
 from thinkswitch.triage.base import rate_quantile
 from thinkswitch.triage.cascade import AGREEMENT_MIN_TEMPERATURE, CascadePolicy, Confidence
 
 if TYPE_CHECKING:
-    from thinkswitch.switch import Request, Switch, SwitchEvent
+    from thinkswitch.kernel.events import SwitchEvent
+    from thinkswitch.kernel.request import Request
+    from thinkswitch.switch import Switch
 
 SECOND_SAMPLE_SEED_OFFSET = 1
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import threading
 
-from thinkswitch.errors import UsageError
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UsageError
 
 #: Tokens per second assumed before anything was measured (on purpose slow).
 PRIOR_TOKENS_PER_S = 20.0

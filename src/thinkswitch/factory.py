@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from thinkswitch.engines.registry import create_engine
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
 from thinkswitch.settings import Settings, default_trace_db
 from thinkswitch.switch import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect

@@ -11,75 +11,35 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from thinkswitch.deadline import DecodeSpeed, degrade
-from thinkswitch.engines.base import (
-    AnswerDelta,
-    Engine,
-    EngineEvent,
-    Finish,
-    ThinkingDelta,
-    ToolCallDelta,
-    UsageReport,
-)
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.errors import (
+from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import (
     BudgetError,
     EngineUnavailableError,
     ThinkswitchError,
     UnsupportedParameterError,
     UsageError,
 )
-from thinkswitch.messages import ChatMessage, last_user_text
-from thinkswitch.result import Decision, FinishReason, RequestedMode, Result, Timings, Usage
+from thinkswitch.kernel.events import (
+    AnswerDelta,
+    EngineEvent,
+    Finish,
+    SwitchEvent,
+    ThinkingDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+from thinkswitch.kernel.messages import last_user_text
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import FinishReason, Result, Timings, Usage
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
 from thinkswitch.tool_calls import merge_tool_calls
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.cascade import CascadePolicy
-
-SwitchEvent = Decision | ThinkingDelta | AnswerDelta | ToolCallDelta | Result
-
-
-class Request(BaseModel):
-    """One request to the switch. Options mirror `thinkswitch ask`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    messages: tuple[ChatMessage, ...] = Field(min_length=1)
-    think: RequestedMode = Field("auto", description="off, on, or auto (triage decides)")
-    budget: int | None = Field(None, ge=1, description="cap on thinking tokens")
-    min_thinking: int = Field(0, ge=0, description="below it, an early end becomes 'Wait,'")
-    answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    seed: int | None = None
-    deadline_s: float | None = Field(
-        None, gt=0, description="seconds the caller can wait: thinking that would not fit is "
-        "switched off (see thinkswitch.deadline); the answer itself is bounded by the engine's "
-        "timeouts, not by this"
-    )
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="parameters the switch does not own (tools, stop, "
-        "response_format, ...), passed to engines that honour them, refused by the others"
-    )
-
-    @classmethod
-    def build(cls, question: str, **options: object) -> Request:
-        """A single-question request; invalid options raise `UsageError`, not pydantic's."""
-        try:
-            return cls.model_validate(
-                {"messages": [{"role": "user", "content": question}], **options}
-            )
-        except ValidationError as error:
-            raise UsageError(_one_line(error)) from None
-
-
-def _one_line(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "request"
-    return f"invalid {where}: {first['msg']}"
 
 
 class Switch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 
 MAX_TOOL_CALLS = 128
 

@@ -27,7 +27,7 @@ from typing import Any
 from thinkswitch.bench.items import Checker, Item, Suite, SuiteSpec, Verdict
 from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.sandbox import run_python
-from thinkswitch.errors import DataError, UsageError
+from thinkswitch.kernel.errors import DataError, UsageError
 
 MBPP_FILE = Path("benchmarks", "mbpp", "mbpp.jsonl")
 MBPP_TEST_IDS = range(11, 511)

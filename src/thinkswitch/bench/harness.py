@@ -28,7 +28,7 @@ from thinkswitch.bench.summary import (
     summarize_mode,
     summarize_paired,
 )
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.switch import Switch
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.cascade import CascadePolicy

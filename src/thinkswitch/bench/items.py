@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
 
 ItemKind = Literal["math", "code", "gym"]
 

@@ -32,7 +32,7 @@ from thinkswitch.bench.extract import gold_from_gsm8k
 from thinkswitch.bench.items import Item, Suite, SuiteLoader, SuiteSpec
 from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.mathcheck import MathChecker
-from thinkswitch.errors import DataError, UsageError
+from thinkswitch.kernel.errors import DataError, UsageError
 
 #: What is appended to every math question; extraction looks for the "Final answer:" line.
 MATH_INSTRUCTION = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thinkswitch.errors import UsageError
-from thinkswitch.result import RequestedMode
+from thinkswitch.kernel.decision import RequestedMode
+from thinkswitch.kernel.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)

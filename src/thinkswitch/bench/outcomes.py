@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinkswitch.bench.items import SuiteSpec
-from thinkswitch.errors import DataError, UnknownNameError, UsageError
+from thinkswitch.kernel.errors import DataError, UnknownNameError, UsageError
 
 CHARS_PER_TOKEN = 4.0
 PAIRED_LONG_COLUMNS = (

@@ -23,8 +23,9 @@ from rich.progress import (
 from thinkswitch.bench.items import Item, Suite, Verdict
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.store import ItemRecord, ResultStore, RunKey
-from thinkswitch.errors import ThinkswitchError
-from thinkswitch.switch import Request, Switch
+from thinkswitch.kernel.errors import ThinkswitchError
+from thinkswitch.kernel.request import Request
+from thinkswitch.switch import Switch
 
 
 @dataclass(frozen=True)

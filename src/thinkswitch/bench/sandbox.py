@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinkswitch.bench.sandbox_guard import PROGRAM_FILE
-from thinkswitch.errors import UsageError
+from thinkswitch.kernel.errors import UsageError
 
 GUARD_FILE = Path(__file__).with_name("sandbox_guard.py")
 INTERPRETER_FLAGS = ("-I", "-B")

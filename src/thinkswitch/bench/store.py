@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from thinkswitch.errors import DataError
+from thinkswitch.kernel.errors import DataError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bench_results (

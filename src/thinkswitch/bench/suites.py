@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from thinkswitch.bench.items import Suite, SuiteLoader, SuiteSpec
-from thinkswitch.errors import UnknownNameError
+from thinkswitch.kernel.errors import UnknownNameError
 
 #: suite base name -> (module, loader function) of its live loader.
 LIVE_SUITES: Mapping[str, tuple[str, str]] = MappingProxyType(

@@ -11,7 +11,7 @@ from thinkswitch.bench.metrics import Curve, GapSummary, Point
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
 from thinkswitch.bench.store import ItemRecord
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 
 RANDOM_RATES = (0.25, 0.5, 0.75)

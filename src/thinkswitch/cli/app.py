@@ -27,12 +27,13 @@ from thinkswitch.cli.options import (
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.cli.serve_cmd import serve
 from thinkswitch.cli.triage_cmd import triage_app
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
 from thinkswitch.engines.registry import engine_factories
-from thinkswitch.errors import ThinkswitchError
 from thinkswitch.factory import build_switch, load_settings
-from thinkswitch.result import Decision, Result
-from thinkswitch.switch import Request
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import ThinkswitchError
+from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta
+from thinkswitch.kernel.request import Request
+from thinkswitch.kernel.result import Result
 from thinkswitch.thinking.dialects import DIALECTS
 
 app = typer.Typer(

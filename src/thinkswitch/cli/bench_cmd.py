@@ -21,8 +21,8 @@ from thinkswitch.cli.options import (
     EngineOption,
     ModelOption,
 )
-from thinkswitch.errors import UsageError
 from thinkswitch.factory import build_switch, load_settings
+from thinkswitch.kernel.errors import UsageError
 from thinkswitch.settings import default_state_dir
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.registry import get_policy

@@ -14,9 +14,9 @@ import typer
 
 from thinkswitch.bench.suites import is_replay, load_live_suite
 from thinkswitch.cascade import calibrate, confidence_of
-from thinkswitch.errors import UsageError
 from thinkswitch.factory import build_switch, load_settings
-from thinkswitch.switch import Request
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.request import Request
 from thinkswitch.triage.cascade import CascadePolicy
 
 

@@ -14,8 +14,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from thinkswitch.errors import UsageError
 from thinkswitch.factory import load_settings, open_trace_store
+from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.stats import auto_savings, stats
 from thinkswitch.trace.store import SqlTraceStore

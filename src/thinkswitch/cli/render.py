@@ -8,8 +8,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta
-from thinkswitch.result import Decision, Result
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta
+from thinkswitch.kernel.result import Result
 
 
 class StreamPrinter:

@@ -57,7 +57,7 @@ def serve(
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
 
-    from thinkswitch.errors import UsageError
+    from thinkswitch.kernel.errors import UsageError
 
     if think not in (None, "off", "on", "auto"):
         raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from thinkswitch.bench.outcomes import PairedTable, load_paired
-from thinkswitch.errors import UsageError
 from thinkswitch.factory import load_settings
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.registry import get_policy
 
 if TYPE_CHECKING:

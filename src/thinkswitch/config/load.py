@@ -21,9 +21,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from thinkswitch.config.schema import SECRET_LOCATIONS, ConfigContext, ConfigFile
-from thinkswitch.errors import UsageError
-from thinkswitch.result import RequestedMode
-from thinkswitch.server.openai_schema import EFFORT_BUDGETS
+from thinkswitch.kernel.decision import RequestedMode
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.request import EFFORT_BUDGETS
 from thinkswitch.trace.prices import PriceTable
 
 

@@ -21,7 +21,7 @@ from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from thinkswitch.engines.registry import engine_factories
-from thinkswitch.server.openai_schema import EFFORT_BUDGETS
+from thinkswitch.kernel.request import EFFORT_BUDGETS
 from thinkswitch.settings import BudgetStyle
 from thinkswitch.thinking.dialects import DIALECTS
 from thinkswitch.trace.prices import Price

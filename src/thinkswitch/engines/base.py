@@ -2,8 +2,8 @@
 
 An engine receives a `GenerationRequest` (messages, the thinking plan) and a `Dialect`, and
 yields `ThinkingDelta` / `AnswerDelta` text as it is produced, then one `UsageReport` and one
-`Finish`. It enforces the budget itself, because only the engine can stop and continue its own
-generation.
+`Finish` (the kernel's events, `thinkswitch.kernel.events`). It enforces the budget itself,
+because only the engine can stop and continue its own generation.
 
 One optional capability: asked with `GenerationRequest.logprobs`, an engine that can measure
 them yields one `TokenLogprobs` (the log-probability of each token it generated) before its
@@ -15,56 +15,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from thinkswitch.engines.plan import GenerationRequest
-from thinkswitch.result import FinishReason
+from thinkswitch.kernel.events import EngineEvent
+from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.thinking.dialects import Dialect
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkingDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """Tool-call fragments exactly as an OpenAI-compatible upstream streamed them
-    (`delta.tool_calls` items: index, and id/type/function name on the first fragment,
-    then pieces of `function.arguments`)."""
-
-    calls: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenLogprobs:
-    """Natural-log probability of each generated token under the model's distribution (before
-    penalties, temperature and truncation), in generation order."""
-
-    logprobs: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class UsageReport:
-    prompt_tokens: int
-    thinking_tokens: int
-    answer_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    reason: FinishReason
-
-
-EngineEvent = (
-    ThinkingDelta | AnswerDelta | ToolCallDelta | TokenLogprobs | UsageReport | Finish
-)
 
 
 class Engine(ABC):

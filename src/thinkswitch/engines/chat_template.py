@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"

@@ -24,7 +24,7 @@ from typing import Literal
 import httpx
 
 from thinkswitch.engines.pool import Clock, Watchdog, WatchdogTimer
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 
 Expiry = Literal["first", "total"]
 

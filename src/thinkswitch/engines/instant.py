@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from thinkswitch.engines.base import (
-    AnswerDelta,
-    Engine,
-    EngineEvent,
-    Finish,
-    ThinkingDelta,
-    UsageReport,
-)
-from thinkswitch.engines.plan import GenerationRequest
+from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.events import AnswerDelta, EngineEvent, Finish, ThinkingDelta, UsageReport
+from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
 

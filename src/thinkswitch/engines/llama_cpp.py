@@ -28,20 +28,20 @@ from typing import Any
 
 import numpy as np
 
-from thinkswitch.engines.base import (
+from thinkswitch.engines.base import Engine
+from thinkswitch.engines.chat_template import ChatTemplate
+from thinkswitch.engines.model_files import resolve_model_path
+from thinkswitch.kernel.errors import BudgetError, ModelNotFoundError
+from thinkswitch.kernel.events import (
     AnswerDelta,
-    Engine,
     EngineEvent,
     Finish,
     ThinkingDelta,
     TokenLogprobs,
     UsageReport,
 )
-from thinkswitch.engines.chat_template import ChatTemplate
-from thinkswitch.engines.model_files import resolve_model_path
-from thinkswitch.engines.plan import GenerationRequest
-from thinkswitch.errors import BudgetError, ModelNotFoundError
-from thinkswitch.result import FinishReason
+from thinkswitch.kernel.plan import GenerationRequest
+from thinkswitch.kernel.result import FinishReason
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect, PromptPlan
 from thinkswitch.thinking.parsers import ReasoningParser, Segment

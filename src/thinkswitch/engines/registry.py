@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 
 from thinkswitch.engines.base import Engine
-from thinkswitch.errors import UnknownNameError
+from thinkswitch.kernel.errors import UnknownNameError
 from thinkswitch.settings import Settings
 
 EngineFactory = Callable[[Settings], Engine]

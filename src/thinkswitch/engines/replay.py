@@ -37,23 +37,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from thinkswitch.engines.base import (
-    AnswerDelta,
-    Engine,
-    EngineEvent,
-    Finish,
-    ThinkingDelta,
-    UsageReport,
-)
-from thinkswitch.engines.plan import GenerationRequest, ThinkingPlan
-from thinkswitch.errors import (
+from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.errors import (
     BudgetError,
     ModelNotFoundError,
     ReplayMissError,
     UnknownNameError,
     UsageError,
 )
-from thinkswitch.messages import last_user_text
+from thinkswitch.kernel.events import AnswerDelta, EngineEvent, Finish, ThinkingDelta, UsageReport
+from thinkswitch.kernel.messages import last_user_text
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
 

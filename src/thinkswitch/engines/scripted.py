@@ -8,17 +8,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-from thinkswitch.engines.base import (
+from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.events import (
     AnswerDelta,
-    Engine,
     EngineEvent,
     Finish,
     ThinkingDelta,
     TokenLogprobs,
     UsageReport,
 )
-from thinkswitch.engines.plan import GenerationRequest
-from thinkswitch.result import FinishReason
+from thinkswitch.kernel.plan import GenerationRequest
+from thinkswitch.kernel.result import FinishReason
 from thinkswitch.thinking.dialects import Dialect
 
 

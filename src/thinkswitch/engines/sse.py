@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 
 DONE = "[DONE]"
 MAX_MESSAGE_CHARS = 300

@@ -19,12 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.engines.base import AnswerDelta, Engine, ThinkingDelta
-from thinkswitch.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.kernel.decision import Decision, RequestedMode
+from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
+from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.result import Result
 from thinkswitch.server.anthropic_tools import (
     AnthropicTool,
+    EngineFacts,
     ToolChoice,
     tool_call,
     tool_options,
@@ -34,7 +36,6 @@ from thinkswitch.server.anthropic_tools import (
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_in_thread
-from thinkswitch.switch import SwitchEvent
 
 
 class AnthropicMessage(BaseModel):
@@ -59,7 +60,7 @@ class MessagesRequest(BaseModel):
     stop_sequences: list[str] | None = Field(None, max_length=16)
 
 
-def engine_options(body: MessagesRequest, engine: Engine) -> dict[str, Any]:
+def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]:
     """What the engine is asked beyond the switch's own controls, in OpenAI's names: tools,
     and `stop_sequences` as `stop` (refused by its Anthropic name where the engine cannot).
     The upstream does not say which sequence stopped it, so such a stop reads `end_turn`."""

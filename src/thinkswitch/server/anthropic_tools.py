@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.engines.base import Engine
-from thinkswitch.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
+from thinkswitch.kernel.messages import ChatMessage
 
 
 class AnthropicTool(BaseModel):
@@ -48,8 +47,19 @@ class ToolChoice(BaseModel):
 CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
+class EngineFacts(Protocol):
+    """What the face needs to know of the switch's engine: its name (for messages) and the
+    parameters it passes through. A protocol, so that the face imports no engine class."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def passthrough(self) -> frozenset[str]: ...
+
+
 def tool_options(tools: Sequence[AnthropicTool] | None, choice: ToolChoice | None,
-                 engine: Engine) -> dict[str, Any]:
+                 engine: EngineFacts) -> dict[str, Any]:
     """The OpenAI `tools` / `tool_choice` / `parallel_tool_calls` for `engine` (which refuses
     what it does not take, by the OpenAI name; except this one, which the client did not
     send by that name)."""

@@ -26,28 +26,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinkswitch.deadline import HEADER as DEADLINE_HEADER
 from thinkswitch.deadline import earliest, parse_deadline
-from thinkswitch.engines.base import AnswerDelta, ThinkingDelta, ToolCallDelta
-from thinkswitch.errors import (
+from thinkswitch.kernel.decision import Decision, RequestedMode
+from thinkswitch.kernel.errors import (
     EngineUnavailableError,
     ThinkswitchError,
     UnsupportedParameterError,
     UsageError,
 )
-from thinkswitch.result import Decision, RequestedMode, Result
+from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, ToolCallDelta
+from thinkswitch.kernel.request import EFFORT_BUDGETS
+from thinkswitch.kernel.request import Request as SwitchRequest
+from thinkswitch.kernel.result import Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.errors import dialect_error, stream_error_message
 from thinkswitch.server.gate import Gate, caller_of
-from thinkswitch.server.openai_schema import (
-    EFFORT_BUDGETS,
-    ChatCompletionRequest,
-    passthrough_options,
-)
+from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.page import add_page
 from thinkswitch.server.streaming import iterate_in_thread
-from thinkswitch.switch import Request as SwitchRequest
-from thinkswitch.switch import Switch, SwitchEvent
+from thinkswitch.switch import Switch
 from thinkswitch.trace.prices import PriceTable
 
 #: The status logged for a request whose client left before its answer (nginx's 499).

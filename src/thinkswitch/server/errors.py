@@ -12,7 +12,7 @@ from typing import Protocol
 
 from fastapi.responses import JSONResponse
 
-from thinkswitch.errors import ThinkswitchError
+from thinkswitch.kernel.errors import ThinkswitchError
 
 #: Anthropic's error types by status, for errors that do not name one.
 ANTHROPIC_KINDS = {400: "invalid_request_error", 401: "authentication_error",

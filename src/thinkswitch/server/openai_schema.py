@@ -5,17 +5,15 @@ map onto the switch: `reasoning_effort`, a `thinking` object, `chat_template_kwa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import RequestedMode
+from thinkswitch.kernel.decision import RequestedMode
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.request import EFFORT_BUDGETS
 
-#: Default thinking budgets per `reasoning_effort`; a config file's [budgets] replaces them.
-EFFORT_BUDGETS: Mapping[str, int] = MappingProxyType({"low": 256, "medium": 1024, "high": 4096})
 SUFFIXES: dict[str, RequestedMode] = {":think": "on", ":nothink": "off", ":auto": "auto"}
 THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
 

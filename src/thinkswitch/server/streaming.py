@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from anyio import to_thread
 
-from thinkswitch.errors import EngineUnavailableError
+from thinkswitch.kernel.errors import EngineUnavailableError
 
 T = TypeVar("T")
 HIGH_WATER = 64

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
-from thinkswitch.engines.plan import ThinkingPlan
-from thinkswitch.errors import UnknownNameError
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.errors import UnknownNameError
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.thinking.parsers import (
     GraniteParser,
     ReasoningParser,

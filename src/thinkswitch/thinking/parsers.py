@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
-from thinkswitch.errors import UnknownNameError
+from thinkswitch.kernel.errors import UnknownNameError
 
 StartState = Literal["inside", "optional", "disabled"]
 SegmentKind = Literal["thinking", "answer"]

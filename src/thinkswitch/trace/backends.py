@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from thinkswitch.errors import DataError, EngineUnavailableError
+from thinkswitch.kernel.errors import DataError, EngineUnavailableError
 from thinkswitch.trace.store import SqlTraceStore
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from thinkswitch.errors import DataError
-from thinkswitch.result import Usage
+from thinkswitch.kernel.errors import DataError
+from thinkswitch.kernel.result import Usage
 from thinkswitch.trace.record import Cost
 
 

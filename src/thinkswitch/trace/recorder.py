@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision, Result, Usage
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.result import Result, Usage
 from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.redact import redact

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from thinkswitch.errors import DataError, ThinkswitchError
+from thinkswitch.kernel.errors import DataError, ThinkswitchError
 from thinkswitch.trace.record import GENESIS, TraceRecord, canonical
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (

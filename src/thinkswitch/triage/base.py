@@ -6,9 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
 
 
 def rate_quantile(values: Sequence[float], think_rate: float, *, thinks_below: bool,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from thinkswitch.bench.outcomes import PairedTable
-from thinkswitch.errors import DataError
+from thinkswitch.kernel.errors import DataError
 
 
 @dataclass(frozen=True)

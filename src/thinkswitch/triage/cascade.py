@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from thinkswitch.errors import UsageError
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 
 Source = Literal["auto", "logprobs", "agreement"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from thinkswitch.messages import ChatMessage
+from thinkswitch.kernel.messages import ChatMessage
 
 FOLLOW_UP_MAX_WORDS = 12
 BARE_MAX_WORDS = 4

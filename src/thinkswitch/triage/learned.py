@@ -26,14 +26,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from thinkswitch.errors import (
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import (
     DataError,
     ModelNotFoundError,
     ThinkswitchError,
     UnknownNameError,
 )
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
 from thinkswitch.triage.features import FeatureSpace, Featurizer, Reading

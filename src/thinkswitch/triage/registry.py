@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from thinkswitch.errors import UnknownNameError, UsageError
+from thinkswitch.kernel.errors import UnknownNameError, UsageError
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Decision
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
 

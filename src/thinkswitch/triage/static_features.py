@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from thinkswitch.errors import DataError, ModelNotFoundError
+from thinkswitch.kernel.errors import DataError, ModelNotFoundError
 from thinkswitch.triage.features import Reading, Strongest, clip_halves, top_shares
 from thinkswitch.triage.wordpiece import WordPiece
 

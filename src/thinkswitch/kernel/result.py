@@ -1,4 +1,5 @@
-"""The value objects that flow out of the switch: `Decision`, `Usage`, `Timings`, `Result`."""
+"""The value objects that close a request: `Usage`, `Timings` and the `Result` (with its
+`Decision`, see `thinkswitch.kernel.decision`)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Mode = Literal["off", "on"]
-RequestedMode = Literal["off", "on", "auto"]
+from thinkswitch.kernel.decision import Decision
+
 FinishReason = Literal["stop", "budget", "length", "tool_calls"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Decision(_Frozen):
-    """What the switch decided for one request, and why."""
-
-    requested: RequestedMode
-    mode: Mode
-    budget: int | None = Field(description="thinking-token cap; None when mode is off")
-    policy: str = Field(description="who decided: 'user' for off/on, a policy name for auto")
-    score: float | None = Field(default=None, description="policy score in [0, 1], if any")
-    reason: str
 
 
 class Usage(_Frozen):

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkswitch.messages import ChatMessage
-from thinkswitch.result import Mode
+from thinkswitch.kernel.decision import Mode
+from thinkswitch.kernel.messages import ChatMessage
 
 
 @dataclass(frozen=True, slots=True)
