@@ -18,8 +18,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import load_paired
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import load_paired
 from thinkswitch.settings import default_data_dir
 
 MATH_EXAMS = ("aqua-rat-100", "sat-math-100")

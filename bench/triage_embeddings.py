@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from thinkswitch.bench.outcomes import PairedTable, load_paired
+from thinkswitch.outcomes.paired import PairedTable, load_paired
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.evaluate import evaluate
 from thinkswitch.triage.features import FeatureSpace, clip

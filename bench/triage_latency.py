@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from thinkswitch.bench.outcomes import load_paired
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.outcomes.paired import load_paired
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
 from thinkswitch.triage.rules import RulesPolicy

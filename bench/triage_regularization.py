@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from rich.progress import track
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import PairedTable, load_paired
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import PairedTable, load_paired
 from thinkswitch.settings import default_data_dir
 from thinkswitch.triage.static_features import StaticFeatures
 from thinkswitch.triage.training import Scorer, Trainer, out_of_fold_scores, train

@@ -18,8 +18,9 @@ from thinkswitch.bench.code_suites import (
     load_mbpp,
     read_humaneval,
 )
-from thinkswitch.bench.items import Item, Suite, SuiteSpec, Verdict
+from thinkswitch.bench.items import Item, Suite, Verdict
 from thinkswitch.kernel.errors import DataError, UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 from thinkswitch.settings import default_data_dir
 
 DATA_DIR = default_data_dir()

@@ -14,8 +14,9 @@ from thinkswitch.bench.gym_suites import (
     gym_config,
     load_gym,
 )
-from thinkswitch.bench.items import Item, Suite, SuiteSpec
+from thinkswitch.bench.items import Item, Suite
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 
 def _load(name: str, limit: int | None = 5, seed: int = 3) -> Suite:

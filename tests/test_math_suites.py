@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from thinkswitch.bench.extract import extract_answer
-from thinkswitch.bench.items import Item, Suite, SuiteSpec
+from thinkswitch.bench.items import Item, Suite
 from thinkswitch.bench.math_suites import DATASETS, LOADERS, MATH_INSTRUCTION, load_math
 from thinkswitch.bench.mathcheck import MathChecker, is_text_answer, math_equal
 from thinkswitch.kernel.errors import DataError, UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 from thinkswitch.settings import default_data_dir
 
 DATA = default_data_dir()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import Outcome, PairedItem, PairedTable
 
 
 def table() -> PairedTable:

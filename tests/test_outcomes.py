@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import PAIRED_LONG_COLUMNS, load_paired
 from thinkswitch.kernel.errors import DataError, UnknownNameError, UsageError
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import PAIRED_LONG_COLUMNS, load_paired
 from thinkswitch.settings import default_data_dir
 
 DATA = default_data_dir()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import Outcome, PairedItem, PairedTable
 from thinkswitch.triage.baseline import PlainRouter, train_plain
 from thinkswitch.triage.evaluate import evaluate
 from thinkswitch.triage.training import folds_for, out_of_fold_scores

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import DataError, ModelNotFoundError, UsageError
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.outcomes.paired import Outcome, PairedItem, PairedTable
 from thinkswitch.triage import training
 from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path

@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from thinkswitch.bench.items import Checker, Item, Suite, SuiteSpec, Verdict
+from thinkswitch.bench.items import Checker, Item, Suite, Verdict
 from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.sandbox import run_python
 from thinkswitch.kernel.errors import DataError, UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 MBPP_FILE = Path("benchmarks", "mbpp", "mbpp.jsonl")
 MBPP_TEST_IDS = range(11, 511)

@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from thinkswitch.bench.extract import clean_answer, extract_answer, last_number, marked_answer
-from thinkswitch.bench.items import Checker, Item, Suite, SuiteSpec, Verdict
+from thinkswitch.bench.items import Checker, Item, Suite, Verdict
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 DEFAULT_LIMIT = 50
 #: What is appended to every generated question; extraction looks for the "Final answer:" line.

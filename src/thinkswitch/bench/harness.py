@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.progress import Progress
 
 from thinkswitch.bench.modes import ModeSpec
-from thinkswitch.bench.outcomes import PAIRED_LONG_COLUMNS, PairedTable, load_paired
 from thinkswitch.bench.runner import RunContext, run_suite
 from thinkswitch.bench.store import ItemRecord, ResultStore
 from thinkswitch.bench.suites import is_replay, load_live_suite
@@ -29,6 +28,7 @@ from thinkswitch.bench.summary import (
     summarize_paired,
 )
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.outcomes.paired import PAIRED_LONG_COLUMNS, PairedTable, load_paired
 from thinkswitch.switch import Switch
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.cascade import CascadePolicy

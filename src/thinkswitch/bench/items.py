@@ -1,7 +1,7 @@
 """What a suite is made of: items to ask, and a checker that grades an answer to one.
 
 Live suites (math, code, generated reasoning) are asked through the switch; replay suites
-carry recorded outcomes instead (see `thinkswitch.bench.outcomes`).
+carry recorded outcomes instead (see `thinkswitch.outcomes.paired`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from thinkswitch.kernel.errors import UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 ItemKind = Literal["math", "code", "gym"]
 
@@ -50,27 +50,6 @@ class Suite:
     name: str
     items: tuple[Item, ...]
     checker: Checker
-
-
-@dataclass(frozen=True)
-class SuiteSpec:
-    """A parsed suite name `base[:arg][?key=value&...]`: `gym:basic_arithmetic?difficulty=3`."""
-
-    base: str
-    arg: str | None
-    options: Mapping[str, str]
-
-    @classmethod
-    def parse(cls, text: str) -> SuiteSpec:
-        head, _, query = text.strip().partition("?")
-        base, _, arg = head.partition(":")
-        options: dict[str, str] = {}
-        for pair in filter(None, query.split("&")):
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise UsageError(f"bad suite option {pair!r} in {text!r}; expected key=value")
-            options[key] = value
-        return cls(base=base, arg=arg or None, options=options)
 
 
 #: Every suite loader has this signature: (spec, data directory, limit, seed) -> Suite.

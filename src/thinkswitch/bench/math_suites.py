@@ -29,10 +29,11 @@ from types import MappingProxyType
 from typing import Any
 
 from thinkswitch.bench.extract import gold_from_gsm8k
-from thinkswitch.bench.items import Item, Suite, SuiteLoader, SuiteSpec
+from thinkswitch.bench.items import Item, Suite, SuiteLoader
 from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.mathcheck import MathChecker
 from thinkswitch.kernel.errors import DataError, UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 #: What is appended to every math question; extraction looks for the "Final answer:" line.
 MATH_INSTRUCTION = (

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from thinkswitch.bench.metrics import Point
 from thinkswitch.bench.plots import pareto_figure, think_rate_figure
 from thinkswitch.bench.summary import PairedSummary, SuiteSummary
+from thinkswitch.outcomes.metrics import Point
 
 MAX_CURVE_POINTS = 101
 

@@ -8,8 +8,9 @@ from importlib import import_module
 from pathlib import Path
 from types import MappingProxyType
 
-from thinkswitch.bench.items import Suite, SuiteLoader, SuiteSpec
+from thinkswitch.bench.items import Suite, SuiteLoader
 from thinkswitch.kernel.errors import UnknownNameError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 #: suite base name -> (module, loader function) of its live loader.
 LIVE_SUITES: Mapping[str, tuple[str, str]] = MappingProxyType(

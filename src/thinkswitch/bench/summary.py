@@ -6,13 +6,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.metrics import Curve, GapSummary, Point
 from thinkswitch.bench.modes import ModeSpec
-from thinkswitch.bench.outcomes import Outcome, PairedItem, PairedTable
 from thinkswitch.bench.store import ItemRecord
-from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.metrics import Curve, GapSummary, Point
+from thinkswitch.outcomes.paired import Outcome, PairedItem, PairedTable
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.scoring import policy_scores
 
 RANDOM_RATES = (0.25, 0.5, 0.75)
 
@@ -79,19 +79,6 @@ def summarize_mode(label: str, records: Sequence[ItemRecord], seed: int = 0) -> 
         think_rate=statistics.fmean(float(r.thought) for r in records) if records else 0.0,
         errors=sum(r.error is not None for r in records),
     )
-
-
-def policy_scores(policy: TriagePolicy, table: PairedTable, budget: int = 1024) -> list[float]:
-    """The policy's score for each question; a question without text scores 0."""
-    scores = []
-    for item in table.items:
-        if not item.question:
-            scores.append(0.0)
-            continue
-        decision = policy.decide((ChatMessage(role="user", content=item.question),), budget)
-        fallback = float(decision.mode == "on")
-        scores.append(fallback if decision.score is None else decision.score)
-    return scores
 
 
 def summarize_paired(

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from thinkswitch.bench.outcomes import PairedTable, load_paired
 from thinkswitch.factory import load_settings
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.outcomes.paired import PairedTable, load_paired
 from thinkswitch.triage.registry import get_policy
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def calibrate(
 
         calibrate_cascade(rate, suite, data_dir, limit)
         return
-    from thinkswitch.bench.summary import policy_scores
+    from thinkswitch.triage.scoring import policy_scores
     from thinkswitch.triage.training import calibrate_threshold
 
     chosen = get_policy(policy, None, model)
@@ -130,9 +130,9 @@ def evaluate_cmd(
     data_dir: DataDir = None,
 ) -> None:
     """Report the policy's APGR, CPT(50%), CPT(80%) and curve against the baselines."""
-    from thinkswitch.bench import metrics
     from thinkswitch.bench.report import write_report
     from thinkswitch.bench.summary import PairedSummary, SuiteSummary
+    from thinkswitch.outcomes import metrics
     from thinkswitch.triage.evaluate import evaluate
 
     if split not in ("question", "group"):

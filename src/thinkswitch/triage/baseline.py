@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from thinkswitch.bench.outcomes import PairedTable
 from thinkswitch.kernel.errors import DataError
+from thinkswitch.outcomes.paired import PairedTable
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thinkswitch.bench import metrics
-from thinkswitch.bench.outcomes import PairedTable
-from thinkswitch.bench.summary import policy_scores
+from thinkswitch.outcomes import metrics
+from thinkswitch.outcomes.paired import PairedTable
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.scoring import policy_scores
 from thinkswitch.triage.training import Split, Trainer, out_of_fold_scores
 
 

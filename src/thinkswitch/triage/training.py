@@ -14,8 +14,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from thinkswitch.bench.outcomes import PairedTable
 from thinkswitch.kernel.errors import DataError, UsageError
+from thinkswitch.outcomes.paired import PairedTable
 from thinkswitch.triage.base import rate_quantile
 from thinkswitch.triage.features import Featurizer
 from thinkswitch.triage.learned import LearnedModel

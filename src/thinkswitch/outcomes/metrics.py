@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thinkswitch.bench.outcomes import PairedTable
+from thinkswitch.outcomes.paired import PairedTable
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from thinkswitch.bench.items import SuiteSpec
 from thinkswitch.kernel.errors import DataError, UnknownNameError, UsageError
+from thinkswitch.outcomes.spec import SuiteSpec
 
 CHARS_PER_TOKEN = 4.0
 PAIRED_LONG_COLUMNS = (
