@@ -41,7 +41,7 @@ from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

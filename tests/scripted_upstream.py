@@ -199,7 +199,7 @@ def thinkswitch_in_front(urls: list[str], dialect: str = "prompted", recorder: A
     from thinkswitch.engines.openai_compat import OpenAICompatEngine
     from thinkswitch.server.app import create_app
     from thinkswitch.settings import Settings
-    from thinkswitch.switch import Switch
+    from thinkswitch.switch.pipeline import Switch
     from thinkswitch.thinking.dialects import get_dialect
     from thinkswitch.triage.rules import RulesPolicy
 

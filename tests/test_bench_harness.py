@@ -20,7 +20,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings, default_data_dir
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -6,13 +6,14 @@ import httpx
 import pytest
 from live_server import live_server
 
-from thinkswitch.deadline import PRIOR_TOKENS_PER_S, DecodeSpeed, degrade, parse_deadline
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.degrade import degrade, parse_deadline
+from thinkswitch.switch.pipeline import Switch
+from thinkswitch.switch.speed import PRIOR_TOKENS_PER_S, DecodeSpeed
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -15,7 +15,7 @@ from test_cli import thinkswitch
 from thinkswitch.config.load import LoadedConfig, load_config
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

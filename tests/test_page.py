@@ -28,7 +28,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import AnswerDelta, EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder

@@ -24,7 +24,7 @@ from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -17,7 +17,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.server.anthropic_tools import tool_use_block
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -16,7 +16,7 @@ from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -19,7 +19,7 @@ from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import Request
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder

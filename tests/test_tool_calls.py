@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from thinkswitch.kernel.errors import EngineUnavailableError
-from thinkswitch.tool_calls import merge_tool_calls
+from thinkswitch.switch.tool_calls import merge_tool_calls
 
 
 def test_fragments_merge_into_whole_calls_in_index_order() -> None:

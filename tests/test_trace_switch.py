@@ -21,7 +21,7 @@ from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import Price, PriceTable

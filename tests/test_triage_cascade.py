@@ -12,7 +12,6 @@ import httpx
 import pytest
 from live_server import live_server
 
-from thinkswitch.cascade import calibrate, confidence_of
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.decision import Decision
@@ -23,12 +22,15 @@ from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
+from thinkswitch.switch.probe import calibrate, confidence_of
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import Price, PriceTable
 from thinkswitch.trace.recorder import Recorder
-from thinkswitch.triage.cascade import CascadePolicy, Confidence, agreement
+from thinkswitch.triage.base import decide_alone
+from thinkswitch.triage.cascade import CascadePolicy
+from thinkswitch.triage.confidence import Confidence, agreement
 from thinkswitch.triage.registry import get_policy
 
 SURE = [math.log(0.95)] * 3
@@ -194,7 +196,7 @@ def test_registry_knob_and_a_bad_source() -> None:
 
 def test_decide_alone_explains_why_it_cannot() -> None:
     with pytest.raises(UsageError, match=r"decides after a fast attempt.*--knob"):
-        CascadePolicy().decide((ChatMessage(role="user", content="q?"),), 100)
+        decide_alone(CascadePolicy(), (ChatMessage(role="user", content="q?"),), 100)
 
 
 def test_confidence_measures() -> None:

@@ -4,7 +4,7 @@ from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result, Timings, Usage
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 
 __all__ = [
     "Decision",

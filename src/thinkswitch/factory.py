@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from thinkswitch.engines.registry import create_engine
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.settings import Settings, default_trace_db
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.prices import PriceTable

@@ -29,9 +29,8 @@ from thinkswitch.bench.summary import (
 )
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.paired import PAIRED_LONG_COLUMNS, PairedTable, load_paired
-from thinkswitch.switch import Switch
-from thinkswitch.triage.base import TriagePolicy
-from thinkswitch.triage.cascade import CascadePolicy
+from thinkswitch.switch.pipeline import Switch
+from thinkswitch.triage.base import TriagePolicy, decide_alone
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,8 @@ def run_replay(options: BenchOptions, name: str) -> SuiteSummary:
 def _decide(options: BenchOptions, table: PairedTable, mode: ModeSpec) -> list[bool]:
     budget = mode.budget or 1024
     return [
-        options.policy.decide((ChatMessage(role="user", content=item.question),), budget).mode
+        decide_alone(options.policy, (ChatMessage(role="user", content=item.question),),
+                     budget).mode
         == "on"
         for item in table.items
     ]
@@ -102,11 +102,12 @@ def run_live(
     paired = None
     notes = []
     on_mode = pick_on_mode(options.modes, options.default_budget)
-    if isinstance(options.policy, CascadePolicy):
+    if options.policy.probes_first is not None:
         # It decides after a fast attempt, not from the question: there is no score per
         # question to draw a curve over its knob from; each threshold needs its own live run.
-        notes.append("cascade: no policy curve over the knob (it decides after a fast attempt; "
-                     "run one auto mode per threshold); auto tokens include the fast attempts")
+        notes.append(f"{options.policy.name}: no policy curve over the knob (it decides after a "
+                     "fast attempt; run one auto mode per threshold); auto tokens include the "
+                     "fast attempts")
     elif "off" in records and on_mode is not None:
         questions = {item.id: item.prompt for item in suite.items}
         table = paired_from_records(suite.name, questions, records["off"],

@@ -25,7 +25,7 @@ from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.store import ItemRecord, ResultStore, RunKey
 from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.kernel.request import Request
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 
 
 @dataclass(frozen=True)

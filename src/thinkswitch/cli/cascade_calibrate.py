@@ -13,15 +13,14 @@ from pathlib import Path
 import typer
 
 from thinkswitch.bench.suites import is_replay, load_live_suite
-from thinkswitch.cascade import calibrate, confidence_of
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import Request
-from thinkswitch.triage.cascade import CascadePolicy
+from thinkswitch.switch.probe import calibrate, confidence_of
 
 
 def calibrate_cascade(rate: float, suites: list[str], data_dir: Path | None,
-                      limit: int | None) -> None:
+                      limit: int | None, policy_name: str = "cascade") -> None:
     for name in suites:
         if is_replay(name):
             raise UsageError(f"{name}: replay tables record no confidences; calibrate cascade on "
@@ -29,10 +28,11 @@ def calibrate_cascade(rate: float, suites: list[str], data_dir: Path | None,
                              "configured engine")
     if not 0.0 < rate < 1.0:
         raise UsageError(f"think-rate must be strictly between 0 and 1, got {rate}")
-    settings = load_settings(data_dir=data_dir, policy="cascade")
+    settings = load_settings(data_dir=data_dir, policy=policy_name)
     switch = build_switch(settings, record=False)
-    policy = switch.policy
-    assert isinstance(policy, CascadePolicy)
+    policy = switch.policy.probes_first
+    if policy is None:
+        raise UsageError(f"the {switch.policy.name} policy does not probe first")
     confidences: list[float] = []
     try:
         for name in suites:

@@ -12,6 +12,7 @@ from thinkswitch.factory import load_settings
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.paired import PairedTable, load_paired
+from thinkswitch.triage.base import decide_alone
 from thinkswitch.triage.registry import get_policy
 
 if TYPE_CHECKING:
@@ -68,8 +69,8 @@ def explain(
     """Print the decision for QUESTION and why."""
     if not question.strip():
         raise UsageError("the question is empty")
-    decision = get_policy(policy, knob, model).decide(
-        (ChatMessage(role="user", content=question),), budget)
+    decision = decide_alone(get_policy(policy, knob, model),
+                            (ChatMessage(role="user", content=question),), budget)
     typer.echo(f"{decision.mode} (budget {decision.budget}) by {decision.policy}, "
                f"score {decision.score}")
     typer.echo(decision.reason)
@@ -87,15 +88,15 @@ def calibrate(
         min=1, help="cascade: first N items of each live suite")] = None,
 ) -> None:
     """Turn a target think-rate into the policy's threshold (a quantile of dev scores)."""
-    if policy == "cascade":  # its scores need fast attempts on a live engine
+    chosen = get_policy(policy, None, model)
+    if chosen.probes_first is not None:  # its scores need fast attempts on a live engine
         from thinkswitch.cli.cascade_calibrate import calibrate_cascade
 
-        calibrate_cascade(rate, suite, data_dir, limit)
+        calibrate_cascade(rate, suite, data_dir, limit, policy)
         return
     from thinkswitch.triage.scoring import policy_scores
     from thinkswitch.triage.training import calibrate_threshold
 
-    chosen = get_policy(policy, None, model)
     scores: list[float] = []
     for table in _tables(suite, data_dir):
         scores += policy_scores(chosen, table)

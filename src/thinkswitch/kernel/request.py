@@ -30,8 +30,8 @@ class Request(BaseModel):
     seed: int | None = None
     deadline_s: float | None = Field(
         None, gt=0, description="seconds the caller can wait: thinking that would not fit is "
-        "switched off (see thinkswitch.deadline); the answer itself is bounded by the engine's "
-        "timeouts, not by this"
+        "switched off (see thinkswitch.switch.degrade); the answer itself is bounded by the "
+        "engine's timeouts, not by this"
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="parameters the switch does not own (tools, stop, "

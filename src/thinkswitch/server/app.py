@@ -24,8 +24,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from thinkswitch.deadline import HEADER as DEADLINE_HEADER
-from thinkswitch.deadline import earliest, parse_deadline
 from thinkswitch.kernel.decision import Decision, RequestedMode
 from thinkswitch.kernel.errors import (
     EngineUnavailableError,
@@ -45,7 +43,9 @@ from thinkswitch.server.gate import Gate, caller_of
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.page import add_page
 from thinkswitch.server.streaming import iterate_in_thread
-from thinkswitch.switch import Switch
+from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
+from thinkswitch.switch.degrade import earliest, parse_deadline
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.trace.prices import PriceTable
 
 #: The status logged for a request whose client left before its answer (nginx's 499).

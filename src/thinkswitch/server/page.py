@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.server.errors import openai_error
 from thinkswitch.server.gate import caller_of
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.store import TraceStore
 

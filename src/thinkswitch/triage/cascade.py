@@ -1,8 +1,11 @@
 """`cascade`: answer fast first, and think only when the fast answer looks unsure.
 
-Unlike the other policies it cannot decide from the question alone, so `decide()` refuses and
-the switch runs the flow itself (see `thinkswitch.cascade`): a fast attempt with thinking off,
-a confidence for it, then `after_probe()` turns the confidence into the decision.
+Unlike the other policies it cannot decide from the question alone: it declares the
+probe-first capability (`probes_first`), its `decide()` gives only the provisional decision
+(thinking off) the fast attempt runs under, and the switch's probe-first step
+(`thinkswitch.switch.probe`) runs the attempt, measures its confidence and asks
+`after_probe()` for the decision. Without an engine (`triage explain`, replay tables) it
+cannot decide at all, and `decide_alone` says why.
 
 Confidence, in [0, 1]:
 - from log-probabilities (engines that yield `TokenLogprobs`, the embedded llama.cpp one): the
@@ -23,59 +26,15 @@ confidences instead.
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.messages import ChatMessage
-from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.base import ProbeFirst, TriagePolicy
+from thinkswitch.triage.confidence import Confidence, Source
 
-Source = Literal["auto", "logprobs", "agreement"]
 DEFAULT_THRESHOLD = 0.7
-AGREEMENT_MIN_TEMPERATURE = 0.7
-WORD = re.compile(r"\w+(?:[.,]\d+)*")
-
-
-@dataclass(frozen=True, slots=True)
-class Confidence:
-    """How sure the fast answer looks, and how that was measured (for the reason)."""
-
-    value: float
-    how: str
-
-    @classmethod
-    def from_logprobs(cls, logprobs: Sequence[float]) -> Confidence:
-        if not logprobs:
-            return cls(0.0, "the fast attempt generated no tokens")
-        value = math.exp(sum(logprobs) / len(logprobs))
-        return cls(min(1.0, max(0.0, value)),
-                   f"geometric-mean token probability over {len(logprobs)} tokens")
-
-    @classmethod
-    def from_agreement(cls, first: str, second: str) -> Confidence:
-        value = agreement(first, second)
-        return cls(value, f"agreement of two fast samples, word overlap {value:.2f}")
-
-
-def _words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def agreement(first: str, second: str) -> float:
-    """1.0 for the same normalised text, else the F1 of their words (0.0 if either is empty)."""
-    a, b = _words(first), _words(second)
-    if a == b:
-        return 1.0 if a else 0.0
-    common = sum((Counter(a) & Counter(b)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(a), common / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 class CascadePolicy(TriagePolicy):
@@ -93,13 +52,14 @@ class CascadePolicy(TriagePolicy):
         #: `auto`: logprobs when the engine gives them, else agreement of two samples.
         self.source: Source = source
 
+    @property
+    def probes_first(self) -> ProbeFirst:
+        return self
+
     def decide(self, messages: tuple[ChatMessage, ...], budget: int) -> Decision:
-        raise UsageError(
-            "the cascade policy decides after a fast attempt, so it needs a live engine through "
-            "the switch (ask, serve, bench on live suites); it cannot score questions alone, and "
-            "replay tables record no confidences to calibrate on: set the confidence threshold "
-            "with --knob / THINKSWITCH_KNOB (bench/cascade.py prints live confidence quantiles)"
-        )
+        """The provisional decision the fast attempt runs under: thinking off."""
+        return Decision(requested="auto", mode="off", budget=None, policy=self.name,
+                        reason="probe")
 
     def after_probe(self, confidence: Confidence, budget: int) -> Decision:
         """The decision once the fast attempt's confidence is known."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.paired import PairedTable
-from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.base import TriagePolicy, decide_alone
 
 
 def policy_scores(policy: TriagePolicy, table: PairedTable, budget: int = 1024) -> list[float]:
@@ -15,7 +15,7 @@ def policy_scores(policy: TriagePolicy, table: PairedTable, budget: int = 1024) 
         if not item.question:
             scores.append(0.0)
             continue
-        decision = policy.decide((ChatMessage(role="user", content=item.question),), budget)
+        decision = decide_alone(policy, (ChatMessage(role="user", content=item.question),), budget)
         fallback = float(decision.mode == "on")
         scores.append(fallback if decision.score is None else decision.score)
     return scores

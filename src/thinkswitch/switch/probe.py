@@ -1,4 +1,6 @@
-"""The cascade flow of the switch: a fast attempt first, thinking only if it looks unsure.
+"""Step 3, probe-first: for a policy that declares the capability (`TriagePolicy.probes_first`,
+the cascade), a fast attempt first, thinking only if it looks unsure. Other policies and
+explicit off/on skip it.
 
 1. Both generations (thinking off, and on under the budget) are validated before any output.
 2. The fast attempt runs with thinking off and `logprobs` asked for. It is buffered, not
@@ -21,21 +23,24 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from thinkswitch.deadline import degrade
-from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
-from thinkswitch.kernel.events import AnswerDelta, EngineEvent, Finish, TokenLogprobs, UsageReport
+from thinkswitch.kernel.events import (
+    AnswerDelta,
+    EngineEvent,
+    Finish,
+    SwitchEvent,
+    TokenLogprobs,
+    UsageReport,
+)
 from thinkswitch.kernel.plan import GenerationRequest
+from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Usage
-from thinkswitch.triage.base import rate_quantile
-from thinkswitch.triage.cascade import AGREEMENT_MIN_TEMPERATURE, CascadePolicy, Confidence
-
-if TYPE_CHECKING:
-    from thinkswitch.kernel.events import SwitchEvent
-    from thinkswitch.kernel.request import Request
-    from thinkswitch.switch import Switch
+from thinkswitch.switch.degrade import degrade
+from thinkswitch.switch.parts import SwitchParts
+from thinkswitch.switch.turn import Turn
+from thinkswitch.triage.base import ProbeFirst, rate_quantile
+from thinkswitch.triage.confidence import AGREEMENT_MIN_TEMPERATURE, Confidence
 
 SECOND_SAMPLE_SEED_OFFSET = 1
 
@@ -54,7 +59,7 @@ class Attempt:
         return self.usage.thinking_tokens + self.usage.answer_tokens
 
 
-def attempt(switch: Switch, generation: GenerationRequest) -> Attempt:
+def attempt(switch: SwitchParts, generation: GenerationRequest) -> Attempt:
     """Run the engine once to the end, buffering what it yields."""
     started = time.perf_counter()
     result = Attempt()
@@ -95,12 +100,6 @@ def _total(*attempts: Attempt) -> Usage:
     return total
 
 
-def _probe_decision(policy: CascadePolicy) -> Decision:
-    """The provisional decision the fast attempts run under (thinking off)."""
-    return Decision(requested="auto", mode="off", budget=None, policy=policy.name,
-                    reason="probe")
-
-
 def _second_sample(fast: GenerationRequest) -> GenerationRequest:
     """The agreement sample: a different seed, and not greedy (greedy samples always agree)."""
     seed = None if fast.seed is None else fast.seed + SECOND_SAMPLE_SEED_OFFSET
@@ -108,7 +107,7 @@ def _second_sample(fast: GenerationRequest) -> GenerationRequest:
         fast, temperature=max(fast.temperature, AGREEMENT_MIN_TEMPERATURE), seed=seed)
 
 
-def probe(switch: Switch, policy: CascadePolicy, fast: GenerationRequest
+def probe(switch: SwitchParts, policy: ProbeFirst, fast: GenerationRequest
           ) -> tuple[list[Attempt], Confidence]:
     """The fast attempt(s) and the confidence they give (logprobs, else two samples)."""
     first = attempt(switch, dataclasses.replace(fast, logprobs=policy.source != "agreement"))
@@ -121,9 +120,10 @@ def probe(switch: Switch, policy: CascadePolicy, fast: GenerationRequest
     return [first, second], Confidence.from_agreement(first.answer, second.answer)
 
 
-def confidence_of(switch: Switch, policy: CascadePolicy, request: Request) -> Confidence:
+def confidence_of(switch: SwitchParts, policy: ProbeFirst, request: Request) -> Confidence:
     """Only the fast attempt's confidence for `request` (for calibration: no thinking run)."""
-    fast = switch.generation(request, _probe_decision(policy))
+    provisional = switch.policy.decide(request.messages, switch.budget_for(request))
+    fast = switch.generation(request, provisional)
     switch.check(request, fast)
     return probe(switch, policy, fast)[1]
 
@@ -134,26 +134,34 @@ def calibrate(confidences: list[float], think_rate: float) -> float:
     return rate_quantile(confidences, think_rate, thinks_below=True, what="confidences")
 
 
-def run_cascade(
-    switch: Switch, policy: CascadePolicy, request: Request, started: float
-) -> Iterator[SwitchEvent]:
-    """Decision, deltas, then the `Result` of one `cascade` request (see the module doc)."""
-    budget = switch.budget_for(request)
-    off = _probe_decision(policy)
-    on = off.model_copy(update={"mode": "on", "budget": budget})
-    fast = switch.generation(request, off)
-    slow = switch.generation(request, on)
-    switch.check(request, fast)
-    switch.check(request, slow)
+class ProbeFirstStep:
+    """Runs the probe for a policy that declares it; the decision it makes replaces the
+    provisional one, and the deadline is applied to it (as the degrade step did to the
+    provisional one)."""
 
-    attempts, confidence = probe(switch, policy, fast)
-    first = attempts[0]
-    decision = degrade(policy.after_probe(confidence, budget), request.deadline_s, switch.speed)
-    yield decision
-    if decision.mode == "off":
-        # The first attempt is the answer: its tokens are counted once, by its own UsageReport.
-        spent = _total(*attempts[1:]).plus(Usage(probe_tokens=first.generated))
-        yield from switch.answer(iter(first.events), decision, started, spent, observe=False)
-        return
-    yield from switch.answer(switch.engine.execute(slow, switch.dialect), decision, started,
-                             _total(*attempts))
+    name = "probe-first"
+
+    def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
+        policy = parts.policy.probes_first
+        if turn.request.think != "auto" or policy is None:
+            return
+        request, budget, provisional = turn.request, turn.budget, turn.decided()
+        fast = parts.generation(request, provisional)
+        slow = parts.generation(request, provisional.model_copy(
+            update={"mode": "on", "budget": budget}))
+        parts.check(request, fast)
+        parts.check(request, slow)
+
+        attempts, confidence = probe(parts, policy, fast)
+        first = attempts[0]
+        turn.decision = degrade(policy.after_probe(confidence, budget), request.deadline_s,
+                                parts.speed)
+        if turn.decision.mode == "off":
+            # The first attempt is the answer: its tokens are counted once, by its own
+            # UsageReport.
+            turn.replay = first.events
+            turn.spent = _total(*attempts[1:]).plus(Usage(probe_tokens=first.generated))
+        else:
+            turn.generation = slow
+            turn.spent = _total(*attempts)
+        yield from ()

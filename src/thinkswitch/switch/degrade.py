@@ -1,4 +1,4 @@
-"""Graceful degradation under a deadline: thinking that would not fit is switched off.
+"""Step 2, degrade: under a deadline, thinking that would not fit is switched off.
 
 A request may carry a deadline (seconds). Thinking up to a budget of B tokens takes about
 B / (decode speed) seconds, so when that exceeds the deadline the switch answers without
@@ -12,46 +12,16 @@ time.
 from __future__ import annotations
 
 import math
-import threading
+from collections.abc import Iterator
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.kernel.events import SwitchEvent
+from thinkswitch.switch.parts import SwitchParts
+from thinkswitch.switch.speed import DecodeSpeed
+from thinkswitch.switch.turn import Turn
 
-#: Tokens per second assumed before anything was measured (on purpose slow).
-PRIOR_TOKENS_PER_S = 20.0
-#: Weight of the newest observation in the running mean.
-ALPHA = 0.3
-#: Results with fewer generated tokens say too little about the speed.
-MIN_TOKENS = 4
 HEADER = "x-thinkswitch-deadline"
-
-
-class DecodeSpeed:
-    """The running decode speed of one engine (thread-safe)."""
-
-    def __init__(
-        self, prior_tokens_per_s: float = PRIOR_TOKENS_PER_S, alpha: float = ALPHA
-    ) -> None:
-        self._tokens_per_s = prior_tokens_per_s
-        self._alpha = alpha
-        self._lock = threading.Lock()
-        self.observations = 0
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self._tokens_per_s
-
-    def observe(self, tokens: int, seconds: float) -> None:
-        """`tokens` decoded in `seconds`; the first observation replaces the prior."""
-        if tokens < MIN_TOKENS or seconds <= 0:
-            return
-        speed = tokens / seconds
-        with self._lock:
-            if self.observations == 0:
-                self._tokens_per_s = speed
-            else:
-                self._tokens_per_s += self._alpha * (speed - self._tokens_per_s)
-            self.observations += 1
 
 
 def _seconds(value: float) -> str:
@@ -72,6 +42,14 @@ def degrade(decision: Decision, deadline_s: float | None, speed: DecodeSpeed) ->
         f"(instead of: {decision.reason})"
     )
     return decision.model_copy(update={"mode": "off", "budget": None, "reason": reason})
+
+
+class Degrade:
+    name = "degrade"
+
+    def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
+        turn.decision = degrade(turn.decided(), turn.request.deadline_s, parts.speed)
+        yield from ()
 
 
 def earliest(*deadlines: float | None) -> float | None:

@@ -1,0 +1,121 @@
+"""Step 4, generate: the engine answers under the decision, and its events become the
+`Result`.
+
+The generation is built and checked before any output (a step before may have done it: the
+probe checks both of its generations before its fast attempt). Then the `Decision` is
+yielded, then the engine's thinking, answer and tool-call deltas as they come; the usage, the
+timings and the finish reason make the `Result`. The engine enforces the budget (budget
+forcing); this step only reads what it reports. A probe's buffered fast answer, when it is
+kept, is replayed instead of running the engine again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.events import (
+    AnswerDelta,
+    EngineEvent,
+    Finish,
+    SwitchEvent,
+    ThinkingDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+from thinkswitch.kernel.result import FinishReason, Result, Timings, Usage
+from thinkswitch.switch.parts import SwitchParts
+from thinkswitch.switch.tool_calls import merge_tool_calls
+from thinkswitch.switch.turn import Turn
+
+
+class Generate:
+    name = "generate"
+
+    def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
+        decision = turn.decided()
+        if turn.replay is not None:
+            yield decision
+            turn.result = yield from answer(parts, iter(turn.replay), decision, turn.started,
+                                            turn.spent, observe=False)
+            return
+        if turn.generation is None:
+            turn.generation = parts.generation(turn.request, decision)
+            parts.check(turn.request, turn.generation)
+        yield decision
+        events = parts.engine.execute(turn.generation, parts.dialect)
+        turn.result = yield from answer(parts, events, decision, turn.started, turn.spent)
+
+
+def answer(
+    parts: SwitchParts,
+    events: Iterator[EngineEvent],
+    decision: Decision,
+    started: float,
+    spent: Usage | None = None,
+    observe: bool = True,
+) -> Generator[SwitchEvent, None, Result]:
+    """Stream an engine's events to the caller; return (not yield) the `Result`.
+
+    `spent` is what earlier engine calls of the same request cost (the probe's fast
+    attempts); it is added to the usage. `observe=False` keeps events that were buffered and
+    are only replayed now out of the decode-speed estimate."""
+    thinking: list[str] = []
+    text: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    ttft: float | None = None
+    first_answer: float | None = None
+    usage = Usage()
+    finish: FinishReason | None = None
+    try:
+        for event in events:
+            now = time.perf_counter() - started
+            if isinstance(event, ThinkingDelta | AnswerDelta):
+                ttft = now if ttft is None else ttft
+                if isinstance(event, ThinkingDelta):
+                    thinking.append(event.text)
+                else:
+                    text.append(event.text)
+                    if first_answer is None and event.text.strip():
+                        first_answer = now
+                yield event
+            elif isinstance(event, ToolCallDelta):
+                ttft = now if ttft is None else ttft
+                merge_tool_calls(tool_calls, event.calls)
+                yield event
+            elif isinstance(event, UsageReport):
+                usage = Usage(
+                    prompt_tokens=event.prompt_tokens,
+                    thinking_tokens=event.thinking_tokens,
+                    answer_tokens=event.answer_tokens,
+                )
+            elif isinstance(event, Finish):
+                finish = event.reason
+    finally:
+        # A consumer that stops early must not leave the engine's generator (and lock) open.
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+    if finish is None:
+        raise EngineUnavailableError(f"engine {parts.engine.name!r} ended without finishing")
+    total = time.perf_counter() - started
+    if observe and ttft is not None:
+        # Only this call's tokens over the time since its first token: the probe's fast
+        # attempts ran before `started + ttft` and are not in `usage` yet.
+        parts.speed.observe(usage.thinking_tokens + usage.answer_tokens - 1, total - ttft)
+    if spent is not None:
+        usage = usage.plus(spent)
+    return Result(
+        answer="".join(text).strip(),
+        thinking="".join(thinking).strip(),
+        decision=decision,
+        usage=usage,
+        timings=Timings(ttft_s=ttft, first_answer_s=first_answer, total_s=total),
+        engine=parts.engine.name,
+        model=parts.engine.model,
+        finish_reason=finish,
+        tool_calls=tool_calls,
+    )

@@ -1,0 +1,87 @@
+"""What the steps of a request work with: the engine, its dialect, the triage policy, the
+settings, the trace recorder and the engine's measured decode speed.
+
+`Switch` is these parts plus the pipeline that runs over them; the steps take the parts, not
+the switch, so that no step imports the pipeline that lists it.
+"""
+
+from __future__ import annotations
+
+from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.errors import UnsupportedParameterError, UsageError
+from thinkswitch.kernel.messages import last_user_text
+from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
+from thinkswitch.kernel.request import Request
+from thinkswitch.settings import Settings
+from thinkswitch.switch.speed import DecodeSpeed
+from thinkswitch.thinking.dialects import Dialect
+from thinkswitch.trace.recorder import Recorder
+from thinkswitch.triage.base import TriagePolicy
+
+
+class SwitchParts:
+    """An engine, its dialect and a triage policy under one settings object (and a recorder)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        dialect: Dialect,
+        policy: TriagePolicy,
+        settings: Settings,
+        recorder: Recorder | None = None,
+    ) -> None:
+        if not engine.supports(dialect):
+            raise UsageError(f"engine {engine.name!r} cannot drive dialect {dialect.name!r}")
+        self.engine = engine
+        self.dialect = dialect
+        self.policy = policy
+        self.settings = settings
+        self.recorder = recorder
+        self.speed = DecodeSpeed()  # the engine's decode speed, for deadlines
+
+    def budget_for(self, request: Request) -> int:
+        """The thinking cap of `request` (the caller's, else the default); an empty question
+        is refused here, before any policy or engine sees it."""
+        if not last_user_text(request.messages).strip():
+            raise UsageError("the question is empty")
+        return request.budget or self.settings.default_budget
+
+    def generation(self, request: Request, decision: Decision) -> GenerationRequest:
+        """What the engine is asked for `request` under `decision`."""
+        plan = ThinkingPlan(
+            mode=decision.mode,
+            budget=decision.budget,
+            min_thinking=(
+                min(request.min_thinking, decision.budget or 0) if decision.mode == "on" else 0
+            ),
+            answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
+        )
+        return GenerationRequest(
+            messages=request.messages,
+            plan=plan,
+            temperature=(
+                self.settings.temperature if request.temperature is None else request.temperature
+            ),
+            seed=self.settings.seed if request.seed is None else request.seed,
+            options=request.options,
+        )
+
+    def check(self, request: Request, generation: GenerationRequest) -> None:
+        """Refuse, before any output, what the engine cannot serve."""
+        if "tools" not in self.engine.passthrough and any(
+                message.is_tool_turn for message in request.messages):
+            raise UsageError(f"messages with tool calls or tool results need an engine that "
+                             f"takes tools; engine {self.engine.name!r} does not")
+        refused = [name for name in request.options if name not in self.engine.passthrough]
+        if refused:
+            raise UnsupportedParameterError(refused[0], self.engine.name)
+        self.engine.validate(generation, self.dialect)
+
+    def close(self) -> None:
+        """Close the engine, then the trace store (each once; closing twice is harmless)."""
+        try:
+            self.engine.close()
+        finally:
+            if self.recorder is not None:
+                self.recorder.store.close()
