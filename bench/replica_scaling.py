@@ -127,7 +127,7 @@ def main() -> None:
             run, elapsed = load(switch, args.clients, args.seconds, progress,
                                 f"{count} replica(s)")
             scaling[count] = run.summary(elapsed)
-            switch.engine.close()
+            switch.close()
 
         # failover: two replicas, the second one (a fresh process) killed mid-run
         with upstream_process(token_delay_s=args.token_delay, tokens=args.tokens,

@@ -38,17 +38,20 @@ def open_trace_store(settings: Settings) -> SqlTraceStore:
     return store
 
 
-def build_recorder(settings: Settings) -> Recorder | None:
+def build_recorder(settings: Settings, prices: PriceTable | None = None) -> Recorder | None:
+    """The recorder, pricing with `prices` (a configuration file's) or the prices file."""
     if not settings.record:
         return None
-    return Recorder(open_trace_store(settings), PriceTable.load(settings.prices_file),
+    return Recorder(open_trace_store(settings),
+                    prices if prices is not None else PriceTable.load(settings.prices_file),
                     settings.redact)
 
 
-def build_switch(settings: Settings, record: bool = True) -> Switch:
+def build_switch(settings: Settings, record: bool = True,
+                 prices: PriceTable | None = None) -> Switch:
     # The policy and the store are checked before the engine loads a model.
     policy = get_policy(settings.policy, settings.knob, settings.triage_model)
-    recorder = build_recorder(settings) if record else None
+    recorder = build_recorder(settings, prices) if record else None
     engine = create_engine(settings)
     dialect = get_dialect(settings.dialect or guess_dialect(engine.model))
     return Switch(engine, dialect, policy, settings, recorder)

@@ -143,6 +143,8 @@ def run_bench(
     finally:
         if store is not None:
             store.close()
+        if switch is not None:
+            switch.close()
     return summaries, live
 
 

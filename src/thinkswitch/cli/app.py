@@ -108,7 +108,7 @@ def ask(
             elif isinstance(event, Result):
                 printer.result(event)
     finally:
-        switch.engine.close()
+        switch.close()
 
 
 @app.command()

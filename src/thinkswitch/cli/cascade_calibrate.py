@@ -30,17 +30,17 @@ def calibrate_cascade(rate: float, suites: list[str], data_dir: Path | None,
         raise UsageError(f"think-rate must be strictly between 0 and 1, got {rate}")
     settings = load_settings(data_dir=data_dir, policy=policy_name)
     switch = build_switch(settings, record=False)
-    policy = switch.policy.probes_first
-    if policy is None:
-        raise UsageError(f"the {switch.policy.name} policy does not probe first")
     confidences: list[float] = []
     try:
+        policy = switch.policy.probes_first
+        if policy is None:
+            raise UsageError(f"the {switch.policy.name} policy does not probe first")
         for name in suites:
             for item in load_live_suite(name, settings.data_dir, limit, 0).items:
                 confidence = confidence_of(switch, policy, Request.build(item.prompt))
                 confidences.append(confidence.value)
     finally:
-        switch.engine.close()
+        switch.close()
     threshold = calibrate(confidences, rate)
     achieved = sum(value < threshold for value in confidences) / len(confidences)
     typer.echo(f"threshold {threshold:.4f}: think-rate {achieved:.1%} on {len(confidences)} dev "

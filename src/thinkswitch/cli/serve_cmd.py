@@ -93,12 +93,11 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
     file_values = loaded.settings_values if loaded is not None else {}
     settings = load_settings(**{**file_values, **{
         key: value for key, value in settings_flags.items() if value is not None}})
-    switch = build_switch(settings)
-    if loaded is not None and loaded.prices is not None and switch.recorder is not None:
-        switch.recorder.prices = loaded.prices  # inline [prices.models] of the file
+    # inline [prices.models] of the file, else the prices file of the settings
+    switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
     app = create_app(switch, options.default_mode, signing_key=options.signing_key,
                      api_keys=options.api_keys, capacity=options.capacity,
                      max_body_bytes=options.max_body_bytes, cors_origins=options.cors_origins,
-                     effort_budgets=options.effort_budgets)
+                     effort_budgets=options.effort_budgets, owns_switch=True)
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
     return app, options

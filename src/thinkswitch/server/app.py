@@ -63,12 +63,14 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                signing_key: bytes | None = None, api_keys: Sequence[str] = (),
                capacity: int = 16, max_body_bytes: int = 1 << 20,
                cors_origins: Sequence[str] = (),
-               effort_budgets: Mapping[str, int] = EFFORT_BUDGETS) -> FastAPI:
+               effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,
+               owns_switch: bool = False) -> FastAPI:
     """The app. `signing_key` signs thinking blocks (random per process by default);
     `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
     requests are inside at once (one generating per engine, the rest queued), beyond that 429.
     Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
-    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets.
+    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets. An app
+    that `owns_switch` closes it (engine and trace store) when it shuts down.
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -77,14 +79,18 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         # the rest (non-streaming requests, the history API).
         limiter = to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, capacity + THREADS_BESIDE_STREAMS)
-        yield
+        try:
+            yield
+        finally:
+            if owns_switch:
+                switch.close()
 
     app = FastAPI(title="thinkswitch", version="0.1.0", lifespan=lifespan)
     key = signing_key or secrets.token_bytes(32)
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
     metrics = Metrics()
-    prices = switch.recorder.prices if switch.recorder is not None else PriceTable()
+    prices = switch.prices
 
     def refuse(path: str, status: int, message: str, kind: str | None = None,
                headers: dict[str, str] | None = None, param: str | None = None
@@ -195,7 +201,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             media_type="text/event-stream",
         )
 
-    add_page(app, switch)  # the chat page at / and the /v1/traces history it reads
+    add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     return app
 
 

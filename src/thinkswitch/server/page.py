@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.server.errors import openai_error
 from thinkswitch.server.gate import caller_of
-from thinkswitch.switch.pipeline import Switch
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.store import TraceStore
 
@@ -88,7 +87,7 @@ def history_page(store: TraceStore, limit: int, after: str | None,
     return [row for row in rows if row.kind == "request"]
 
 
-def add_page(app: FastAPI, switch: Switch) -> None:
+def add_page(app: FastAPI, store: TraceStore | None) -> None:
     """Serve the chat page at `/`, its files at `/static/`, and the history API."""
     static = _static_dir()
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -106,9 +105,9 @@ def add_page(app: FastAPI, switch: Switch) -> None:
                      after: str | None = Query(None, description=(
                          "cursor: the id of the last record of the previous page"))
                      ) -> JSONResponse | dict[str, Any]:
-        if switch.recorder is None:
+        if store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
-        rows = await run_in_threadpool(history_page, switch.recorder.store, limit + 1, after,
+        rows = await run_in_threadpool(history_page, store, limit + 1, after,
                                        caller_of(http))
         if rows is None:
             return openai_error(400, f"no trace with id {after!r} to page after",
@@ -119,9 +118,9 @@ def add_page(app: FastAPI, switch: Switch) -> None:
 
     @app.get("/v1/traces/{trace_id}", response_model=None)
     async def trace(http: Request, trace_id: str) -> JSONResponse | dict[str, Any]:
-        if switch.recorder is None:
+        if store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
-        record = await run_in_threadpool(switch.recorder.store.get, trace_id)
+        record = await run_in_threadpool(store.get, trace_id)
         if record is None or record.kind != "request" or record.caller != caller_of(http):
             return openai_error(404, f"no trace with id {trace_id!r}", "not_found_error")
         return detail(record)

@@ -16,7 +16,9 @@ from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
 from thinkswitch.switch.speed import DecodeSpeed
 from thinkswitch.thinking.dialects import Dialect
+from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.recorder import Recorder
+from thinkswitch.trace.store import TraceStore
 from thinkswitch.triage.base import TriagePolicy
 
 
@@ -39,6 +41,16 @@ class SwitchParts:
         self.settings = settings
         self.recorder = recorder
         self.speed = DecodeSpeed()  # the engine's decode speed, for deadlines
+
+    @property
+    def trace_store(self) -> TraceStore | None:
+        """Where requests are recorded (None: recording is off); the switch closes it."""
+        return self.recorder.store if self.recorder is not None else None
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table costs are computed with (empty when recording is off)."""
+        return self.recorder.prices if self.recorder is not None else PriceTable()
 
     def budget_for(self, request: Request) -> int:
         """The thinking cap of `request` (the caller's, else the default); an empty question
