@@ -14,33 +14,23 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from thinkswitch.cli.logs_feedback import feedback_cmd
+from thinkswitch.cli.options import parse_since
 from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.record import TraceRecord
-from thinkswitch.trace.stats import auto_savings, stats
+from thinkswitch.trace.stats import auto_savings, stats, verdicts
 from thinkswitch.trace.store import SqlTraceStore
 from thinkswitch.trace.verify import verify
 
 logs_app = typer.Typer(no_args_is_help=True, help="Query, export and verify the trace store.")
+logs_app.command("feedback")(feedback_cmd)
 
 Db = Annotated[str | None, typer.Option(help="trace store: SQLite path or postgresql:// URL")]
 
 
 def _store(db: str | None) -> SqlTraceStore:
     return open_trace_store(load_settings(trace_db=db))
-
-
-def _since(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--since wants a date or time like 2026-11-28 or "
-                         f"2026-11-28T09:30, got {text!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
 
 
 def _when(record: TraceRecord) -> str:
@@ -66,7 +56,7 @@ def list_cmd(
     table = Table()
     for column in ("id", "time (UTC)", "mode", "policy", "think", "answer", "tokens t/a", "s"):
         table.add_column(column)
-    for record in store.records(_since(since), mode, policy, limit):
+    for record in store.records(parse_since(since), mode, policy, limit):
         question = record.messages[-1]["content"] if record.messages else ""
         total = record.timings.get("total_s")
         table.add_row(
@@ -89,6 +79,7 @@ def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefi
     store = _store(db)
     record = store.get(record_id) or next(
         (r for _, r in store.chain() if r.id.startswith(record_id)), None)
+    feedback = store.related("feedback", ref=record.id) if record is not None else []
     store.close()
     if record is None:
         raise UsageError(f"no record {record_id!r} in the trace store")
@@ -102,12 +93,40 @@ def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefi
     for message in record.messages:
         console.print(Panel(_render(message.get("content")), title=str(message.get("role"))))
     console.print(Panel(Text(_render(record.thinking), style="dim"), title="thinking"))
+    if record.steps and isinstance(record.thinking, str):
+        console.print(steps_table(record, feedback))
+    for answer_note in (f for f in feedback if f.feedback and "step" not in f.feedback):
+        note = answer_note.feedback or {}
+        console.print(f"answer rated {note.get('verdict')}"
+                      + (f": {_render(note.get('comment'))}" if note.get("comment") else "")
+                      + (f" (correction: {_render(note.get('correction'))})"
+                         if note.get("correction") else ""))
     console.print(Panel(_render(record.answer) if not record.error else record.error,
                         title="answer" if not record.error else "error"))
     console.print(f"usage {record.usage} · timings {record.timings} · cost "
                   f"${record.cost.total:.6f} · finish {record.finish_reason}")
     console.print(f"hash {record.hash} (after {record.prev_hash[:16]}…)"
                   + (" · redacted" if record.redacted else ""))
+
+
+def steps_table(record: TraceRecord, feedback: list[TraceRecord]) -> Table:
+    """The thinking's numbered steps, each with the flags people put on it."""
+    thinking = record.thinking if isinstance(record.thinking, str) else ""
+    flags: dict[int, list[str]] = {}
+    for note in feedback:
+        body = note.feedback or {}
+        if "step" in body:
+            comment = body.get("comment")
+            flags.setdefault(int(body["step"]), []).append(
+                str(body.get("verdict")) + (f": {_render(comment)}" if comment else ""))
+    table = Table(title="steps")
+    for column in ("#", "kind", "text", "flags"):
+        table.add_column(column)
+    for step in record.steps or []:
+        table.add_row(str(step["index"]), str(step["kind"]),
+                      _short(thinking[step["start"]:step["end"]], 80),
+                      "; ".join(flags.get(int(step["index"]), [])))
+    return table
 
 
 def _render(value: object) -> str:
@@ -164,6 +183,16 @@ def stats_cmd(db: Db = None) -> None:
                           str(row.thinking_tokens), str(row.answer_tokens), f"{row.cost:.4f}",
                           *(f"{v:.2f}" if v is not None else "-" for v in
                             (row.latency_p50_s, row.latency_p95_s, row.latency_p99_s)))
+        console.print(table)
+    for group, counts in verdicts(records).items():
+        if not counts:
+            continue
+        labels = sorted({label for bucket in counts.values() for label in bucket})
+        table = Table(title=f"feedback by {group}")
+        for column in ("", *labels):
+            table.add_column(column)
+        for key, bucket in sorted(counts.items()):
+            table.add_row(key, *(str(bucket.get(label, 0)) for label in labels))
         console.print(table)
     count, used, always = auto_savings(records)
     if count:

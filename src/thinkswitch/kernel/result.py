@@ -1,5 +1,5 @@
-"""The value objects that close a request: `Usage`, `Timings` and the `Result` (with its
-`Decision`, see `thinkswitch.kernel.decision`)."""
+"""The value objects that close a request: `Usage`, `Timings`, the `Step`s of a trace and the
+`Result` (with its `Decision`, see `thinkswitch.kernel.decision`)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ class Usage(_Frozen):
                      probe_tokens=self.probe_tokens + other.probe_tokens)
 
 
+class Step(_Frozen):
+    """One step of a thinking trace (see `thinkswitch.thinking.steps`): `thinking[start:end]`."""
+
+    index: int = Field(ge=1, description="1-based position in the trace")
+    start: int = Field(ge=0, description="offset of the first character in the thinking")
+    end: int = Field(ge=0, description="offset one past the last character")
+    kind: Literal["paragraph", "numbered", "turn"] = Field(
+        description="a paragraph, a numbered or 'Step N' line, or a turn such as 'Wait,'")
+
+
 class Timings(_Frozen):
     ttft_s: float | None = Field(description="seconds to the first token of any kind")
     first_answer_s: float | None = Field(description="seconds to the first answer token")
@@ -62,3 +72,5 @@ class Result(_Frozen):
         default_factory=list, description="tool calls the model made (OpenAI format), if any")
     trace_id: str | None = Field(
         default=None, description="id of the trace record, once the switch has recorded it")
+    steps: list[Step] = Field(
+        default_factory=list, description="the thinking split into steps, with offsets")

@@ -162,7 +162,12 @@ def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
             "stop_reason": _stop(result), "stop_sequence": None, "usage": _usage(result),
             "thinkswitch": {"decision": result.decision.model_dump(),
                             "timings": result.timings.model_dump(),
-                            "finish_reason": result.finish_reason}}
+                            "finish_reason": result.finish_reason, **_checkable(result)}}
+
+
+def _checkable(result: Result) -> dict[str, Any]:
+    """What a person needs to point at a step: the trace's id and its steps."""
+    return {"trace_id": result.trace_id, "steps": [step.model_dump() for step in result.steps]}
 
 
 def events(stream: Iterator[SwitchEvent], model: str, key: bytes
@@ -222,7 +227,9 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                 yield "message_delta", {"type": "message_delta",
                                         "delta": {"stop_reason": _stop(event),
                                                   "stop_sequence": None},
-                                        "usage": _usage(event)}
+                                        "usage": _usage(event),
+                                        "thinkswitch": {"finish_reason": event.finish_reason,
+                                                        **_checkable(event)}}
                 yield "message_stop", {"type": "message_stop"}
     finally:
         close = getattr(stream, "close", None)

@@ -39,6 +39,7 @@ from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.errors import dialect_error, stream_error_message
+from thinkswitch.server.feedback_api import add_feedback_api
 from thinkswitch.server.gate import Gate, caller_of
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.page import add_page
@@ -202,6 +203,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         )
 
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
+    add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
     return app
 
 
@@ -269,6 +271,7 @@ def _extension(result: Result, prices: PriceTable) -> dict[str, Any]:
     return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
             "finish_reason": result.finish_reason, "engine": result.engine,
             "trace_id": result.trace_id,
+            "steps": [step.model_dump() for step in result.steps],
             "cost": {**cost.model_dump(), "total": cost.total}}
 
 

@@ -83,8 +83,7 @@ def history_page(store: TraceStore, limit: int, after: str | None,
         cursor = store.get(after)
         if cursor is None or cursor.caller != caller:
             return None
-    rows = store.records(limit=limit, caller=caller, after_id=after)
-    return [row for row in rows if row.kind == "request"]
+    return store.records(limit=limit, caller=caller, after_id=after, kind="request")
 
 
 def add_page(app: FastAPI, store: TraceStore | None) -> None:

@@ -30,6 +30,7 @@ from thinkswitch.kernel.result import FinishReason, Result, Timings, Usage
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.tool_calls import merge_tool_calls
 from thinkswitch.switch.turn import Turn
+from thinkswitch.thinking.steps import split_steps
 
 
 class Generate:
@@ -108,9 +109,11 @@ def answer(
         parts.speed.observe(usage.thinking_tokens + usage.answer_tokens - 1, total - ttft)
     if spent is not None:
         usage = usage.plus(spent)
+    thinking_text = "".join(thinking).strip()
     return Result(
         answer="".join(text).strip(),
-        thinking="".join(thinking).strip(),
+        thinking=thinking_text,
+        steps=split_steps(thinking_text),
         decision=decision,
         usage=usage,
         timings=Timings(ttft_s=ttft, first_answer_s=first_answer, total_s=total),

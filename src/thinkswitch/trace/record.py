@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 GENESIS = "0" * 64
+_ADDED_LATER = ("steps", "ref", "feedback")
 
 
 class Cost(BaseModel):
@@ -46,13 +47,25 @@ class TraceRecord(BaseModel):
     cost: Cost = Field(default_factory=Cost)
     error: str | None = None
     redacted: bool = False
-    kind: str = Field("request", description="'request', or 'retention' for a re-anchor note")
+    kind: str = Field("request", description="'request', 'feedback' on another record, or "
+                      "'retention' for a re-anchor note")
+    steps: list[dict[str, Any]] | None = Field(
+        None, description="the thinking's steps (index, start, end, kind), for flags to name")
+    ref: str | None = Field(None, description="the record this one is about (feedback)")
+    feedback: dict[str, Any] | None = Field(
+        None, description="a person's verdict on the answer or on one step of `ref`")
     prev_hash: str = GENESIS
     hash: str = ""
 
     def content(self) -> dict[str, Any]:
-        """Everything the hash covers: the record without its own hash."""
-        return self.model_dump(exclude={"hash"})
+        """Everything the hash covers: the record without its own hash. Fields added after
+        the first records were written are left out while unset, so those records keep their
+        hashes."""
+        content = self.model_dump(exclude={"hash"})
+        for name in _ADDED_LATER:
+            if content[name] is None:
+                del content[name]
+        return content
 
     def sealed(self, prev_hash: str) -> TraceRecord:
         """This record chained after `prev_hash`."""

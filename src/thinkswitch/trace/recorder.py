@@ -5,9 +5,10 @@ from __future__ import annotations
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.result import Result, Usage
+from thinkswitch.trace.feedback import Feedback, feedback_record
 from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.record import TraceRecord
-from thinkswitch.trace.redact import redact
+from thinkswitch.trace.redact import redact, redact_feedback
 from thinkswitch.trace.store import TraceStore
 
 
@@ -33,6 +34,7 @@ class Recorder:
             messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=result.decision.model_dump(),
             thinking=result.thinking,
+            steps=[step.model_dump() for step in result.steps],
             answer=({"content": result.answer, "tool_calls": result.tool_calls}
                     if result.tool_calls else result.answer),
             usage=result.usage.model_dump(),
@@ -54,3 +56,11 @@ class Recorder:
             usage=Usage().model_dump(),
             error=error,
         ))
+
+    def feedback(self, target: TraceRecord, feedback: Feedback, caller: str = "") -> TraceRecord:
+        """Append a person's `feedback` on the request `target` (its texts redacted if asked);
+        a step the trace does not have is refused (`UsageError`)."""
+        record = feedback_record(target, feedback, caller)
+        if self.redact_inputs:
+            record = redact_feedback(record, self._salt)
+        return self.store.append(record)

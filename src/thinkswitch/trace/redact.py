@@ -26,6 +26,16 @@ def redact(record: TraceRecord, salt: str) -> TraceRecord:
                                      "answer": _hidden(record.answer, salt), "redacted": True})
 
 
+def redact_feedback(record: TraceRecord, salt: str) -> TraceRecord:
+    """A feedback record with its comment and correction as fingerprints; the verdict and the
+    step stay, since they are what training and stats read."""
+    feedback = dict(record.feedback or {})
+    for field in ("comment", "correction"):
+        if isinstance(feedback.get(field), str):
+            feedback[field] = fingerprint(feedback[field], salt)
+    return record.model_copy(update={"feedback": feedback, "redacted": True})
+
+
 def _hidden(value: str | dict[str, Any], salt: str) -> dict[str, Any]:
     """A fingerprint of a text, or of a structured answer (tool calls) as canonical JSON."""
     if isinstance(value, dict):

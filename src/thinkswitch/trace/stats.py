@@ -81,3 +81,20 @@ def auto_savings(records: Sequence[TraceRecord]) -> tuple[int, int, int]:
             samples = per_budget.get(record.decision.get("budget")) or []
             estimate += round(float(np.mean(samples)) if samples else overall)
     return len(auto), used, int(estimate)
+
+
+def verdicts(records: Sequence[TraceRecord]) -> dict[str, dict[str, dict[str, int]]]:
+    """Feedback verdicts counted per mode and per policy of the request they are about:
+    {"mode": {"on": {"step wrong": 2, "answer right": 5, ...}}, "policy": {...}}. A step
+    verdict and an answer verdict of the same word are different counts."""
+    counts: dict[str, dict[str, dict[str, int]]] = {"mode": {}, "policy": {}}
+    for record in records:
+        if record.kind != "feedback" or not record.feedback:
+            continue
+        target = "step" if "step" in record.feedback else "answer"
+        label = f"{target} {record.feedback.get('verdict')}"
+        for group in ("mode", "policy"):
+            key = str(record.decision.get(group, "-"))
+            bucket = counts[group].setdefault(key, {})
+            bucket[label] = bucket.get(label, 0) + 1
+    return counts

@@ -40,6 +40,14 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "ALTER TABLE traces ADD COLUMN caller TEXT",
         "CREATE INDEX traces_caller ON traces (caller)",
     )),
+    # Records about other records (feedback on a request): what kind a record is and which
+    # record it refers to, as columns, so a request's feedback is one indexed query.
+    ("0003_kind_ref", (
+        "ALTER TABLE traces ADD COLUMN kind TEXT",
+        "ALTER TABLE traces ADD COLUMN ref TEXT",
+        "CREATE INDEX traces_ref ON traces (ref)",
+        "CREATE INDEX traces_kind ON traces (kind, seq)",
+    )),
 )
 
 
@@ -67,10 +75,17 @@ class TraceStore(ABC):
     def records(self, since: float | None = None, mode: str | None = None,
                 policy: str | None = None, limit: int | None = None,
                 before: float | None = None, caller: str | None = None,
-                after_id: str | None = None) -> list[TraceRecord]:
-        """Newest first; `since` <= created_at < `before`, of one `caller` when given;
-        `after_id` is a page cursor: only records written before that one (by chain order,
-        so records with the very same timestamp are neither skipped nor repeated)."""
+                after_id: str | None = None, kind: str | None = None) -> list[TraceRecord]:
+        """Newest first; `since` <= created_at < `before`, of one `caller` and one `kind`
+        when given; `after_id` is a page cursor: only records written before that one (by
+        chain order, so records with the very same timestamp are neither skipped nor
+        repeated)."""
+
+    @abstractmethod
+    def related(self, kind: str, ref: str | None = None, since: float | None = None,
+                caller: str | None = None) -> list[TraceRecord]:
+        """Records of `kind` (e.g. 'feedback'), oldest first: about the record `ref`, from
+        `since` on, made by `caller`, when given."""
 
     @abstractmethod
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
@@ -163,6 +178,8 @@ class SqlTraceStore(TraceStore):
                     self._execute(statement.format(serial=self.serial, real=self.real))
                 if name == "0002_caller":
                     self._backfill_callers()
+                if name == "0003_kind_ref":
+                    self._backfill_kinds()
                 self._execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
                               (name, time.time()))
             if not self._query("SELECT value FROM trace_meta WHERE key = 'salt'"):
@@ -178,6 +195,12 @@ class SqlTraceStore(TraceStore):
         for seq, body in self._query("SELECT seq, body FROM traces WHERE caller IS NULL"):
             caller = str(json.loads(body).get("caller", ""))
             self._execute("UPDATE traces SET caller = ? WHERE seq = ?", (caller, seq))
+
+    def _backfill_kinds(self) -> None:
+        """Fill the kind column of records written before it existed, from their bodies."""
+        for seq, body in self._query("SELECT seq, body FROM traces WHERE kind IS NULL"):
+            kind = str(json.loads(body).get("kind", "request"))
+            self._execute("UPDATE traces SET kind = ? WHERE seq = ?", (kind, seq))
 
     def _refuse_newer(self, applied: Sequence[str]) -> None:
         unknown = sorted(set(applied) - {name for name, _ in MIGRATIONS})
@@ -217,10 +240,11 @@ class SqlTraceStore(TraceStore):
         sealed = record.sealed(prev_hash)
         decision = sealed.decision
         self._execute(
-            "INSERT INTO traces (id, created_at, mode, policy, caller, body, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO traces (id, created_at, mode, policy, caller, kind, ref, body, "
+            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sealed.id, sealed.created_at, decision.get("mode"), decision.get("policy"),
-             sealed.caller, canonical(sealed.model_dump()), sealed.prev_hash, sealed.hash),
+             sealed.caller, sealed.kind, sealed.ref, canonical(sealed.model_dump()),
+             sealed.prev_hash, sealed.hash),
         )
         return sealed
 
@@ -233,11 +257,11 @@ class SqlTraceStore(TraceStore):
     def records(self, since: float | None = None, mode: str | None = None,
                 policy: str | None = None, limit: int | None = None,
                 before: float | None = None, caller: str | None = None,
-                after_id: str | None = None) -> list[TraceRecord]:
+                after_id: str | None = None, kind: str | None = None) -> list[TraceRecord]:
         clauses, params = [], []
         for condition, value in (("created_at >= ?", since), ("mode = ?", mode),
                                  ("policy = ?", policy), ("created_at < ?", before),
-                                 ("caller = ?", caller),
+                                 ("caller = ?", caller), ("kind = ?", kind),
                                  ("seq < (SELECT seq FROM traces WHERE id = ?)", after_id)):
             if value is not None:
                 clauses.append(condition)
@@ -249,6 +273,21 @@ class SqlTraceStore(TraceStore):
             self._end_read()
         return [TraceRecord.model_validate(json.loads(row[0])) for row in rows]
 
+    def related(self, kind: str, ref: str | None = None, since: float | None = None,
+                caller: str | None = None) -> list[TraceRecord]:
+        clauses: list[str] = ["kind = ?"]
+        params: list[str | float] = [kind]
+        for condition, value in (("ref = ?", ref), ("created_at >= ?", since),
+                                 ("caller = ?", caller)):
+            if value is not None:
+                clauses.append(condition)
+                params.append(value)
+        with self._lock:
+            rows = self._query(f"SELECT body FROM traces WHERE {' AND '.join(clauses)} "
+                               "ORDER BY seq", params)
+            self._end_read()
+        return [TraceRecord.model_validate(json.loads(row[0])) for row in rows]
+
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
         with self._lock:
             rows = self._query("SELECT seq, body FROM traces ORDER BY seq")
@@ -257,11 +296,11 @@ class SqlTraceStore(TraceStore):
             yield int(seq), TraceRecord.model_validate(json.loads(body))
 
     def raw_chain(self) -> list[tuple[Any, ...]]:
-        """(seq, body, prev_hash, hash, id, created_at, mode, policy, caller) columns as
-        stored, in chain order, for verification."""
+        """(seq, body, prev_hash, hash, id, created_at, mode, policy, caller, kind, ref)
+        columns as stored, in chain order, for verification."""
         with self._lock:
             rows = self._query("SELECT seq, body, prev_hash, hash, id, created_at, mode, policy,"
-                               " caller FROM traces ORDER BY seq")
+                               " caller, kind, ref FROM traces ORDER BY seq")
             self._end_read()
         return rows
 

@@ -35,9 +35,9 @@ def verify(store: SqlTraceStore) -> Verification:
             expected = anchors[seq]
         recomputed = content_hash(record.content())
         # The columns that `records()` filters on must say what the hashed body says.
-        columns = (row[4], float(row[5]), row[6], row[7], row[8])
+        columns = (row[4], float(row[5]), row[6], row[7], row[8], row[9], row[10])
         stored = (record.id, record.created_at, record.decision.get("mode"),
-                  record.decision.get("policy"), record.caller)
+                  record.decision.get("policy"), record.caller, record.kind, record.ref)
         if recomputed != record.hash or hash_column != record.hash or columns != stored:
             return Verification(False, checked, f"record {record.id} (seq {seq}) was changed: "
                                 "its content no longer matches its hash", seq, record.id)
