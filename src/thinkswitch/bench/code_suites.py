@@ -7,8 +7,9 @@
   used. This loader ignores the data directory.
 
 Both take the option `shuffle=1` (seeded by `--seed`) before `--limit`; default: file order.
-A program passes only if it exits 0 in time *and* prints a random marker appended after the
-tests, so an answer that calls `sys.exit(0)` or `os._exit(0)` before the asserts does not pass.
+A program passes only if it exits 0 in time *and* the sandbox's epilogue, which runs after the
+tests, hands back the run's nonce (see `sandbox.py`), so an answer that calls `sys.exit(0)` or
+`os._exit(0)` before the asserts, or prints what it guesses a marker is, does not pass.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import gzip
 import importlib.util
 import random
 import re
-import secrets
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 
 from thinkswitch.bench.items import Checker, Item, Suite, Verdict
 from thinkswitch.bench.jsonl import json_rows
-from thinkswitch.bench.sandbox import run_python
+from thinkswitch.bench.sandbox import Isolation, run_python
 from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.outcomes.spec import SuiteSpec
 
@@ -221,23 +221,25 @@ def build_program(item: Item, code: str) -> str:
 
 
 class CodeChecker(Checker):
-    """Runs the answer's code with the item's tests in the sandbox."""
+    """Runs the answer's code with the item's tests in the sandbox (`isolation="unsafe"` only
+    when the user asked for it with `--unsafe-no-sandbox`)."""
 
-    def __init__(self, timeout_s: float = 10.0, memory_mb: int = 512) -> None:
+    def __init__(self, timeout_s: float = 10.0, memory_mb: int = 512,
+                 isolation: Isolation = "bwrap") -> None:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.isolation: Isolation = isolation
 
     def check(self, item: Item, answer: str) -> Verdict:
         code = extract_code(answer)
-        marker = f"thinkswitch-tests-done-{secrets.token_hex(8)}"
-        program = f"{build_program(item, code)}\nprint({marker!r})\n"
-        result = run_python(program, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+        result = run_python(build_program(item, code), timeout_s=self.timeout_s,
+                            memory_mb=self.memory_mb, isolation=self.isolation)
         extracted = code[:EXTRACTED_CHARS]
         if result.timed_out:
             return Verdict(False, extracted, "timeout")
-        if result.passed and marker in result.stdout_tail:
-            return Verdict(True, extracted, "passed")
         if result.passed:
+            return Verdict(True, extracted, "passed")
+        if result.returncode == 0:
             return Verdict(False, extracted, "failed: exited before the tests ran")
         lines = [line for line in result.stderr_tail.splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else f"exit code {result.returncode}"

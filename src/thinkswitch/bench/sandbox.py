@@ -1,127 +1,126 @@
-"""Run untrusted generated Python in a separate, limited, short-lived process.
+"""Run untrusted generated Python in a jail: bubblewrap, seccomp, limits, an unforgeable verdict.
 
-The code suites execute what a model wrote, so the program runs as a subprocess of the same
-interpreter (`sys.executable -I -B`: isolated mode, no user site, no PYTHON* variables, no .pyc
-writes) in a fresh temporary directory that is removed afterwards, with a minimal environment
-(PATH, LANG/LC_ALL, HOME and TMPDIR pointing at the temporary directory; nothing inherited).
+The code suites execute what a model wrote. The layers, from the operating system up:
 
-The layers, from the operating system up:
-- Namespaces, when util-linux `unshare` can create them (checked once per process, see
-  `isolation_prefix`): `--user --map-root-user --net --pid --fork --kill-child`. The program
-  has no network (a new network namespace whose loopback is down), sees and can signal no other
-  process, dies with its namespace, and holds no capability on the host, so it cannot raise its
-  own limits even when we run as root. If that fails, `--net` alone is tried; if `unshare` is
-  missing or not permitted (e.g. an unprivileged container), the program runs without
-  namespaces and only the guard's Python-level socket checks stand between it and the network.
-- Resource limits set in `preexec_fn`: RLIMIT_AS (`memory_mb`), RLIMIT_CPU (ceil(timeout)+1 s),
-  RLIMIT_FSIZE (10 MB, which also caps the captured output), RLIMIT_CORE 0, and RLIMIT_NPROC for
-  non-root users (the current number of the user's tasks plus a margin, as the kernel counts
-  every task of the user). The kernel does not enforce RLIMIT_NPROC for root, so as root a fork
-  bomb is stopped by the guard and by the process group kill below. `preexec_fn` runs between
-  fork and exec, which is only safe with threads around when it does as little as here: a few
-  `setrlimit` calls on values computed beforehand.
-- Its own session and process group, killed with SIGKILL when the wall-clock timeout passes and
-  at the end of every run, also after success, so nothing it started survives. The parent
-  waits on a pidfd without reaping, so the group id cannot be reused before the kill.
-- The guard (`sandbox_guard.py`, an audit hook installed before the program runs): no process
-  creation, signals, ctypes, sockets or limit changes, and no writes outside the temporary
-  directory. It is defence in depth, not a jail; see its docstring.
+- bubblewrap (`sandbox_bwrap.py`): own user, PID, mount, network, IPC, UTS and cgroup
+  namespaces, uid 65534 with no capabilities, a read-only view of the interpreter and its
+  standard library only, a size-capped private tmpfs as working directory, no host /proc,
+  `--die-with-parent`, `--new-session`, and the seccomp filter of `sandbox_seccomp.py`.
+- Resource limits, set in `preexec_fn` and inherited through bubblewrap: RLIMIT_AS
+  (`memory_mb`), RLIMIT_CPU (ceil(timeout)+1 s), RLIMIT_FSIZE (10 MB, which also caps the
+  captured output), RLIMIT_CORE 0, and a bound on processes: RLIMIT_NPROC for an ordinary
+  user, a `pids` cgroup as root (`sandbox_cgroup.py`), since root's tasks are exempt from
+  RLIMIT_NPROC even inside a user namespace. `preexec_fn` runs between fork and exec, which is
+  only safe with threads around when it does as little as here: a few `setrlimit` calls on
+  values computed beforehand and one write to the cgroup.
+- A wall-clock timeout, then SIGKILL to bubblewrap's process group; its PID namespace dies with
+  it, and the run waits until the namespace's init (and with it every process inside) is gone.
+- The grading channel: a run passes only if the program exits 0 in time *and* the guard's
+  epilogue, which runs only after the whole program (answer, then tests) returned, copied the
+  run's random nonce from one inherited pipe to another. The nonce is in no file, argument or
+  variable the program can read while it runs, so printing a marker, reading `prog.py` or
+  calling `os._exit(0)` early does not pass. See `sandbox_guard.main` for what it cannot stop.
+- The audit-hook guard (`sandbox_guard.py`), a second layer inside the interpreter.
 
-Not covered: the program can read any file the user can read, and as root only the guard stops
-writes outside the temporary directory (no read-only file system is mounted).
+When bubblewrap cannot run, `run_python` refuses (UsageError naming the reason) unless the
+caller chose `isolation="unsafe"` (the `--unsafe-no-sandbox` flag): the old launcher of
+`sandbox_unsafe.py`, which is not a security boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import os
 import resource
+import secrets
 import select
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from thinkswitch.bench.sandbox_guard import PROGRAM_FILE
+from thinkswitch.bench import sandbox_bwrap, sandbox_unsafe
+from thinkswitch.bench.sandbox_cgroup import PidsCgroup
+from thinkswitch.bench.sandbox_guard import NONCE_BYTES, PROGRAM_FILE
+from thinkswitch.bench.sandbox_seccomp import filter_program
 from thinkswitch.kernel.errors import UsageError
 
+Isolation = Literal["bwrap", "unsafe"]
 GUARD_FILE = Path(__file__).with_name("sandbox_guard.py")
-INTERPRETER_FLAGS = ("-I", "-B")
-NAMESPACE_TIERS = (
-    ("--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"),
-    ("--net",),
-)
 FILE_SIZE_LIMIT = 10 * 1024 * 1024
-EXTRA_TASKS = 32  # RLIMIT_NPROC margin over the tasks the user already runs (non-root only)
+MAX_TASKS = 32  # processes and threads one run may have (RLIMIT_NPROC margin or pids.max)
 TAIL_CHARS = 2000
-PROBE_TIMEOUT_S = 10.0
-GROUP_EXIT_WAIT_S = 2.0
+EXIT_WAIT_S = 2.0
+UNSAFE_FLAG = "--unsafe-no-sandbox"
 
 Limits = tuple[tuple[int, tuple[int, int]], ...]
+minimal_env = sandbox_unsafe.minimal_env
 
 
 @dataclass(frozen=True, slots=True)
 class SandboxResult:
-    """How a run ended. `pid` is the sandbox's process, session and process group id."""
+    """How a run ended. `pid` is the launcher's process (bwrap), session and group id;
+    `completed` whether the guard's epilogue returned the nonce (the program ran to its end)."""
 
     passed: bool
     returncode: int
     timed_out: bool
+    completed: bool
     stdout_tail: str
     stderr_tail: str
     duration_s: float
     pid: int
 
 
-def minimal_env(home: str) -> dict[str, str]:
-    """The whole environment of a sandboxed program: nothing of ours is inherited."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": home,
-        "TMPDIR": home,
-    }
+@dataclass
+class Launch:
+    """What one isolation needs to start a run: its command, directory, environment, the
+    descriptors to hand over, and what to undo afterwards."""
+
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    cgroup: PidsCgroup | None = None
 
 
-@functools.cache
-def isolation_prefix() -> tuple[str, ...]:
-    """The `unshare ... --` command prefix that works here, or () without namespaces.
+class Descriptors:
+    """The descriptors of one run, each closed exactly once: closing a number twice could
+    close another thread's file that reused it."""
 
-    Probed once per process by running the interpreter under each tier of flags.
-    """
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    for flags in NAMESPACE_TIERS:
-        prefix = (unshare, *flags, "--")
-        try:
-            probe = subprocess.run(
-                [*prefix, sys.executable, *INTERPRETER_FLAGS, "-c", "pass"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=minimal_env(tempfile.gettempdir()),
-                timeout=PROBE_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return ()
+    def __init__(self) -> None:
+        self.open: set[int] = set()
 
+    def adopt(self, fd: int) -> int:
+        self.open.add(fd)
+        return fd
 
-def network_isolated() -> bool:
-    """Whether sandboxed programs run in their own network namespace."""
-    return "--net" in isolation_prefix()
+    def pipe(self) -> tuple[int, int]:
+        read_end, write_end = os.pipe()
+        return self.adopt(read_end), self.adopt(write_end)
+
+    def memfd(self, name: str, data: bytes) -> int:
+        """An anonymous file holding `data`, positioned at its start, for bubblewrap."""
+        fd = self.adopt(os.memfd_create(name, 0))
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def close(self, *fds: int) -> None:
+        for fd in fds:
+            if fd in self.open:
+                self.open.discard(fd)
+                os.close(fd)
+
+    def close_all(self) -> None:
+        self.close(*sorted(self.open))
 
 
 @functools.cache
@@ -129,20 +128,18 @@ def _guard_source() -> str:
     return GUARD_FILE.read_text(encoding="utf-8")
 
 
-def _user_tasks(uid: int) -> int:
-    """How many tasks (threads included) the user runs now: what RLIMIT_NPROC counts."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text(encoding="utf-8")
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("Uid", "").split()[:1] == [str(uid)]:
-            total += int(fields.get("Threads", "1").strip() or 1)
-    return total
+def sandbox_problem() -> str | None:
+    """Why the bubblewrap sandbox cannot run here (one line), or None when it can."""
+    return sandbox_bwrap.bwrap_problem()
+
+
+def require_sandbox() -> None:
+    """Refuse, in one line, to run model-written code when the sandbox cannot run here."""
+    problem = sandbox_problem()
+    if problem is not None:
+        raise UsageError(f"the code sandbox cannot run: {problem}; refusing to run "
+                         f"model-written code without it (pass {UNSAFE_FLAG} to run it "
+                         "unconfined, as the current user)")
 
 
 def _capped(which: int, value: int) -> tuple[int, int]:
@@ -155,23 +152,48 @@ def _capped(which: int, value: int) -> tuple[int, int]:
 
 def resource_limits(timeout_s: float, memory_mb: int) -> Limits:
     """The limits for one run, computed in the parent so `preexec_fn` only applies them."""
-    memory = memory_mb * 1024 * 1024
-    cpu = math.ceil(timeout_s) + 1
     limits = [
-        (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, memory)),
-        (resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, cpu)),
+        (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, memory_mb * 1024 * 1024)),
+        (resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, math.ceil(timeout_s) + 1)),
         (resource.RLIMIT_FSIZE, _capped(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT)),
         (resource.RLIMIT_CORE, (0, 0)),
     ]
     uid = os.geteuid()
     if uid != 0:
-        tasks = _user_tasks(uid) + EXTRA_TASKS
+        tasks = sandbox_unsafe.user_tasks(uid) + MAX_TASKS
         limits.append((resource.RLIMIT_NPROC, _capped(resource.RLIMIT_NPROC, tasks)))
     return tuple(limits)
 
 
-def _apply_limits(limits: Limits) -> Callable[[], None]:
+def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descriptors) -> Launch:
+    program_fd = fds.memfd("program", source.encode("utf-8"))
+    seccomp = filter_program()
+    seccomp_fd = fds.memfd("seccomp", seccomp) if seccomp is not None else None
+    passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
+    command = sandbox_bwrap.command(program_fd, seccomp_fd, _guard_source(), guard_args)
+    return Launch(command, root, minimal_env(sandbox_bwrap.WORK_DIR), passed,
+                  PidsCgroup.create(MAX_TASKS))
+
+
+def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descriptors) -> Launch:
+    work = root / "work"
+    work.mkdir()
+    (work / PROGRAM_FILE).write_text(source, encoding="utf-8")
+    return Launch(sandbox_unsafe.command(_guard_source(), guard_args), work,
+                  minimal_env(str(work)))
+
+
+#: isolation name -> how to prepare a run under it.
+LAUNCHERS: Mapping[str, Callable[[str, Path, list[str], Descriptors], Launch]] = {
+    "bwrap": _launch_bwrap,
+    "unsafe": _launch_unsafe,
+}
+
+
+def _preexec(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]:
     def apply() -> None:
+        if cgroup is not None:
+            cgroup.join()
         for which, pair in limits:
             resource.setrlimit(which, pair)
 
@@ -179,15 +201,8 @@ def _apply_limits(limits: Limits) -> Callable[[], None]:
 
 
 def _wait_exited(process: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    """Whether the process exited within the timeout, leaving it unreaped when possible."""
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+    """Whether the process exited within the timeout, leaving it unreaped."""
+    pidfd = os.pidfd_open(process.pid)
     try:
         ready, _, _ = select.select([pidfd], [], [], timeout_s)
     finally:
@@ -195,25 +210,37 @@ def _wait_exited(process: subprocess.Popen[bytes], timeout_s: float) -> bool:
     return bool(ready)
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 def _wait_group_gone(pgid: int) -> None:
     """Wait (bounded) until the killed group's last member is gone, after reaping its leader.
-
-    A killed member takes a moment to exit, and one whose parent died first is reaped by init,
-    not by us; until then it still counts. After a normal exit the group is already empty.
-    Only signal 0 is sent here, so a reused id could at worst make us wait, never kill.
-    """
-    deadline = time.monotonic() + GROUP_EXIT_WAIT_S
-    try:
+    Only signal 0 is sent here, so a reused id could at worst make us wait, never kill."""
+    deadline = time.monotonic() + EXIT_WAIT_S
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         while time.monotonic() < deadline:
             os.killpg(pgid, 0)
             time.sleep(0.002)
-    except (ProcessLookupError, PermissionError):
-        pass
+
+
+def _wait_dead(pid: int) -> None:
+    """Wait (bounded) until `pid` (the sandbox's init) is gone or a zombie: the kernel reaps
+    every other process of its PID namespace before its init can exit."""
+    deadline = time.monotonic() + EXIT_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.002)
+
+
+def _read_all(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _tail(path: Path) -> str:
@@ -223,44 +250,61 @@ def _tail(path: Path) -> str:
         return handle.read().decode("utf-8", errors="replace")[-TAIL_CHARS:]
 
 
-def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512) -> SandboxResult:
-    """Run `source` as a Python program in the sandbox; it passes when it exits 0 in time."""
+def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
+               isolation: Isolation = "bwrap", audit_hook: bool = True) -> SandboxResult:
+    """Run `source` as a Python program in the sandbox; it passes when it exits 0 in time and
+    runs to its end. `audit_hook=False` leaves out the second layer (tests of the first)."""
     if not timeout_s > 0 or memory_mb <= 0:
         raise UsageError(f"bad sandbox limits: timeout_s={timeout_s}, memory_mb={memory_mb}")
+    if isolation == "bwrap":
+        require_sandbox()
     limits = resource_limits(timeout_s, memory_mb)
-    command = [*isolation_prefix(), sys.executable, *INTERPRETER_FLAGS, "-c", _guard_source()]
+    nonce = secrets.token_hex(NONCE_BYTES // 4).encode("ascii")
+    fds = Descriptors()
     with tempfile.TemporaryDirectory(
         prefix="thinkswitch-sandbox-", ignore_cleanup_errors=True
     ) as tmp:
-        root = Path(tmp)
-        work = root / "work"
-        work.mkdir()
-        (work / PROGRAM_FILE).write_text(source, encoding="utf-8")
-        out_path, err_path = root / "stdout", root / "stderr"
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            started = time.monotonic()
-            process = subprocess.Popen(
-                command,
-                cwd=work,
-                env=minimal_env(str(work)),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=_apply_limits(limits),
-            )
-            try:
-                exited = _wait_exited(process, timeout_s)
-            finally:
-                _kill_group(process.pid)
-                returncode = process.wait()
-                _wait_group_gone(process.pid)
-            duration = time.monotonic() - started
+        try:
+            (nonce_r, nonce_w), (verdict_r, verdict_w), (info_r, info_w) = (
+                fds.pipe(), fds.pipe(), fds.pipe())
+            os.write(nonce_w, nonce)
+            fds.close(nonce_w)
+            root = Path(tmp)
+            guard_args = [str(nonce_r), str(verdict_w), "hook" if audit_hook else "no-hook"]
+            launch = LAUNCHERS[isolation](source, root, guard_args, fds)
+            if isolation == "bwrap":
+                launch.command[1:1] = ["--info-fd", str(info_w)]
+            out_path, err_path = root / "stdout", root / "stderr"
+            with out_path.open("wb") as out, err_path.open("wb") as err:
+                started = time.monotonic()
+                process = subprocess.Popen(
+                    launch.command, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=err, close_fds=True, start_new_session=True,
+                    pass_fds=(nonce_r, verdict_w, info_w, *launch.pass_fds),
+                    preexec_fn=_preexec(limits, launch.cgroup),
+                )
+                fds.close(nonce_r, verdict_w, info_w, *launch.pass_fds)
+                try:
+                    exited = _wait_exited(process, timeout_s)
+                finally:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    returncode = process.wait()
+                    _wait_group_gone(process.pid)
+                    init_pid = json.loads(_read_all(info_r) or b"{}").get("child-pid")
+                    if isinstance(init_pid, int):
+                        _wait_dead(init_pid)
+                    if launch.cgroup is not None:
+                        launch.cgroup.destroy()
+                duration = time.monotonic() - started
+            completed = _read_all(verdict_r) == nonce
+        finally:
+            fds.close_all()
         return SandboxResult(
-            passed=exited and returncode == 0,
+            passed=exited and returncode == 0 and completed,
             returncode=returncode,
             timed_out=not exited,
+            completed=completed,
             stdout_tail=_tail(out_path),
             stderr_tail=_tail(err_path),
             duration_s=duration,
@@ -270,8 +314,11 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512) -> Sa
 
 def describe_isolation() -> Mapping[str, object]:
     """What protects sandboxed programs on this machine, for reports and `--verbose` output."""
+    root = os.geteuid() == 0
     return {
-        "namespaces": " ".join(isolation_prefix()[1:-1]) or "none",
-        "network_isolated": network_isolated(),
-        "nproc_limit_enforced": os.geteuid() != 0,
+        "sandbox": "bubblewrap" if sandbox_problem() is None else "unavailable",
+        "problem": sandbox_problem(),
+        "seccomp": filter_program() is not None,
+        "process_bound": ("RLIMIT_NPROC" if not root else
+                          "pids cgroup" if PidsCgroup.available() else "none"),
     }

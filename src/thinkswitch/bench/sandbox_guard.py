@@ -84,38 +84,51 @@ PATH_EVENTS: Mapping[str, tuple[tuple[int, int], ...]] = MappingProxyType(
 AuditHook = Callable[[str, tuple[object, ...]], None]
 
 
-def make_hook(root: str) -> AuditHook:
+# Introspection that reaches the hook's function object or the guard's frames from the program.
+DENIED_INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+NONCE_BYTES = 64
+
+def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
     """The audit hook that confines changes of the file system to `root` (a resolved path).
 
-    Everything it calls is bound here, so a program that rebinds names in modules (`os.path`,
-    this module's globals) does not change what the hook checks.
+    Everything it reads is bound here, in its closure, not looked up in module globals or
+    builtins at call time, so a program that rebinds names (this module's globals through
+    `sys._getframe(1).f_globals`, `builtins.isinstance`, `os.path`) does not change what it
+    checks; the gc functions that would hand the program the hook itself are refused.
+    `private_fds` are the grading descriptors, which the program may not wrap in a file.
     """
     realpath, join, readlink, getcwd = os.path.realpath, os.path.join, os.readlink, os.getcwd
     fspath, fsdecode, sep = os.fspath, os.fsdecode, os.sep
+    is_instance, text_types, denied_error = isinstance, (str, bytes, os.PathLike), PermissionError
+    denied = DENIED_EVENTS | DENIED_INTROSPECTION
+    path_events, always_writable, write_flags = dict(PATH_EVENTS), ALWAYS_WRITABLE, WRITE_FLAGS
 
     def resolve(path: object, dir_fd: object) -> str:
-        if isinstance(path, int):
+        if is_instance(path, int):
             return readlink(f"/proc/self/fd/{path}")
-        if not isinstance(path, str | bytes | os.PathLike):
+        if not is_instance(path, text_types):
             return ""
-        text = fsdecode(fspath(path))
-        if text in ALWAYS_WRITABLE:
+        text = fsdecode(fspath(path))  # type: ignore[call-overload]
+        if text in always_writable:
             return root
         # A negative dir_fd (AT_FDCWD, or -1 for "not given") means the working directory.
-        at_fd = isinstance(dir_fd, int) and dir_fd >= 0
+        at_fd = is_instance(dir_fd, int) and dir_fd >= 0  # type: ignore[operator]
         base = readlink(f"/proc/self/fd/{dir_fd}") if at_fd else getcwd()
         return realpath(join(base, text))
 
     def hook(event: str, args: tuple[object, ...]) -> None:
-        if event in DENIED_EVENTS:
-            raise PermissionError(f"sandbox: {event} is not allowed")
-        spots = PATH_EVENTS.get(event)
+        if event in denied:
+            raise denied_error(f"sandbox: {event} is not allowed")
+        spots = path_events.get(event)
         if spots is None:
             return
         if event == "open":
+            if args[0] in private_fds:
+                raise denied_error("sandbox: the grading descriptors are not the program's")
             flags = args[2]
             # Wrapping an already open descriptor, or reading, changes nothing.
-            if isinstance(args[0], int) or not (isinstance(flags, int) and flags & WRITE_FLAGS):
+            writes = is_instance(flags, int) and flags & write_flags  # type: ignore[operator]
+            if is_instance(args[0], int) or not writes:
                 return
         for path_at, fd_at in spots:
             dir_fd = args[fd_at] if fd_at >= 0 else None
@@ -124,7 +137,7 @@ def make_hook(root: str) -> AuditHook:
             except (OSError, TypeError, ValueError):
                 target = ""
             if target != root and not target.startswith(root + sep):
-                raise PermissionError(
+                raise denied_error(
                     f"sandbox: {event} outside the sandbox directory: {args[path_at]!r}"
                 )
 
@@ -132,19 +145,30 @@ def make_hook(root: str) -> AuditHook:
 
 
 def main() -> None:
-    """Read the program, install the hook, run the program as `__main__`."""
+    """Read the program, install the hook, run the program as `__main__`, then the epilogue.
+
+    Arguments: the descriptor the run's nonce can be read from, the descriptor the verdict is
+    written to, and `hook` or `no-hook`. The epilogue runs only when the program (the answer,
+    then the tests) returned normally: it copies the nonce to the verdict descriptor, which is
+    how the harness knows the tests ran to the end. The nonce is in no file, argument or
+    variable the program can read while it runs; it is read from its pipe only here.
+    """
+    nonce_fd, verdict_fd, layer = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    read, write = os.read, os.write
     root = os.path.realpath(os.getcwd())
     with open(PROGRAM_FILE, encoding="utf-8") as handle:
         source = handle.read()
     # dont_inherit: this file's `from __future__` imports must not leak into the program.
     code = compile(source, PROGRAM_FILE, "exec", dont_inherit=True)
-    sys.addaudithook(make_hook(root))
+    if layer == "hook":
+        sys.addaudithook(make_hook(root, frozenset({nonce_fd, verdict_fd})))
     module = types.ModuleType("__main__")
     module.__file__ = PROGRAM_FILE
     module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = module
     sys.argv[:] = [PROGRAM_FILE]
     exec(code, module.__dict__)
+    write(verdict_fd, read(nonce_fd, NONCE_BYTES))
 
 
 if __name__ == "__main__":
