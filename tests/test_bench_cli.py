@@ -61,3 +61,11 @@ def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
 )
 def test_bench_bad_input(args: list[str], code: int, words: str) -> None:
     assert_one_line_error(thinkswitch(*args), code, words)
+
+
+def test_code_suites_refuse_to_run_without_the_sandbox() -> None:
+    """No bwrap on PATH: one line naming the reason and the flag, before any model is asked."""
+    run = thinkswitch("bench", "mbpp", "--limit", "1", env={"PATH": "/nonexistent"})
+    assert_one_line_error(run, 2, "the code sandbox cannot run: bubblewrap (bwrap) is not "
+                                  "installed")
+    assert "--unsafe-no-sandbox" in run.stderr

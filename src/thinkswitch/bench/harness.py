@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.runner import RunContext, run_suite
+from thinkswitch.bench.sandbox import Isolation
 from thinkswitch.bench.store import ItemRecord, ResultStore
 from thinkswitch.bench.suites import is_replay, load_live_suite
 from thinkswitch.bench.summary import (
@@ -46,6 +47,7 @@ class BenchOptions:
     fresh: bool = False
     concurrency: int = 1
     answer_max_tokens: int | None = None
+    sandbox: Isolation = "bwrap"
 
 
 @dataclass
@@ -95,6 +97,10 @@ def run_live(
     options: BenchOptions, name: str, switch: Switch, store: ResultStore, progress: Progress
 ) -> tuple[SuiteSummary, LiveRecords]:
     suite = load_live_suite(name, options.data_dir, options.limit, options.seed)
+    if options.sandbox != "bwrap":
+        from thinkswitch.bench.code_suites import with_isolation
+
+        suite = with_isolation(suite, options.sandbox)
     context = RunContext(switch, store, options.policy_label, options.answer_max_tokens,
                          options.fresh, options.concurrency)
     records = run_suite(context, suite, options.modes, progress)

@@ -103,13 +103,16 @@ class PidsCgroup:
         """Kill every task left, wait (bounded) until none remains, remove the cgroup."""
         os.close(self.procs_fd)
         deadline = time.monotonic() + EMPTY_WAIT_S
-        while time.monotonic() < deadline:
-            tasks = self.tasks()
-            if not tasks:
-                break
-            for pid in tasks:
+        while True:
+            for pid in self.tasks():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.002)
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.002)

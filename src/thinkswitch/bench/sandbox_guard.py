@@ -86,6 +86,9 @@ AuditHook = Callable[[str, tuple[object, ...]], None]
 
 # Introspection that reaches the hook's function object or the guard's frames from the program.
 DENIED_INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+# Native modules that start processes or call C without raising an audit event of their own:
+# `_posixsubprocess.fork_exec` (subprocess, multiprocessing's spawn) and ctypes.
+DENIED_IMPORTS = frozenset({"_posixsubprocess", "_ctypes"})
 NONCE_BYTES = 64
 
 def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
@@ -100,7 +103,7 @@ def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
     realpath, join, readlink, getcwd = os.path.realpath, os.path.join, os.readlink, os.getcwd
     fspath, fsdecode, sep = os.fspath, os.fsdecode, os.sep
     is_instance, text_types, denied_error = isinstance, (str, bytes, os.PathLike), PermissionError
-    denied = DENIED_EVENTS | DENIED_INTROSPECTION
+    denied, denied_imports = DENIED_EVENTS | DENIED_INTROSPECTION, DENIED_IMPORTS
     path_events, always_writable, write_flags = dict(PATH_EVENTS), ALWAYS_WRITABLE, WRITE_FLAGS
 
     def resolve(path: object, dir_fd: object) -> str:
@@ -119,6 +122,8 @@ def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
     def hook(event: str, args: tuple[object, ...]) -> None:
         if event in denied:
             raise denied_error(f"sandbox: {event} is not allowed")
+        if event == "import" and args[0] in denied_imports:
+            raise denied_error(f"sandbox: import of {args[0]} is not allowed")
         spots = path_events.get(event)
         if spots is None:
             return

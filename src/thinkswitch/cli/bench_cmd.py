@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from thinkswitch.bench.code_suites import choose_isolation
 from thinkswitch.bench.harness import BenchOptions, run_bench, save_outcomes
 from thinkswitch.bench.modes import parse_modes
 from thinkswitch.bench.report import suite_markdown, write_report
@@ -56,12 +57,19 @@ def bench(
     save_outcomes_to: Annotated[
         Path | None, typer.Option("--save-outcomes", help="write a paired outcome table")
     ] = None,
+    unsafe_no_sandbox: Annotated[bool, typer.Option(
+        "--unsafe-no-sandbox", help="run mbpp/humaneval answers WITHOUT the bubblewrap "
+        "sandbox, as this user (for machines where bwrap cannot run)")] = False,
 ) -> None:
     """Run SUITES under each mode; report accuracy against tokens, as tables and plots."""
     settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
                              data_dir=data_dir, temperature=temperature, policy=policy,
                              knob=knob, triage_model=triage_model)
     check_suite_names(suites)
+    sandbox = choose_isolation(suites, unsafe_no_sandbox)
+    if sandbox == "unsafe":
+        typer.echo("warning: --unsafe-no-sandbox: model-written code runs unconfined, as this "
+                   "user, guarded only by an in-process audit hook", err=True)
     if concurrency > 1 and settings.engine == "llama_cpp":
         raise UsageError("--concurrency > 1 needs an HTTP engine; llama_cpp runs one at a time")
     chosen = get_policy(settings.policy, settings.knob, settings.triage_model)
@@ -79,6 +87,7 @@ def bench(
         fresh=fresh,
         concurrency=concurrency,
         answer_max_tokens=answer_max_tokens,
+        sandbox=sandbox,
     )
     db_path = db or (out / "results.sqlite" if out else default_state_dir() / "bench.sqlite")
     console = Console(soft_wrap=True)
