@@ -16,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
 
-.PHONY: setup run test lint postgres browser bench clean
+.PHONY: setup run test lint postgres browser sandbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,11 +70,18 @@ postgres:
 browser:
 	$(call debian_package,chromium,[ -x /usr/bin/chromium ],the chat page browser tests)
 
-# As root (CI) the PostgreSQL and browser tests must run: THINKSWITCH_REQUIRE_POSTGRES and
-# THINKSWITCH_REQUIRE_BROWSER turn a skip into a failure.
-test: lint postgres browser
+# The code suites (mbpp, humaneval) run model-written code inside Debian's bubblewrap
+# (/usr/bin/bwrap); without it they refuse to run and the sandbox tests skip. As root it is
+# installed here.
+sandbox:
+	$(call debian_package,bubblewrap,[ -x /usr/bin/bwrap ],the code sandbox tests)
+
+# As root (CI) the PostgreSQL, browser and sandbox tests must run: THINKSWITCH_REQUIRE_POSTGRES,
+# THINKSWITCH_REQUIRE_BROWSER and THINKSWITCH_REQUIRE_SANDBOX turn a skip into a failure.
+test: lint postgres browser sandbox
 	AS_ROOT=$$([ "$$(id -u)" = 0 ] && echo 1); \
 	THINKSWITCH_REQUIRE_POSTGRES=$$AS_ROOT THINKSWITCH_REQUIRE_BROWSER=$$AS_ROOT \
+	THINKSWITCH_REQUIRE_SANDBOX=$$AS_ROOT \
 		$(BIN)/python -m pytest -q
 
 bench: setup

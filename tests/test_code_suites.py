@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import (
     MBPP_FILE,
@@ -181,7 +182,10 @@ def test_a_missing_or_broken_humaneval_file_is_a_data_error(tmp_path: Path) -> N
 
 # --- grading ----------------------------------------------------------------------------------
 
+needs_sandbox = pytest.mark.usefixtures("sandbox")
 
+
+@needs_sandbox
 def test_every_mbpp_reference_solution_passes(mbpp: Suite) -> None:
     results = check_all(mbpp, lambda item: fenced(item.gold))
     failed = [(item_id, verdict.detail) for item_id, verdict in results if not verdict.correct]
@@ -189,11 +193,13 @@ def test_every_mbpp_reference_solution_passes(mbpp: Suite) -> None:
     assert all(verdict.detail == "passed" for _, verdict in results)
 
 
+@needs_sandbox
 def test_every_humaneval_canonical_completion_passes(humaneval: Suite) -> None:
     results = check_all(humaneval, lambda item: fenced(item.gold))
     assert [(i, v.detail) for i, v in results if not v.correct] == []
 
 
+@needs_sandbox
 def test_every_humaneval_solution_written_as_a_whole_function_passes(humaneval: Suite) -> None:
     """The answer repeats the signature (without the prompt's imports or helpers)."""
 
@@ -206,6 +212,7 @@ def test_every_humaneval_solution_written_as_a_whole_function_passes(humaneval: 
     assert [(i, v.detail) for i, v in results if not v.correct] == []
 
 
+@needs_sandbox
 def test_a_body_that_lost_its_indentation_is_reindented(humaneval: Suite) -> None:
     item = humaneval.items[0]
     verdict = item_check(item, "```python\n" + extract_code(item.gold) + "```")
@@ -216,6 +223,7 @@ def item_check(item: Item, answer: str, timeout_s: float = 10.0) -> Verdict:
     return CodeChecker(timeout_s=timeout_s).check(item, answer)
 
 
+@needs_sandbox
 def test_wrong_and_cheating_answers_fail(mbpp: Suite) -> None:
     item = mbpp.items[0]  # remove_Occ
     wrong = item_check(item, fenced("def remove_Occ(s, ch):\n    return s"))
@@ -228,6 +236,7 @@ def test_wrong_and_cheating_answers_fail(mbpp: Suite) -> None:
         assert cheat.detail == "failed: exited before the tests ran"
 
 
+@needs_sandbox
 def test_a_hanging_answer_times_out(mbpp: Suite) -> None:
     item = mbpp.items[0]
     verdict = item_check(item, fenced("def remove_Occ(s, ch):\n    while True:\n        pass"), 1.0)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.sandbox import (
     TAIL_CHARS,
@@ -18,6 +19,8 @@ from thinkswitch.bench.sandbox import (
     run_python,
 )
 from thinkswitch.kernel.errors import UsageError
+
+pytestmark = pytest.mark.usefixtures("sandbox")
 
 
 def group_survivors(pgid: int) -> list[int]:

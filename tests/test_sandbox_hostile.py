@@ -24,15 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import CodeChecker
 from thinkswitch.bench.items import Item
-from thinkswitch.bench.sandbox import MAX_TASKS, SandboxResult, run_python, sandbox_problem
+from thinkswitch.bench.sandbox import MAX_TASKS, SandboxResult, run_python
 from thinkswitch.bench.sandbox_bwrap import WORK_DIR_BYTES
 from thinkswitch.bench.sandbox_cgroup import PidsCgroup, _pids_hierarchy
 
-pytestmark = pytest.mark.skipif(sandbox_problem() is not None,
-                                reason=f"the bubblewrap sandbox cannot run: {sandbox_problem()}")
+pytestmark = pytest.mark.usefixtures("sandbox")
 BOTH_LAYERS = pytest.mark.parametrize("audit_hook", [True, False], ids=["guarded", "os-only"])
 
 

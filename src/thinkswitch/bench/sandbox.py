@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from thinkswitch.bench import sandbox_bwrap, sandbox_unsafe
@@ -165,17 +166,20 @@ def resource_limits(timeout_s: float, memory_mb: int) -> Limits:
     return tuple(limits)
 
 
-def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descriptors) -> Launch:
+def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descriptors,
+                  info_fd: int) -> Launch:
     program_fd = fds.memfd("program", source.encode("utf-8"))
     seccomp = filter_program()
     seccomp_fd = fds.memfd("seccomp", seccomp) if seccomp is not None else None
     passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
-    command = sandbox_bwrap.command(program_fd, seccomp_fd, _guard_source(), guard_args)
+    command = sandbox_bwrap.command(program_fd, seccomp_fd, info_fd, _guard_source(), guard_args)
     return Launch(command, root, minimal_env(sandbox_bwrap.WORK_DIR), passed,
                   PidsCgroup.create(MAX_TASKS))
 
 
-def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descriptors) -> Launch:
+def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descriptors,
+                   info_fd: int) -> Launch:
+    """The old launcher: `info_fd` stays unused (nothing reports a PID namespace's init)."""
     work = root / "work"
     work.mkdir()
     (work / PROGRAM_FILE).write_text(source, encoding="utf-8")
@@ -184,10 +188,8 @@ def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descript
 
 
 #: isolation name -> how to prepare a run under it.
-LAUNCHERS: Mapping[str, Callable[[str, Path, list[str], Descriptors], Launch]] = {
-    "bwrap": _launch_bwrap,
-    "unsafe": _launch_unsafe,
-}
+LAUNCHERS: Mapping[str, Callable[[str, Path, list[str], Descriptors, int], Launch]] = (
+    MappingProxyType({"bwrap": _launch_bwrap, "unsafe": _launch_unsafe}))
 
 
 def _preexec(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]:
@@ -261,6 +263,7 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
     limits = resource_limits(timeout_s, memory_mb)
     nonce = secrets.token_hex(NONCE_BYTES // 4).encode("ascii")
     fds = Descriptors()
+    launch: Launch | None = None
     with tempfile.TemporaryDirectory(
         prefix="thinkswitch-sandbox-", ignore_cleanup_errors=True
     ) as tmp:
@@ -271,9 +274,7 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
             fds.close(nonce_w)
             root = Path(tmp)
             guard_args = [str(nonce_r), str(verdict_w), "hook" if audit_hook else "no-hook"]
-            launch = LAUNCHERS[isolation](source, root, guard_args, fds)
-            if isolation == "bwrap":
-                launch.command[1:1] = ["--info-fd", str(info_w)]
+            launch = LAUNCHERS[isolation](source, root, guard_args, fds, info_w)
             out_path, err_path = root / "stdout", root / "stderr"
             with out_path.open("wb") as out, err_path.open("wb") as err:
                 started = time.monotonic()
@@ -294,12 +295,12 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
                     init_pid = json.loads(_read_all(info_r) or b"{}").get("child-pid")
                     if isinstance(init_pid, int):
                         _wait_dead(init_pid)
-                    if launch.cgroup is not None:
-                        launch.cgroup.destroy()
                 duration = time.monotonic() - started
             completed = _read_all(verdict_r) == nonce
         finally:
             fds.close_all()
+            if launch is not None and launch.cgroup is not None:
+                launch.cgroup.destroy()
         return SandboxResult(
             passed=exited and returncode == 0 and completed,
             returncode=returncode,

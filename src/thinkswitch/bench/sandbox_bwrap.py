@@ -102,12 +102,15 @@ def mounts() -> tuple[str, ...]:
     return tuple(arguments)
 
 
-def command(program_fd: int, seccomp_fd: int | None, guard_source: str,
+def command(program_fd: int, seccomp_fd: int | None, info_fd: int, guard_source: str,
             guard_arguments: Sequence[str]) -> list[str]:
-    """The full command: bwrap, its options, then the interpreter running the guard."""
+    """The full command: bwrap, its options, then the interpreter running the guard.
+    bwrap reads the program from `program_fd` and the filter from `seccomp_fd`, and writes the
+    host PID of the sandbox's init to `info_fd` (JSON), so the end of a run can wait for it."""
     bwrap = shutil.which("bwrap") or "bwrap"
     options = [
         bwrap,
+        "--info-fd", str(info_fd),
         "--unshare-all", "--unshare-user",
         "--uid", str(SANDBOX_ID), "--gid", str(SANDBOX_ID),
         "--cap-drop", "ALL",

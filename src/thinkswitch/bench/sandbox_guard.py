@@ -1,25 +1,24 @@
 """The guard that runs inside the sandbox process, then runs the untrusted program.
 
-`thinkswitch.bench.sandbox` passes the text of this file to `python -I -B -c`, so it must need
-nothing but the standard library and must do nothing when merely imported. Inside the sandbox
-it reads `prog.py` from the working directory (the sandbox's temporary directory), installs an
-audit hook (PEP 578) and executes the program as `__main__`.
+`thinkswitch.bench.sandbox` passes the text of this file to `python -c` inside bubblewrap (or,
+with `--unsafe-no-sandbox`, in a plain child process), so it must need nothing but the standard
+library and must do nothing when merely imported. It reads `prog.py` from the working
+directory, installs an audit hook (PEP 578), executes the program as `__main__`, and, only if
+the program returned normally, runs the epilogue that hands the run's nonce back (see `main`).
 
 The hook refuses, with `PermissionError`:
-- creating processes (fork, exec, spawn, posix_spawn, system, subprocess, hence multiprocessing),
-  sending signals, calling native code through ctypes (loading a library, as numpy does at
-  import, is allowed; looking up or calling a function in it is not), and changing resource
-  limits;
-- opening sockets to anywhere (connect, bind, sendto, sendmsg), a Python-level copy of what the
-  network namespace does at the OS level, for when `unshare` is not available;
+- creating processes (fork, exec, spawn, posix_spawn, system, subprocess, and importing
+  `_posixsubprocess`, whose `fork_exec` raises no audit event), sending signals, ctypes
+  (importing `_ctypes`; also looking up or calling a function), changing resource limits;
+- opening sockets to anywhere (connect, bind, sendto, sendmsg);
+- `gc.get_objects` / `get_referrers` / `get_referents`, which would hand the program the hook;
 - opening a file for writing, creating, removing, renaming, linking, chmod/chown/truncate/utime
   of any path that does not resolve (symlinks followed) inside the working directory.
 
-This is defence in depth, not a jail: audit hooks cannot be removed from Python, but a program
-that is determined enough (a C extension already loaded, interpreter internals) can get around
-Python-level checks. The operating-system layers in `sandbox.py` (namespaces, resource limits,
-the process group killed at the end) are what bound the damage; the hook makes the ordinary
-ways of doing harm (a fork bomb, a write to the user's files) fail at once and visibly.
+This is defence in depth, not a jail: a program determined enough (interpreter internals)
+can get around Python-level checks. The operating-system layers in `sandbox.py` (bubblewrap,
+seccomp, resource limits) are the boundary; the hook makes the ordinary ways of doing harm
+fail at once and visibly.
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""The code-sandbox tests need bubblewrap. Where it cannot run they skip with the reason, unless
+THINKSWITCH_REQUIRE_SANDBOX=1 (set by `make test` as root, which installs bubblewrap) makes
+that a failure, so CI cannot pass without running them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from thinkswitch.bench.sandbox import sandbox_problem
+
+
+def skip_without_sandbox() -> None:
+    problem = sandbox_problem()
+    if problem is None:
+        return
+    if os.environ.get("THINKSWITCH_REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"the code sandbox must run here (THINKSWITCH_REQUIRE_SANDBOX=1): {problem}")
+    pytest.skip(f"the bubblewrap sandbox cannot run here: {problem}")
+
+
+@pytest.fixture
+def sandbox() -> None:
+    """Use as `pytest.mark.usefixtures("sandbox")` (import it into the test module)."""
+    skip_without_sandbox()
