@@ -198,3 +198,17 @@ def test_bad_limits_are_a_usage_error() -> None:
         run_python("pass", timeout_s=0)
     with pytest.raises(UsageError):
         run_python("pass", memory_mb=-1)
+
+
+def test_the_unsafe_launcher_still_runs_and_grades() -> None:
+    """`--unsafe-no-sandbox`: the old launcher runs programs and the nonce still decides."""
+    result = run_python("print('hello')\n", isolation="unsafe")
+    assert result.passed and result.completed and result.stdout_tail == "hello\n"
+    early = run_python("import os\nprint('done')\nos._exit(0)\n", isolation="unsafe")
+    assert early.returncode == 0 and not early.completed and not early.passed
+
+
+def test_a_program_that_exits_early_is_not_completed() -> None:
+    for escape in ("import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit"):
+        result = run_python(f"print('x')\n{escape}\n")
+        assert result.returncode == 0 and not result.completed and not result.passed
