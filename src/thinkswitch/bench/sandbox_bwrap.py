@@ -2,7 +2,8 @@
 
 What the program gets (nothing else of the host is mounted):
 - a new user, PID, mount, network, IPC, UTS and cgroup namespace (`--unshare-all`, and
-  `--unshare-user` so it is never skipped), uid and gid 65534 inside, every capability dropped,
+  `--unshare-user` so it is never skipped; `--disable-userns`: no nested user namespaces, also
+  where there is no seccomp filter), uid and gid 65534 inside, every capability dropped,
   its own session (`--new-session`: no TIOCSTI into our terminal), killed when the process that
   started bubblewrap dies (`--die-with-parent`);
 - read-only: the interpreter binary, its standard library, and the directories of the shared
@@ -111,7 +112,7 @@ def command(program_fd: int, seccomp_fd: int | None, info_fd: int, guard_source:
     options = [
         bwrap,
         "--info-fd", str(info_fd),
-        "--unshare-all", "--unshare-user",
+        "--unshare-all", "--unshare-user", "--disable-userns",
         "--uid", str(SANDBOX_ID), "--gid", str(SANDBOX_ID),
         "--cap-drop", "ALL",
         "--die-with-parent", "--new-session",
