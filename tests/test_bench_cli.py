@@ -69,3 +69,14 @@ def test_code_suites_refuse_to_run_without_the_sandbox() -> None:
     assert_one_line_error(run, 2, "the code sandbox cannot run: bubblewrap (bwrap) is not "
                                   "installed")
     assert "--unsafe-no-sandbox" in run.stderr
+
+
+def test_code_suites_refuse_when_bwrap_cannot_make_namespaces(tmp_path: Path) -> None:
+    """A bwrap that fails the way it does with user namespaces disabled."""
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    run = thinkswitch("bench", "humaneval", "--limit", "1", env={"PATH": str(tmp_path)})
+    assert_one_line_error(run, 2, "bubblewrap cannot create a sandbox here (bwrap: No "
+                                  "permissions to create new namespace)")

@@ -172,7 +172,8 @@ def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descripto
     seccomp = filter_program()
     seccomp_fd = fds.memfd("seccomp", seccomp) if seccomp is not None else None
     passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
-    command = sandbox_bwrap.command(program_fd, seccomp_fd, info_fd, _guard_source(), guard_args)
+    command = sandbox_bwrap.command(program_fd, seccomp_fd, info_fd,
+                                    ["-c", _guard_source(), *guard_args])
     return Launch(command, root, minimal_env(sandbox_bwrap.WORK_DIR), passed,
                   PidsCgroup.create(MAX_TASKS))
 

@@ -31,6 +31,8 @@ import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
+from thinkswitch.bench.sandbox_seccomp import filter_program
+
 SANDBOX_ID = 65534
 WORK_DIR = "/sandbox"
 WORK_DIR_BYTES = 64 * 1024 * 1024
@@ -103,15 +105,14 @@ def mounts() -> tuple[str, ...]:
     return tuple(arguments)
 
 
-def command(program_fd: int, seccomp_fd: int | None, info_fd: int, guard_source: str,
-            guard_arguments: Sequence[str]) -> list[str]:
-    """The full command: bwrap, its options, then the interpreter running the guard.
-    bwrap reads the program from `program_fd` and the filter from `seccomp_fd`, and writes the
-    host PID of the sandbox's init to `info_fd` (JSON), so the end of a run can wait for it."""
+def command(program_fd: int, seccomp_fd: int | None, info_fd: int | None,
+            python_arguments: Sequence[str]) -> list[str]:
+    """The full command: bwrap, its options, then the interpreter with `python_arguments`.
+    bwrap copies the program from `program_fd` to `prog.py`, loads the filter from
+    `seccomp_fd`, and writes the host PID of the sandbox's init to `info_fd` (JSON), so the
+    end of a run can wait for it."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    options = [
-        bwrap,
-        "--info-fd", str(info_fd),
+    options = [bwrap] + (["--info-fd", str(info_fd)] if info_fd is not None else []) + [
         "--unshare-all", "--unshare-user", "--disable-userns",
         "--uid", str(SANDBOX_ID), "--gid", str(SANDBOX_ID),
         "--cap-drop", "ALL",
@@ -126,27 +127,36 @@ def command(program_fd: int, seccomp_fd: int | None, info_fd: int, guard_source:
     ]
     if seccomp_fd is not None:
         options += ["--seccomp", str(seccomp_fd)]
-    return [*options, str(interpreter()), *INTERPRETER_FLAGS, "-c", guard_source,
-            *guard_arguments]
+    return [*options, str(interpreter()), *INTERPRETER_FLAGS, *python_arguments]
 
 
 @functools.cache
 def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot sandbox programs here, in one line, or None when it can."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
+    """Why bubblewrap cannot sandbox programs here, in one line, or None when it can.
+
+    Runs the real command line (every option, the seccomp filter) on a program that checks it
+    is not root, so an older bwrap that lacks an option is caught here, not at the first item.
+    """
+    if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)"
-    probe = [
-        bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_ID),
-        "--gid", str(SANDBOX_ID), "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-        *mounts(), "--proc", "/proc", "--dev", "/dev",
-        str(interpreter()), *INTERPRETER_FLAGS, "-c", "import os; assert os.getuid() != 0",
-    ]
+    program_fd = os.memfd_create("probe", 0)
+    seccomp = filter_program()
+    seccomp_fd = os.memfd_create("seccomp", 0) if seccomp is not None else None
     try:
+        if seccomp is not None and seccomp_fd is not None:
+            os.write(seccomp_fd, seccomp)
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        probe = command(program_fd, seccomp_fd, None,
+                        ["-c", "import os; assert os.getuid() != 0"])
+        passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
         run = subprocess.run(probe, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                             stdin=subprocess.DEVNULL, check=False)
+                             stdin=subprocess.DEVNULL, pass_fds=passed, check=False)
     except (OSError, subprocess.SubprocessError) as error:
         return f"bubblewrap cannot start: {error}"
+    finally:
+        for fd in (program_fd, seccomp_fd):
+            if fd is not None:
+                os.close(fd)
     if run.returncode != 0:
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else f"exit code {run.returncode}"
