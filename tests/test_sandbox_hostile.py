@@ -98,6 +98,27 @@ def test_frame_and_gc_tampering_then_a_shell_as_root(target: Path, audit_hook: b
         assert result.stdout_tail.splitlines()[-1] == "65534"
 
 
+def test_the_hooks_own_frame_cannot_switch_it_off(target: Path) -> None:
+    """Its closure's values show in the traceback of each refusal: they must be immutable."""
+    result = run(f"""
+        import sys
+        try:
+            open('/refused', 'w')
+        except PermissionError as error:
+            tb = error.__traceback__
+            while tb is not None:
+                for value in list(tb.tb_frame.f_locals.values()):
+                    for wipe in ('clear', 'discard'):
+                        try:
+                            getattr(value, wipe)()
+                        except Exception:
+                            pass
+                tb = tb.tb_next
+        open({str(target)!r}, 'w').write('x')
+    """, audit_hook=True)
+    assert "PermissionError: sandbox: open outside the sandbox directory" in result.stderr_tail
+
+
 @BOTH_LAYERS
 def test_posixsubprocess_fork_exec(target: Path, audit_hook: bool) -> None:
     result = run(f"""

@@ -83,7 +83,7 @@ class SandboxResult:
 @dataclass
 class Launch:
     """What one isolation needs to start a run: its command, directory, environment, the
-    descriptors to hand over, and what to undo afterwards."""
+    descriptors to hand over, and the pids cgroup to put it in (bwrap as root)."""
 
     command: list[str]
     cwd: Path

@@ -103,7 +103,9 @@ def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
     fspath, fsdecode, sep = os.fspath, os.fsdecode, os.sep
     is_instance, text_types, denied_error = isinstance, (str, bytes, os.PathLike), PermissionError
     denied, denied_imports = DENIED_EVENTS | DENIED_INTROSPECTION, DENIED_IMPORTS
-    path_events, always_writable, write_flags = dict(PATH_EVENTS), ALWAYS_WRITABLE, WRITE_FLAGS
+    # Immutable values only: the hook's frame (and so its closure's values) is reachable from
+    # the traceback of every PermissionError it raises.
+    path_events, always_writable, write_flags = PATH_EVENTS, ALWAYS_WRITABLE, WRITE_FLAGS
 
     def resolve(path: object, dir_fd: object) -> str:
         if is_instance(path, int):
