@@ -14,6 +14,10 @@ privilege escalations, or that would undo the namespaces:
 - the x32 syscall ABI (numbers with bit 30 set), and every other architecture: a process that
   switches to the 32-bit ABI is killed, since the numbers in the table would not apply.
 
+- new processes: fork, vfork, and clone without CLONE_THREAD. A test program needs no child
+  process (the audit hook refuses them too); threads are allowed. This bounds a fork bomb to
+  nothing even where no pids cgroup or RLIMIT_NPROC applies (root without a pids hierarchy).
+
 `clone3` fails with ENOSYS, so the C library falls back to `clone`, whose flags a classic BPF
 filter can inspect (clone3 passes them in memory, out of the filter's reach).
 
@@ -48,12 +52,15 @@ ARG0_LOW_OFFSET = 16
 
 CLONE_SYSCALL = 56
 CLONE3_SYSCALL = 435
+CLONE_THREAD = 0x00010000
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
 NEW_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
     | 0x20000000 | 0x40000000 | 0x00000080
 
 #: x86-64 system call numbers that fail with EPERM inside the sandbox.
 DENIED_X86_64: dict[str, int] = {
+    "fork": 57,
+    "vfork": 58,
     "ptrace": 101,
     "syslog": 103,
     "personality": 135,
@@ -133,10 +140,12 @@ def x86_64_program() -> bytes:
         _op(RETURN, eperm),
         *_deny(DENIED_X86_64.values(), eperm),
         *_deny([CLONE3_SYSCALL], RET_ERRNO | errno.ENOSYS),
-        # clone with a new-namespace flag: EPERM; plain clone (fork, threads) goes on.
-        _op(JUMP_EQUAL, CLONE_SYSCALL, 0, 3),
+        # clone: a new thread goes on; a new process or namespace fails with EPERM.
+        _op(JUMP_EQUAL, CLONE_SYSCALL, 0, 5),
         _op(LOAD_WORD, ARG0_LOW_OFFSET),
-        _op(JUMP_ANY_BIT, NEW_NAMESPACE_FLAGS, 0, 1),
+        _op(JUMP_ANY_BIT, NEW_NAMESPACE_FLAGS, 2, 0),
+        _op(JUMP_ANY_BIT, CLONE_THREAD, 0, 1),
+        _op(RETURN, RET_ALLOW),
         _op(RETURN, eperm),
         _op(RETURN, RET_ALLOW),
     ]
