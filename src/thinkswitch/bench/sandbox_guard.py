@@ -77,11 +77,9 @@ PATH_EVENTS: Mapping[str, tuple[tuple[int, int], ...]] = MappingProxyType(
         "os.truncate": ((0, -1),),
         "os.utime": ((0, 3),),
         "shutil.rmtree": ((0, 1),),
+        "sqlite3.connect": ((0, -1),),
     }
 )
-
-AuditHook = Callable[[str, tuple[object, ...]], None]
-
 
 # Introspection that reaches the hook's function object or the guard's frames from the program.
 DENIED_INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
@@ -89,6 +87,9 @@ DENIED_INTROSPECTION = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_
 # `_posixsubprocess.fork_exec` (subprocess, multiprocessing's spawn) and ctypes.
 DENIED_IMPORTS = frozenset({"_posixsubprocess", "_ctypes"})
 NONCE_BYTES = 64
+
+AuditHook = Callable[[str, tuple[object, ...]], None]
+
 
 def make_hook(root: str, private_fds: frozenset[int]) -> AuditHook:
     """The audit hook that confines changes of the file system to `root` (a resolved path).
