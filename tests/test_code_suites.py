@@ -14,10 +14,12 @@ from sandbox_required import sandbox  # noqa: F401  (the fixture)
 from thinkswitch.bench.code_suites import (
     MBPP_FILE,
     CodeChecker,
+    choose_isolation,
     extract_code,
     load_humaneval,
     load_mbpp,
     read_humaneval,
+    with_isolation,
 )
 from thinkswitch.bench.items import Item, Suite, Verdict
 from thinkswitch.kernel.errors import DataError, UsageError
@@ -242,3 +244,14 @@ def test_a_hanging_answer_times_out(mbpp: Suite) -> None:
     verdict = item_check(item, fenced("def remove_Occ(s, ch):\n    while True:\n        pass"), 1.0)
     assert not verdict.correct and verdict.detail == "timeout"
     assert verdict.extracted is not None and "while True" in verdict.extracted
+
+
+def test_unsafe_no_sandbox_swaps_only_the_code_checker(humaneval: Suite) -> None:
+    """`--unsafe-no-sandbox`: the bench asks for the old launcher; grading still works."""
+    assert choose_isolation(["humaneval", "gsm8k"], unsafe_no_sandbox=True) == "unsafe"
+    unsafe = with_isolation(humaneval, "unsafe")
+    assert isinstance(unsafe.checker, CodeChecker) and unsafe.checker.isolation == "unsafe"
+    assert unsafe.items == humaneval.items
+    item = humaneval.items[0]
+    assert unsafe.checker.check(item, fenced(item.gold)).detail == "passed"
+    assert with_isolation(humaneval, "bwrap") is humaneval
