@@ -89,6 +89,7 @@ bench: setup
 	$(BIN)/python bench/budget_continuation.py
 	$(BIN)/python bench/triage_latency.py
 	$(BIN)/python bench/trace_throughput.py
+	$(BIN)/python bench/sandbox_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
