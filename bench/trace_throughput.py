@@ -4,7 +4,8 @@ Records N realistic requests back to back (a question of ~200 characters, thinki
 answer of ~300, a full decision, usage, timings and a priced cost) through the same `Recorder`
 the switch uses, into a fresh SQLite store (WAL, synchronous=NORMAL): sustained records/s, and
 the per-record time (build the record, seal it into the hash chain, commit) as p50/p99/max.
-The same with `--redact`, and on PostgreSQL when `--postgres URL` is given.
+The same with `--redact`, with signed checkpoints (Ed25519, every 100 records: what signing
+adds, and `verify` with the public key), and on PostgreSQL when `--postgres URL` is given.
 Targets (issue #5): >= 2,000 records/s sustained on SQLite, p99 <= 1 ms.
 
     .venv/bin/python bench/trace_throughput.py [--records 20000] [--postgres postgresql://...]
@@ -27,8 +28,10 @@ from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.result import Result, Timings, Usage
 from thinkswitch.trace.backends import open_store
+from thinkswitch.trace.checkpoint import CheckpointSchedule
 from thinkswitch.trace.prices import Price, PriceTable
 from thinkswitch.trace.recorder import Recorder
+from thinkswitch.trace.signing import generate_keypair, load_signing_key
 from thinkswitch.trace.verify import verify
 
 VOCABULARY = (
@@ -69,8 +72,15 @@ def requests(count: int, seed: int = 7) -> list[tuple[tuple[ChatMessage, ...], R
     return made
 
 
-def run(where: str, count: int, redact: bool) -> dict[str, float]:
+def run(where: str, count: int, redact: bool, keys: Path | None = None) -> dict[str, float]:
+    """`keys`: a folder to make a key pair in and sign checkpoints every 100 records."""
     store = open_store(where)
+    public = []
+    if keys is not None:
+        private, _, _ = generate_keypair(keys)
+        signing = load_signing_key(private)
+        store.sign_with(signing, CheckpointSchedule(every_records=100, every_s=3600))
+        public = [signing.public]
     recorder = Recorder(store, PriceTable({"qwen3-8b": Price(input=0.05, output=0.25)}),
                         redact_inputs=redact)
     work = requests(count)
@@ -83,14 +93,30 @@ def run(where: str, count: int, redact: bool) -> dict[str, float]:
         times[index] = time.perf_counter() - before
     wall = time.perf_counter() - started
     check = time.perf_counter()
-    verification = verify(store)
+    verification = verify(store, public)
     verify_s = time.perf_counter() - check
     store.close()
     assert verification.ok and verification.checked == count + 1, verification.message
+    assert not public or "untampered" in verification.notes[0], verification.notes
     ms = times * 1000
     return {"records": count, "records_per_s": count / wall, "p50_ms": float(np.percentile(ms, 50)),
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
             "verify_records_per_s": (count + 1) / verify_s}
+
+
+def checkpoint_ms(where: str, keys: Path, rounds: int = 50) -> float:
+    """Median time to sign one checkpoint on the store `run` filled (count, sign, insert)."""
+    store = open_store(where)
+    signing = load_signing_key(keys / "trace-signing.key")
+    work = requests(rounds, seed=11)
+    times = []
+    for messages, result in work:
+        Recorder(store).result(messages, result)
+        before = time.perf_counter()
+        store.sign_checkpoint(signing)
+        times.append(time.perf_counter() - before)
+    store.close()
+    return float(np.median(times)) * 1000
 
 
 def main() -> None:
@@ -106,6 +132,10 @@ def main() -> None:
         results["sqlite"]["bytes_per_record"] = size / (args.records + 1)
         results["sqlite --redact"] = run(str(Path(folder) / "redacted.sqlite"), args.records,
                                          True)
+        results["sqlite, signed"] = run(str(Path(folder) / "signed.sqlite"), args.records,
+                                        False, Path(folder) / "keys")
+        results["sqlite, signed"]["checkpoint_ms"] = checkpoint_ms(
+            str(Path(folder) / "signed.sqlite"), Path(folder) / "keys")
     if args.postgres:
         results["postgresql"] = run(args.postgres, args.records, False)
 
@@ -118,6 +148,8 @@ def main() -> None:
                       f"{row['p99_ms']:.3f}", f"{row['max_ms']:.2f}",
                       f"{row['verify_records_per_s']:,.0f}")
     Console(width=120).print(table)
+    print(f"one signed checkpoint on the {args.records:,}-record store (median): "
+          f"{results['sqlite, signed']['checkpoint_ms']:.3f} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
 

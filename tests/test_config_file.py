@@ -74,6 +74,9 @@ url_env = "DB_URL"
 record = true
 redact = true
 retention_days = 30
+signing_key_file = "trace-signing.key"
+checkpoint_every_records = 50
+checkpoint_every_s = 30
 
 [prices]
 file = "prices.json"
@@ -84,6 +87,7 @@ def write(folder: Path, text: str, name: str = "thinkswitch.toml") -> Path:
     (folder / "keys.txt").write_text("# callers\nfile-key\n\ncaller-one\n")
     (folder / "prices.json").write_text('{"*": {"input": 1, "output": 2}}')
     (folder / "triage.npz").write_bytes(b"")
+    (folder / "trace-signing.key").write_bytes(b"")
     path = folder / name
     path.write_text(text)
     return path
@@ -103,6 +107,8 @@ def test_a_full_file_sets_every_setting_and_the_server_options(tmp_path: Path) -
             values["health_interval_s"]) == (5, 15, 3)
     assert (values["default_budget"], values["answer_max_tokens"]) == (800, 256)
     assert values["prices_file"] == tmp_path / "prices.json"
+    assert values["trace_signing_key_file"] == tmp_path / "trace-signing.key"
+    assert (values["checkpoint_every_records"], values["checkpoint_every_s"]) == (50, 30)
     # every Settings field can be set from the file: a new field must be added to the schema
     assert set(values) == set(Settings.model_fields)
     settings = Settings(**values)

@@ -4,7 +4,6 @@ from the switch's own properties rather than reaching into its recorder."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from thinkswitch.cli.app import main
 from thinkswitch.engines.scripted import ScriptedEngine
+from thinkswitch.kernel.errors import DataError
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Usage
 from thinkswitch.server.app import create_app
@@ -45,7 +45,7 @@ def test_close_closes_the_engine_and_the_store(tmp_path: Path) -> None:
     switch.run(Request.build("q?", think="off"))
     switch.close()
     assert engine.closed == 1
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(DataError, match="closed database"):
         store.records(limit=1)
 
 

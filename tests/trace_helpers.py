@@ -55,10 +55,11 @@ def raw_sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tupl
 
 
 def writer_command(url: str, count: int, tag: str, wait: bool = False,
-                   pause: float = 0.0) -> list[str]:
-    """A child that appends `count` records (0: until killed), printing each id once stored."""
+                   pause: float = 0.0, sign: tuple[Path, int] | None = None) -> list[str]:
+    """A child that appends `count` records (0: until killed), printing each id once stored;
+    `sign`: (key file, every N records) makes it sign checkpoints."""
     return [sys.executable, str(WRITER), url, str(count), tag, *(["--wait"] if wait else []),
-            "--pause", str(pause)]
+            "--pause", str(pause), *(["--sign", str(sign[0]), str(sign[1])] if sign else [])]
 
 
 def backdated(index: int, days: float) -> TraceRecord:

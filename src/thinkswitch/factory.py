@@ -13,8 +13,10 @@ from thinkswitch.settings import Settings, default_trace_db
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
 from thinkswitch.trace.backends import open_store
+from thinkswitch.trace.checkpoint import CheckpointSchedule
 from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.recorder import Recorder
+from thinkswitch.trace.signing import SigningKey, load_signing_key
 from thinkswitch.trace.store import SqlTraceStore
 from thinkswitch.triage.registry import get_policy
 
@@ -30,9 +32,29 @@ def load_settings(**overrides: Any) -> Settings:
         raise UsageError(f"invalid setting {where}: {first['msg']}") from None
 
 
+def trace_location(settings: Settings) -> str:
+    """Where the trace store is; an empty location is an error, not the default store."""
+    if settings.trace_db is not None and not settings.trace_db.strip():
+        raise UsageError("the trace store location is empty (--db '' or THINKSWITCH_TRACE_DB="
+                         "''); leave it unset for the default store")
+    return settings.trace_db or str(default_trace_db())
+
+
+def trace_signing_key(settings: Settings) -> SigningKey | None:
+    """The key that signs checkpoints, from its file; None: the log is unkeyed."""
+    if settings.trace_signing_key_file is None:
+        return None
+    return load_signing_key(settings.trace_signing_key_file.expanduser())
+
+
 def open_trace_store(settings: Settings) -> SqlTraceStore:
-    """The configured trace store, with the retention setting applied."""
-    store = open_store(settings.trace_db or default_trace_db())
+    """The configured trace store, signing checkpoints when a key is configured, with the
+    retention setting applied (a purge is signed at once)."""
+    key = trace_signing_key(settings)
+    store = open_store(trace_location(settings))
+    if key is not None:
+        store.sign_with(key, CheckpointSchedule(every_records=settings.checkpoint_every_records,
+                                                every_s=settings.checkpoint_every_s))
     if settings.retention_days is not None:
         store.purge_older_than(time.time() - settings.retention_days * 86400)
     return store

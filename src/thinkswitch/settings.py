@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     redact: bool = Field(False, description="store inputs and traces as salted hashes")
     retention_days: float | None = Field(None, gt=0, description="delete older records")
     prices_file: Path | None = Field(None, description="JSON price table per model")
+    trace_signing_key_file: Path | None = Field(
+        None, description="Ed25519 private key (PEM, `thinkswitch logs keygen`) that signs the "
+        "trace store's checkpoints (THINKSWITCH_TRACE_SIGNING_KEY_FILE)")
+    checkpoint_every_records: int = Field(
+        100, ge=1, le=10_000_000, description="sign a checkpoint after this many records")
+    checkpoint_every_s: float = Field(
+        60.0, gt=0, le=86_400, description="sign a checkpoint after this many seconds while "
+        "records wait unsigned")
 
     n_ctx: int = Field(4096, ge=256, description="llama_cpp context window")
     n_threads: int | None = Field(None, ge=1)

@@ -1,4 +1,5 @@
-"""`thinkswitch logs`: list, show, export, stats and verify the trace store."""
+"""`thinkswitch logs`: list, show, export, stats and verify the trace store; keygen and
+checkpoint for its signatures (logs_sign_cmd.py)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,28 @@ from rich.table import Table
 from rich.text import Text
 
 from thinkswitch.cli.logs_feedback import feedback_cmd
+from thinkswitch.cli.logs_sign_cmd import checkpoint_cmd, existing_location, keygen, verify_cmd
 from thinkswitch.cli.options import parse_since
 from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.trace.html_view import trace_page
+from thinkswitch.trace.proof import proof_lines
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.stats import auto_savings, stats, verdicts
 from thinkswitch.trace.store import SqlTraceStore
-from thinkswitch.trace.verify import verify
 
 logs_app = typer.Typer(no_args_is_help=True, help="Query, export and verify the trace store.")
 logs_app.command("feedback")(feedback_cmd)
+logs_app.command("verify")(verify_cmd)
+logs_app.command("keygen")(keygen)
+logs_app.command("checkpoint")(checkpoint_cmd)
 
 Db = Annotated[str | None, typer.Option(help="trace store: SQLite path or postgresql:// URL")]
 
 
 def _store(db: str | None) -> SqlTraceStore:
+    """The store, which must exist: reading commands never create an empty one."""
+    existing_location(db)
     return open_trace_store(load_settings(trace_db=db))
 
 
@@ -74,8 +82,13 @@ def list_cmd(
 
 @logs_app.command()
 def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefix")],
+         format: Annotated[str, typer.Option(
+             "--format", help="text, or html: one self-contained page to archive or print")
+         ] = "text",
          db: Db = None) -> None:
     """One record in full: decision, thinking, answer, usage, timings, cost, chain."""
+    if format not in ("text", "html"):
+        raise UsageError(f"unknown show format {format!r}; valid: html, text")
     store = _store(db)
     record = store.get(record_id) or next(
         (r for _, r in store.chain() if r.id.startswith(record_id)), None)
@@ -83,6 +96,14 @@ def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefi
     store.close()
     if record is None:
         raise UsageError(f"no record {record_id!r} in the trace store")
+    if format == "html":
+        notes = [note.feedback for note in feedback if note.feedback]
+        flags: dict[int, list[dict[str, object]]] = {}
+        for note in notes:
+            if "step" in note:
+                flags.setdefault(int(note["step"]), []).append(note)
+        sys.stdout.write(trace_page(record, flags, [n for n in notes if "step" not in n]))
+        return
     console = Console(soft_wrap=True)
     decision = record.decision
     console.print(Text(f"record {record.id} · {_when(record)} UTC · {record.engine}:"
@@ -138,12 +159,24 @@ def _render(value: object) -> str:
 @logs_app.command()
 def export(
     format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    proof: Annotated[bool, typer.Option(
+        "--proof", help="with the chain's start and signed checkpoints, for `logs verify "
+        "--file` (jsonl only)")] = False,
     db: Db = None,
 ) -> None:
     """Every record, oldest first, to stdout."""
     if format not in ("jsonl", "csv"):
         raise UsageError(f"unknown export format {format!r}; valid: csv, jsonl")
+    if proof and format != "jsonl":
+        raise UsageError("--proof needs --format jsonl")
     store = _store(db)
+    if proof:
+        try:
+            for line in proof_lines(store):
+                sys.stdout.write(line + "\n")
+        finally:
+            store.close()
+        return
     if format == "jsonl":
         for _, record in store.chain():
             sys.stdout.write(json.dumps(record.model_dump(), ensure_ascii=False) + "\n")
@@ -202,18 +235,3 @@ def stats_cmd(db: Db = None) -> None:
                       f"(saved {saved}, {saved / always:.0%})" if always else
                       f"auto: {count} requests, no thinking")
 
-
-@logs_app.command("verify")
-def verify_cmd(db: Db = None) -> None:
-    """Walk the hash chain; name the first record changed, removed or reordered."""
-    store = _store(db)
-    result = verify(store)
-    store.close()
-    if not result.ok:
-        raise typer.Exit(_fail_verify(result.message))
-    typer.echo(result.message)
-
-
-def _fail_verify(message: str) -> int:
-    print(f"thinkswitch: tampering detected: {message}", file=sys.stderr)
-    return 1

@@ -185,6 +185,9 @@ def settings_values(config: ConfigFile, environ: Mapping[str, str]) -> dict[str,
         "policy": triage.policy, "knob": triage.knob, "triage_model": triage.model,
         "trace_db": trace_db, "record": store.record, "redact": store.redact,
         "retention_days": store.retention_days, "prices_file": config.prices.file,
+        "trace_signing_key_file": store.signing_key_file,
+        "checkpoint_every_records": store.checkpoint_every_records,
+        "checkpoint_every_s": store.checkpoint_every_s,
     }
     return {name: value for name, value in values.items() if value is not None}
 

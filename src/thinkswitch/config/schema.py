@@ -242,6 +242,12 @@ class StoreSection(Section):
     record: bool | None = Field(None, description="record every request")
     redact: bool | None = Field(None, description="store inputs and traces as salted hashes")
     retention_days: float | None = Field(None, gt=0, description="delete older records")
+    signing_key_file: ExistingFile | None = Field(
+        None, description="Ed25519 private key (PEM) that signs checkpoints of the trace log")
+    checkpoint_every_records: int | None = Field(
+        None, ge=1, le=10_000_000, description="sign a checkpoint after this many records")
+    checkpoint_every_s: float | None = Field(
+        None, gt=0, le=86_400, description="sign a checkpoint after this many seconds")
 
 
 class PricesSection(Section):

@@ -45,6 +45,7 @@ class PostgresTraceStore(SqlTraceStore):
     """Several replicas write to one database; an advisory lock orders the chain."""
 
     placeholder = "%s"
+    raw_text = "{}"
     serial = "BIGSERIAL PRIMARY KEY"
     real = "DOUBLE PRECISION"
     LOCK_KEY = 7_355_608

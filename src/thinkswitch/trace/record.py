@@ -61,11 +61,7 @@ class TraceRecord(BaseModel):
         """Everything the hash covers: the record without its own hash. Fields added after
         the first records were written are left out while unset, so those records keep their
         hashes."""
-        content = self.model_dump(exclude={"hash"})
-        for name in _ADDED_LATER:
-            if content[name] is None:
-                del content[name]
-        return content
+        return hashed_content(self.model_dump())
 
     def sealed(self, prev_hash: str) -> TraceRecord:
         """This record chained after `prev_hash`."""
@@ -73,8 +69,49 @@ class TraceRecord(BaseModel):
         return linked.model_copy(update={"hash": content_hash(linked.content())})
 
 
+def hashed_content(body: dict[str, Any]) -> dict[str, Any]:
+    """What a stored body's hash covers: the body without `hash`, and without the fields added
+    after the first records were written while they are null (so those records keep their
+    hashes). `verify` applies it to the stored body itself, never to a re-dumped model."""
+    return {key: value for key, value in body.items()
+            if key != "hash" and not (key in _ADDED_LATER and value is None)}
+
+
 def canonical(value: Any) -> str:
+    """The one text a value is stored and hashed as (format 1, fixed since the first record):
+    keys sorted, no whitespace, non-ASCII kept as UTF-8 (`ensure_ascii=False`), floats as
+    Python's shortest round-trip repr. A future change would add a format key to the body whose
+    absence means 1, so records written before it keep verifying."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate JSON key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def strict_json(text: str) -> Any:
+    """JSON with duplicate keys refused: two readers must never see two different values."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def parse_canonical(text: str) -> dict[str, Any]:
+    """A stored body: an object without duplicate keys, written exactly in canonical form.
+
+    Fast path: a text with a duplicated key can never equal the canonical form of what it
+    parses to (which holds each key once), so one C-speed parse and one comparison settle the
+    usual case; the strict parser runs only to name what is wrong."""
+    value = json.loads(text)
+    if isinstance(value, dict) and canonical(value) == text:
+        return value
+    value = strict_json(text)  # raises on a duplicate key, naming it
+    if not isinstance(value, dict):
+        raise ValueError(f"the body is a JSON {type(value).__name__}, not an object")
+    raise ValueError("the body is not in canonical form (sorted keys, no whitespace)")
 
 
 def content_hash(content: dict[str, Any]) -> str:

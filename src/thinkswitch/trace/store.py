@@ -2,9 +2,11 @@
 
 A record is stored as its canonical JSON plus the columns that queries filter on. Appends are
 serialised (SQLite `BEGIN IMMEDIATE`, PostgreSQL an advisory transaction lock) so the chain has
-one order across threads and processes. The schema is created and migrated by named,
-append-only migrations recorded in `schema_migrations`; a database that is not a trace store,
-or whose schema is newer than this code, is refused before anything is written.
+one order across threads and processes. With a signing key, signed checkpoints of the chain's
+head are written beside it (checkpoint.py) under the same write lock. The schema is created
+and migrated by named, append-only migrations recorded in `schema_migrations`; a database that
+is not a trace store, or whose schema is newer than this code, is refused before anything is
+written.
 
 One store object may be shared by threads: each public method holds the object's lock, so the
 one connection is used by one thread at a time.
@@ -20,10 +22,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thinkswitch.kernel.errors import DataError, ThinkswitchError
+from thinkswitch.trace.checkpoint import Checkpoint, Checkpointer, CheckpointSchedule
 from thinkswitch.trace.record import GENESIS, TraceRecord, canonical
+
+if TYPE_CHECKING:
+    from thinkswitch.trace.signing import SigningKey
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_traces", (
@@ -48,7 +54,23 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "CREATE INDEX traces_ref ON traces (ref)",
         "CREATE INDEX traces_kind ON traces (kind, seq)",
     )),
+    # Signed checkpoints (see checkpoint.py): each row's body is the signed JSON line.
+    ("0004_checkpoints", (
+        "CREATE TABLE trace_checkpoints (id {serial}, count BIGINT NOT NULL,"
+        " key_id TEXT NOT NULL, body TEXT NOT NULL)",
+        "CREATE INDEX trace_checkpoints_count ON trace_checkpoints (count)",
+    )),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Records `first`..`count` are in the chain (positions count retention's deletions);
+    `hash` is record `count`'s (GENESIS when none was ever written)."""
+
+    first: int
+    count: int
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +139,7 @@ class SqlTraceStore(TraceStore):
         self._db = connection
         self._where = where
         self._lock = threading.RLock()
+        self._checkpointer: Checkpointer | None = None
         try:
             self._migrate()
         except BaseException:
@@ -143,6 +166,10 @@ class SqlTraceStore(TraceStore):
         known to be a trace store or empty."""
 
     # --- helpers -------------------------------------------------------------------------
+    #: How verification reads a text column: SQLite hands back the raw bytes (a body that is not
+    #: UTF-8 is then reported by its record, not as a driver error); PostgreSQL checks UTF-8.
+    raw_text = "CAST({} AS BLOB)"
+
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self.placeholder)
 
@@ -219,10 +246,11 @@ class SqlTraceStore(TraceStore):
                 self._rollback_quietly()
                 if isinstance(error, Exception) and not isinstance(error, ThinkswitchError):
                     # disk full, a dropped PostgreSQL connection: one clear line, not a traceback
-                    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
                     raise DataError(f"cannot record in the trace store {self._where}: "
-                                    f"{first}") from error
+                                    f"{_first_line(error)}") from error
                 raise
+            if self._checkpointer is not None:
+                self._checkpointer.appended()
             return sealed
 
     def _rollback_quietly(self) -> None:
@@ -248,11 +276,31 @@ class SqlTraceStore(TraceStore):
         )
         return sealed
 
-    def get(self, record_id: str) -> TraceRecord | None:
+    def _read(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read as one transaction; a database that cannot answer it (a garbled table, a
+        body that is not UTF-8) is a DataError naming the store, not a driver traceback."""
         with self._lock:
-            rows = self._query("SELECT body FROM traces WHERE id = ?", (record_id,))
-            self._end_read()
-        return TraceRecord.model_validate(json.loads(rows[0][0])) if rows else None
+            try:
+                rows = self._query(statement, params)
+                self._end_read()
+            except ThinkswitchError:
+                raise
+            except Exception as error:
+                self._rollback_quietly()
+                raise DataError(f"cannot read the trace store {self._where}: "
+                                f"{_first_line(error)}") from error
+        return rows
+
+    def _parse(self, body: Any) -> TraceRecord:
+        try:
+            return TraceRecord.model_validate(json.loads(body))
+        except (ValueError, TypeError) as error:
+            raise DataError(f"a record in {self._where} is unreadable: "
+                            f"{_first_line(error)}; run `thinkswitch logs verify`") from None
+
+    def get(self, record_id: str) -> TraceRecord | None:
+        rows = self._read("SELECT body FROM traces WHERE id = ?", (record_id,))
+        return self._parse(rows[0][0]) if rows else None
 
     def records(self, since: float | None = None, mode: str | None = None,
                 policy: str | None = None, limit: int | None = None,
@@ -268,10 +316,8 @@ class SqlTraceStore(TraceStore):
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = f" LIMIT {int(limit)}" if limit else ""
-        with self._lock:
-            rows = self._query(f"SELECT body FROM traces{where} ORDER BY seq DESC{tail}", params)
-            self._end_read()
-        return [TraceRecord.model_validate(json.loads(row[0])) for row in rows]
+        rows = self._read(f"SELECT body FROM traces{where} ORDER BY seq DESC{tail}", params)
+        return [self._parse(row[0]) for row in rows]
 
     def related(self, kind: str, ref: str | None = None, since: float | None = None,
                 caller: str | None = None) -> list[TraceRecord]:
@@ -282,34 +328,73 @@ class SqlTraceStore(TraceStore):
             if value is not None:
                 clauses.append(condition)
                 params.append(value)
-        with self._lock:
-            rows = self._query(f"SELECT body FROM traces WHERE {' AND '.join(clauses)} "
-                               "ORDER BY seq", params)
-            self._end_read()
-        return [TraceRecord.model_validate(json.loads(row[0])) for row in rows]
+        rows = self._read(f"SELECT body FROM traces WHERE {' AND '.join(clauses)} ORDER BY seq",
+                          params)
+        return [self._parse(row[0]) for row in rows]
 
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
-        with self._lock:
-            rows = self._query("SELECT seq, body FROM traces ORDER BY seq")
-            self._end_read()
+        rows = self._read("SELECT seq, body FROM traces ORDER BY seq")
         for seq, body in rows:
-            yield int(seq), TraceRecord.model_validate(json.loads(body))
+            yield int(seq), self._parse(body)
 
     def raw_chain(self) -> list[tuple[Any, ...]]:
         """(seq, body, prev_hash, hash, id, created_at, mode, policy, caller, kind, ref)
-        columns as stored, in chain order, for verification."""
-        with self._lock:
-            rows = self._query("SELECT seq, body, prev_hash, hash, id, created_at, mode, policy,"
-                               " caller, kind, ref FROM traces ORDER BY seq")
-            self._end_read()
-        return rows
+        columns as stored, in chain order, for verification; text columns as bytes on
+        SQLite."""
+        text = [self.raw_text.format(column) for column in
+                ("body", "prev_hash", "hash", "id")]
+        tail = [self.raw_text.format(column) for column in
+                ("mode", "policy", "caller", "kind", "ref")]
+        return self._read(f"SELECT seq, {', '.join(text)}, created_at, {', '.join(tail)}"
+                          " FROM traces ORDER BY seq")
 
     def anchors(self) -> list[Anchor]:
+        rows = self._read("SELECT seq, prev_hash, deleted, at FROM trace_anchors ORDER BY seq")
+        try:
+            return [Anchor(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+        except (TypeError, ValueError) as error:
+            raise DataError(f"the retention anchors of {self._where} are garbled: "
+                            f"{_first_line(error)}") from None
+
+    # --- signed checkpoints --------------------------------------------------------------
+    def sign_with(self, key: SigningKey, schedule: CheckpointSchedule) -> None:
+        """Sign checkpoints with `key` on `schedule` from now on, and when the store closes."""
+        self._checkpointer = Checkpointer(self, key, schedule)
+
+    def _head(self) -> ChainHead:
+        deleted = self._query("SELECT COALESCE(SUM(deleted), 0) FROM trace_anchors")[0][0]
+        count = self._query("SELECT COUNT(*) FROM traces")[0][0]
+        return ChainHead(int(deleted) + 1, int(deleted) + int(count), self._last_hash())
+
+    def sign_checkpoint(self, key: SigningKey) -> Checkpoint | None:
+        """Sign the head now, unless this key's newest checkpoint already covers it (or
+        nothing was ever written). Inside the write lock: replicas agree on count and head."""
         with self._lock:
-            rows = self._query("SELECT seq, prev_hash, deleted, at FROM trace_anchors"
-                               " ORDER BY seq")
-            self._end_read()
-        return [Anchor(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+            try:
+                self._begin_write()
+                head = self._head()
+                latest = self._query("SELECT body FROM trace_checkpoints WHERE key_id = ?"
+                                     " ORDER BY count DESC, id DESC LIMIT 1", (key.key_id,))
+                signed = None
+                if head.count and not (latest and _covers(str(latest[0][0]), head)):
+                    signed = Checkpoint.signed(key, head.first, head.count, head.hash)
+                    self._execute("INSERT INTO trace_checkpoints (count, key_id, body)"
+                                  " VALUES (?, ?, ?)", (signed.count, signed.key_id,
+                                                        signed.line()))
+                self._commit()
+            except BaseException as error:
+                self._rollback_quietly()
+                if isinstance(error, Exception) and not isinstance(error, ThinkswitchError):
+                    raise DataError(f"cannot write a checkpoint in {self._where}: "
+                                    f"{_first_line(error)}") from error
+                raise
+            return signed
+
+    def checkpoint_lines(self) -> list[str]:
+        """Every stored checkpoint's signed JSON line, lowest count first (unchecked)."""
+        rows = self._read(f"SELECT {self.raw_text.format('body')} FROM trace_checkpoints"
+                          " ORDER BY count, id")
+        return [_text(row[0]) for row in rows]
 
     def purge_older_than(self, cutoff: float) -> int:
         """Delete the records before the first one created at or after `cutoff` (a prefix of the
@@ -323,7 +408,9 @@ class SqlTraceStore(TraceStore):
             except BaseException:
                 self._rollback()
                 raise
-            return count
+        if count and self._checkpointer is not None:
+            self._checkpointer.sign_now()  # the new start of the chain, signed at once
+        return count
 
     def _purge(self, cutoff: float) -> int:
         keep = self._query("SELECT MIN(seq) FROM traces WHERE created_at >= ?", (cutoff,))
@@ -351,14 +438,36 @@ class SqlTraceStore(TraceStore):
         return count
 
     def salt(self) -> str:
-        with self._lock:
-            rows = self._query("SELECT value FROM trace_meta WHERE key = 'salt'")
-            self._end_read()
-        return str(rows[0][0])
+        return str(self._read("SELECT value FROM trace_meta WHERE key = 'salt'")[0][0])
 
     def _end_read(self) -> None:
         """End the implicit read transaction (PostgreSQL keeps one open otherwise)."""
 
     def close(self) -> None:
+        """Sign a last checkpoint (when signing), then close the connection."""
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
         with self._lock:
             self._db.close()
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _text(value: Any) -> str:
+    """A text column read raw (bytes on SQLite); bytes that are not UTF-8 become U+FFFD, so such
+    a checkpoint line fails to parse or to check instead of stopping the read."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _covers(line: str, head: ChainHead) -> bool:
+    try:
+        latest = Checkpoint.parse(line)
+    except ValueError:
+        return False  # a garbled row is no reason to stop signing
+    return latest.count == head.count and latest.head == head.hash and \
+        latest.first == head.first
