@@ -1,4 +1,4 @@
-"""The Anthropic Messages dialect: `POST /v1/messages`, streaming and not.
+"""The Anthropic face: the Messages dialect, `POST /v1/messages`, streaming and not.
 
 `thinking: {type: enabled, budget_tokens}` / `{type: disabled}` / `{type: auto}` map onto the
 switch. The response has `thinking` blocks before `text` blocks; each thinking block carries a
@@ -17,25 +17,30 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, Literal
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.kernel.decision import Decision, RequestedMode
 from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.anthropic_tools import (
     AnthropicTool,
-    EngineFacts,
     ToolChoice,
     tool_call,
     tool_options,
     tool_turn,
     tool_use_block,
 )
+from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
+from thinkswitch.switch.degrade import parse_deadline
 
 
 class AnthropicMessage(BaseModel):
@@ -58,6 +63,32 @@ class MessagesRequest(BaseModel):
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
     stop_sequences: list[str] | None = Field(None, max_length=16)
+
+
+def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
+                  key: bytes) -> None:
+    """Serve `POST /v1/messages` on `app`; thinking blocks are signed with `key`."""
+
+    @app.post("/v1/messages", response_model=None)
+    async def messages(http: Request, body: MessagesRequest) -> Response:
+        extra = sorted(k for k, v in (body.model_extra or {}).items()
+                       if v is not None and k not in ("metadata",))
+        if extra:  # top_k and the like have no OpenAI name to translate to
+            raise UnsupportedParameterError(extra[0], calls.engine.name)
+        mode, budget = control(body, default_mode)
+        request = SwitchRequest(messages=chat_messages(body, key), think=mode,
+                                budget=budget, answer_max_tokens=body.max_tokens,
+                                temperature=body.temperature,
+                                options=engine_options(body, calls.engine),
+                                deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
+        if not body.stream:
+            result = await calls.whole(request, http)
+            if result is None:
+                return Response(status_code=CLIENT_GONE)
+            return JSONResponse(message(result, body.model, key))
+        pairs = events(await calls.started(request, http), body.model or calls.engine.model,
+                       key)
+        return StreamingResponse(sse(pairs), media_type="text/event-stream")
 
 
 def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]:

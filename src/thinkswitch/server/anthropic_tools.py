@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.kernel.messages import ChatMessage
+
+if TYPE_CHECKING:
+    from thinkswitch.server.calls import EngineFacts
 
 
 class AnthropicTool(BaseModel):
@@ -45,17 +48,6 @@ class ToolChoice(BaseModel):
 
 
 CHOICES = {"auto": "auto", "any": "required", "none": "none"}
-
-
-class EngineFacts(Protocol):
-    """What the face needs to know of the switch's engine: its name (for messages) and the
-    parameters it passes through. A protocol, so that the face imports no engine class."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def passthrough(self) -> frozenset[str]: ...
 
 
 def tool_options(tools: Sequence[AnthropicTool] | None, choice: ToolChoice | None,

@@ -1,0 +1,116 @@
+"""How a face calls the switch: in a worker thread, counted in the metrics, stopped when the
+client goes away.
+
+The switch is synchronous (the embedded engine holds its model lock while it generates), so
+each request runs it in a worker thread; a streaming response is fed event by event. Faces
+read what they need of the engine through `EngineFacts`, never an engine class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Protocol
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from thinkswitch.kernel.errors import EngineUnavailableError
+from thinkswitch.kernel.events import SwitchEvent
+from thinkswitch.kernel.request import Request as SwitchRequest
+from thinkswitch.kernel.result import Result
+from thinkswitch.server.admission import Metrics
+from thinkswitch.server.gate import caller_of
+from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.switch.pipeline import Switch
+
+#: The status logged for a request whose client left before its answer (nginx's 499).
+CLIENT_GONE = 499
+
+
+class EngineFacts(Protocol):
+    """What a face may know of the switch's engine: its name (for messages), its model (for
+    responses) and the parameters it passes through."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def passthrough(self) -> frozenset[str]: ...
+
+
+class SwitchCalls:
+    """The switch as the faces call it, with the server's metrics."""
+
+    def __init__(self, switch: Switch, metrics: Metrics) -> None:
+        self._switch = switch
+        self._metrics = metrics
+        self.engine: EngineFacts = switch.engine
+
+    async def whole(self, request: SwitchRequest, http: Request) -> Result | None:
+        """The answer in one piece, counted in the metrics; None when the client left."""
+        return await answered(self.events(request, http), http)
+
+    async def started(self, request: SwitchRequest, http: Request) -> Iterator[SwitchEvent]:
+        """The switch's events, decided (and validated) before the 200 goes out."""
+        events = self.events(request, http)
+        first = await run_in_threadpool(next, events)
+        return _chain(first, events)
+
+    def events(self, request: SwitchRequest, http: Request) -> Iterator[SwitchEvent]:
+        return observed(self._switch.stream(request, caller_of(http)), self._metrics)
+
+
+async def answered(events: Iterator[SwitchEvent], http: Request) -> Result | None:
+    """The `Result` of a request answered in one piece, or None when the client went away
+    first: then generation stops within a token, as for a stream, instead of running on to
+    its answer limit with the engine held. The stream is read to its end, so that the
+    switch's after-answer steps run."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await http.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    stream = iterate_in_thread(events)
+    result: Result | None = None
+    try:
+        async for event in stream:
+            if gone.is_set() and result is None:
+                return None
+            if isinstance(event, Result):
+                result = event
+    finally:
+        watcher.cancel()
+        await stream.aclose()  # type: ignore[attr-defined]
+    if result is None:
+        raise EngineUnavailableError("the switch ended without a result")
+    return result
+
+
+def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[SwitchEvent]:
+    """Pass events through, counting each finished result."""
+    try:
+        for event in events:
+            if isinstance(event, Result):
+                metrics.observe(event)
+            yield event
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+
+
+def _chain(first: SwitchEvent, rest: Iterator[SwitchEvent]) -> Iterator[SwitchEvent]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if callable(close):
+            close()
