@@ -16,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_QUESTION ?= A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there?
 
-.PHONY: setup run test lint postgres browser sandbox bench clean
+.PHONY: setup run test test-fast lint postgres browser sandbox bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,13 @@ test: lint postgres browser sandbox
 	THINKSWITCH_REQUIRE_POSTGRES=$$AS_ROOT THINKSWITCH_REQUIRE_BROWSER=$$AS_ROOT \
 	THINKSWITCH_REQUIRE_SANDBOX=$$AS_ROOT \
 		$(BIN)/python -m pytest -q
+
+# The inner loop: the tests that need no llama.cpp model, browser or PostgreSQL server and are not
+# marked slow (real processes killed, schema fuzzing, every reference solution in the sandbox).
+# Markers: tests/conftest.py sets llama/postgres from the fixtures a test uses; modules and tests
+# mark themselves browser/slow. `make test` stays the whole suite (and CI).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not llama and not browser and not postgres and not slow"
 
 bench: setup
 	$(BIN)/python bench/engine_overhead.py

@@ -2,10 +2,11 @@
 replicas, and the failover after a replica is killed.
 
 Each replica is a scripted OpenAI-compatible server in its own process
-(tests/scripted_upstream.py) with a fixed delay per token and one stream at a time (like a
-model server with one slot), so a replica serves at most 1 / (tokens x delay) requests/s and
-throughput can only grow by spreading requests. Clients are threads calling the switch (the
-engine's pool inside it), `--clients` at once, for `--seconds` per configuration.
+(tests/support/scripted_upstream.py, run as a script) with a fixed delay per token and one
+stream at a time (like a model server with one slot), so a replica serves at most
+1 / (tokens x delay) requests/s and throughput can only grow by spreading requests. Clients
+are threads calling the switch (the engine's pool inside it), `--clients` at once, for
+`--seconds` per configuration.
 Target (issue #8): throughput at 2 replicas >= 1.8x that of 1.
 
 Failover: two replicas under the same load; one is killed (SIGKILL) mid-run. Reported: the
@@ -21,21 +22,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loopback import free_port, running
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from scripted_upstream import MODEL, upstream_process
 
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.kernel.errors import ThinkswitchError
@@ -44,6 +45,24 @@ from thinkswitch.settings import Settings
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
+
+#: The scripted OpenAI-compatible upstream the tests use, run as its own process (a script:
+#: nothing of tests/ is imported here).
+SCRIPTED_UPSTREAM = (Path(__file__).resolve().parents[1] / "tests" / "support"
+                     / "scripted_upstream.py")
+MODEL = "scripted-upstream"
+
+
+@contextmanager
+def upstream_process(token_delay_s: float, tokens: int, slots: int
+                     ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """One scripted upstream replica; yields its `/v1` URL and its process (to kill it)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    command = [sys.executable, str(SCRIPTED_UPSTREAM), "--port", str(port), "--token-delay",
+               str(token_delay_s), "--tokens", str(tokens), "--slots", str(slots)]
+    with running(command, f"{url}/models", timeout_s=20.0) as process:
+        yield url, process
 
 
 @dataclass

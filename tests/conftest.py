@@ -1,5 +1,7 @@
 """Shared fixtures: the real embedded engine on the packaged tiny model, loaded once; a real
-PostgreSQL server for the trace store tests."""
+PostgreSQL server for the trace store tests. Tests that use them are marked `llama` /
+`postgres` here (the browser tests mark themselves `browser`), so that `make test-fast`
+can leave them out."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def llama_engine(llama_settings: Settings):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def postgres_server():  # type: ignore[no-untyped-def]
     """A real PostgreSQL server for the session (see tests/pg_server.py), or a skip."""
-    from pg_server import start_server
+    from support.pg_server import start_server
 
     server = start_server()
     yield server
@@ -63,3 +65,19 @@ def _private_data_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+
+
+#: Fixtures whose users need the real embedded engine, or a PostgreSQL server.
+LLAMA_FIXTURES = frozenset({"llama_engine", "llama_settings"})
+POSTGRES_FIXTURES = frozenset({"postgres_server", "pg_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & LLAMA_FIXTURES:
+            item.add_marker(pytest.mark.llama)
+        callspec = getattr(item, "callspec", None)
+        if fixtures & POSTGRES_FIXTURES or (
+                callspec is not None and callspec.params.get("store_url") == "postgres"):
+            item.add_marker(pytest.mark.postgres)

@@ -176,3 +176,16 @@ def test_the_layer_rule_catches_arrows_against_it(tmp_path: Path) -> None:
         "thinkswitch/server/face.py:1: face server imports thinkswitch.engines.fast",
         "thinkswitch/triage/peek.py:2: triage imports thinkswitch.trace.store",
     ]
+
+
+def test_no_test_file_imports_another() -> None:
+    """Shared helpers live in tests/support; a test file imports no other test file."""
+    tests = Path(__file__).resolve().parent
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            wrong += [f"{path.relative_to(tests)}:{node.lineno}: {name}" for name in names
+                      if name.split(".")[0].startswith(("test_", "conftest"))]
+    assert not wrong, "\n".join(wrong)

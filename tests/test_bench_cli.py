@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, thinkswitch
+from support.cli import assert_one_line_error, thinkswitch
 
 from thinkswitch.settings import default_data_dir
 
@@ -16,6 +16,7 @@ needs_gsm8k = pytest.mark.skipif(not (DATA / "benchmarks" / "gsm8k").is_dir(),
                                  reason="shared benchmark data not present")
 
 
+@pytest.mark.llama
 @needs_gsm8k
 def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")

@@ -94,6 +94,7 @@ needs_data = pytest.mark.skipif(not (default_data_dir() / "outcomes").is_dir(),
                                 reason="shared outcome data not present")
 
 
+@pytest.mark.slow
 @needs_data
 def test_replay_report_files_and_plot_series(tmp_path: Path) -> None:
     options = BenchOptions(

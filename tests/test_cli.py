@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from thinkswitch.settings import default_data_dir
-
-REPLAY_DATA = default_data_dir() / "outcomes" / "simpleqa" / "outputs"
-
-
-def thinkswitch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "thinkswitch", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,  # a live bench run takes ~60 s on a quiet 2-core machine
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
-    )
-
-
-def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, words: str) -> None:
-    assert run.returncode == code, run.stderr
-    assert "Traceback" not in run.stderr
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("thinkswitch:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], run.stderr
-    assert words in errors[0]
+from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch
 
 
 @pytest.mark.parametrize(
@@ -90,6 +65,7 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
     assert result["answer"] == question["response"].removesuffix("<|im_end|>").strip()
 
 
+@pytest.mark.llama
 def test_ask_streams_thinking_to_stderr_and_answer_to_stdout() -> None:
     pytest.importorskip("llama_cpp")
     run = thinkswitch("ask", "What is 2 plus 2?", "--think", "on", "--budget", "4",
@@ -102,6 +78,7 @@ def test_ask_streams_thinking_to_stderr_and_answer_to_stdout() -> None:
     assert "thinking:" not in run.stdout
 
 
+@pytest.mark.llama
 def test_ask_hide_thinking(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     run = thinkswitch("ask", "What is 2 plus 2?", "--think", "on", "--budget", "8",

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sandbox_required import sandbox  # noqa: F401  (the fixture)
+from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import (
     MBPP_FILE,
@@ -188,6 +188,7 @@ needs_sandbox = pytest.mark.usefixtures("sandbox")
 
 
 @needs_sandbox
+@pytest.mark.slow
 def test_every_mbpp_reference_solution_passes(mbpp: Suite) -> None:
     results = check_all(mbpp, lambda item: fenced(item.gold))
     failed = [(item_id, verdict.detail) for item_id, verdict in results if not verdict.correct]
@@ -196,12 +197,14 @@ def test_every_mbpp_reference_solution_passes(mbpp: Suite) -> None:
 
 
 @needs_sandbox
+@pytest.mark.slow
 def test_every_humaneval_canonical_completion_passes(humaneval: Suite) -> None:
     results = check_all(humaneval, lambda item: fenced(item.gold))
     assert [(i, v.detail) for i, v in results if not v.correct] == []
 
 
 @needs_sandbox
+@pytest.mark.slow
 def test_every_humaneval_solution_written_as_a_whole_function_passes(humaneval: Suite) -> None:
     """The answer repeats the signature (without the prompt's imports or helpers)."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_cli import assert_one_line_error, thinkswitch
+from support.cli import assert_one_line_error, thinkswitch
 
 from thinkswitch.cli.serve_cmd import build_server
 from thinkswitch.config.load import ConfigFileError, load_config, mask_url
@@ -298,7 +298,7 @@ def test_semantic_checks(tmp_path: Path, text: str, problem: str) -> None:
 
 
 def test_the_example_placeholders_are_refused(tmp_path: Path) -> None:
-    from test_deploy import env_file
+    from support.env_files import env_file
 
     values = env_file(Path(__file__).parents[1] / "deploy" / ".env.example")
     text = '[server]\nsigning_key_env = "SIGNING_KEY"\napi_keys_env = "API_KEYS"\n'

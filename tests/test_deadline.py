@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.decision import Decision

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from test_cli import thinkswitch
+from support.cli import thinkswitch
+from support.env_files import env_file
 
 from thinkswitch.config.load import LoadedConfig, load_config
 from thinkswitch.engines.scripted import ScriptedEngine
@@ -25,12 +26,6 @@ NAMESPACE = "thinkswitch"
 
 
 # ---- helpers ----------------------------------------------------------------------------
-
-def env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
-             if line.strip() and not line.startswith("#"))
-    return {key: value for key, value in pairs}
-
 
 def substitute(text: str, values: dict[str, str]) -> str:
     """docker-compose's `${VAR}`, `${VAR:?message}` and `${VAR:-default}`."""

@@ -19,8 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-from live_server import live_server
-from scripted_upstream import MODEL, Script, create_upstream, thinkswitch_in_front, upstream_process
+from support.live_server import live_server
+from support.scripted_upstream import (
+    MODEL,
+    Script,
+    create_upstream,
+    thinkswitch_in_front,
+    upstream_process,
+)
 
 from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.kernel.errors import EngineUnavailableError
@@ -30,6 +36,8 @@ from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
+
+pytestmark = pytest.mark.slow  # real upstream processes: not in make test-fast
 
 #: Short upstream timeouts, so faults show within a second.
 FAST = {"connect_timeout_s": 1.0, "read_timeout_s": 2.0, "first_token_timeout_s": 0.8,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import live_server
-from test_cli import thinkswitch
-from trace_helpers import raw_sql
+from support.cli import thinkswitch
+from support.live_server import live_server
+from support.trace_helpers import raw_sql
 
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.settings import Settings

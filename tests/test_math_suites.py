@@ -83,6 +83,7 @@ def _gold_problems(item: Item) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("name", SIZES)
 def test_every_gold_answer_given_back_is_correct(name: str) -> None:

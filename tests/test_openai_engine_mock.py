@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.upstream_chunks import delta, sse
 
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
 from thinkswitch.engines.registry import create_engine
@@ -23,18 +24,6 @@ from thinkswitch.triage.rules import RulesPolicy
 
 BASE = "http://mock.test/v1"
 QUESTION = "What is 2+2?"
-
-
-def sse(*chunks: dict[str, Any], done: bool = True) -> list[bytes]:
-    events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks]
-    return events + ([b"data: [DONE]\n\n"] if done else [])
-
-
-def delta(finish: str | None = None, **fields: str) -> dict[str, Any]:
-    return {
-        "object": "chat.completion.chunk",
-        "choices": [{"index": 0, "delta": fields, "finish_reason": finish}],
-    }
 
 
 def usage(prompt: int, completion: int, reasoning: int | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import free_port
+from support.live_server import free_port
 
 from thinkswitch.engines.openai_compat import CUT_PROMPT, OpenAICompatEngine
 from thinkswitch.kernel.errors import EngineUnavailableError
@@ -24,7 +24,7 @@ from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.llama]  # a real llama.cpp server
 
 STARTUP_S = 60.0
 QUESTION = "Name the largest planet of the solar system."

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.engines.scripted import ScriptedEngine
@@ -35,7 +35,7 @@ from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.rules import RulesPolicy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_openai_engine_mock import delta, sse
+from support.upstream_chunks import delta, sse
 
 from thinkswitch.engines import pool as pool_module
 from thinkswitch.engines.openai_compat import OpenAICompatEngine

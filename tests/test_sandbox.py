@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sandbox_required import sandbox  # noqa: F401  (the fixture)
+from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.sandbox import (
     TAIL_CHARS,

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_required import sandbox  # noqa: F401  (the fixture)
+from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import CodeChecker
 from thinkswitch.bench.items import Item

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from test_server_openai import QUESTION, server  # noqa: F401 - the shared server fixture
+from support.llama_server import QUESTION, server  # noqa: F401 - the shared server fixture
 
 
 @pytest.fixture

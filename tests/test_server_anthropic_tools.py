@@ -10,8 +10,8 @@ from typing import Any
 
 import anthropic
 import pytest
-from live_server import live_server
-from scripted_upstream import Script, create_upstream, thinkswitch_in_front
+from support.live_server import live_server
+from support.scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
 from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.server.anthropic_tools import tool_use_block

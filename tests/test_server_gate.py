@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.events import EngineEvent

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.engines.registry import create_engine

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
-from live_server import live_server
+from support.llama_server import QUESTION, server  # noqa: F401 - the shared server fixture
 
-from thinkswitch.engines.llama_cpp import LlamaCppEngine
-from thinkswitch.settings import Settings
-from thinkswitch.switch.pipeline import Switch
-from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
-from thinkswitch.trace.recorder import Recorder
-from thinkswitch.triage.rules import RulesPolicy
-
-QUESTION = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
-
-
-@pytest.fixture(scope="module")
-def server(llama_engine: LlamaCppEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        tuple[str, Path]]:
-    from thinkswitch.server.app import create_app
-
-    db = tmp_path_factory.mktemp("server") / "traces.sqlite"
-    settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=32)
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
-                    Recorder(open_store(db)))
-    with live_server(create_app(switch)) as root:
-        yield f"{root}/v1", db
 
 
 @pytest.fixture
-def client(server: tuple[str, Path]):  # type: ignore[no-untyped-def]
+def client(server: tuple[str, Path]):  # type: ignore[no-untyped-def]  # noqa: F811
     return openai.OpenAI(base_url=server[0], api_key="unused", max_retries=0)
 
 
@@ -122,7 +100,7 @@ def test_bad_requests_are_openai_400s(client, options: dict[str, object],  # typ
     assert words in caught.value.message
 
 
-def test_health_models_and_every_request_recorded(server: tuple[str, Path], client) -> None:  # type: ignore[no-untyped-def]
+def test_health_models_and_every_request_recorded(server: tuple[str, Path], client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     base, db = server
     assert httpx.get(base.removesuffix("/v1") + "/health").json()["status"] == "ok"
     ids = [m.id for m in client.models.list()]
@@ -134,7 +112,7 @@ def test_health_models_and_every_request_recorded(server: tuple[str, Path], clie
     assert records[0].messages[-1]["content"] == QUESTION
 
 
-def test_metrics_count_requests_and_tokens(server: tuple[str, Path], client) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_count_requests_and_tokens(server: tuple[str, Path], client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     ask(client, max_tokens=8, extra_body={"thinking": {"type": "enabled", "budget_tokens": 8}})
     text = httpx.get(server[0].removesuffix("/v1") + "/metrics").text
     assert 'thinkswitch_requests_total{mode="on"}' in text

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import openai
 import pytest
-from live_server import live_server
-from scripted_upstream import Script, create_upstream, thinkswitch_in_front
+from support.live_server import live_server
+from support.scripted_upstream import Script, create_upstream, thinkswitch_in_front
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.engines.scripted import ScriptedEngine

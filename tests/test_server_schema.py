@@ -14,7 +14,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
@@ -24,6 +24,8 @@ from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.rules import RulesPolicy
+
+pytestmark = pytest.mark.slow  # schemathesis over the whole schema: not in make test-fast
 
 EXAMPLES_PER_OPERATION = 40
 

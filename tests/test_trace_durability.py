@@ -16,10 +16,13 @@ import subprocess
 import threading
 import time
 
-from trace_helpers import writer_command
+import pytest
+from support.trace_helpers import writer_command
 
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.verify import verify
+
+pytestmark = pytest.mark.slow  # kill -9 and writer processes: not in make test-fast
 
 PROCESSES = 4
 APPENDS = 100

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, thinkswitch
-from trace_helpers import backdated, raw_sql, sample_record
+from support.cli import assert_one_line_error, thinkswitch
+from support.trace_helpers import backdated, raw_sql, sample_record
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import DataError, EngineUnavailableError
@@ -290,7 +290,7 @@ def test_bad_postgres_databases_are_refused(pg_url: str, kind: str) -> None:
 
 
 def test_unreachable_postgres_is_a_clear_error() -> None:
-    from pg_server import free_port
+    from support.pg_server import free_port
 
     url = f"postgresql://ts:secret@127.0.0.1:{free_port()}/traces"
     with pytest.raises(EngineUnavailableError, match="cannot reach PostgreSQL") as caught:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli import REPLAY_DATA, assert_one_line_error, thinkswitch
-from trace_helpers import raw_sql
+from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch
+from support.trace_helpers import raw_sql
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.engines.scripted import ScriptedEngine
@@ -175,6 +175,7 @@ def _ask(db: Path, think: str, *more: str, env: dict[str, str] | None = None) ->
     return answer
 
 
+@pytest.mark.slow
 @needs_replay
 def test_ask_then_every_logs_command(tmp_path: Path) -> None:
     db = tmp_path / "traces.sqlite"

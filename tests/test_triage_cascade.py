@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.engines.scripted import ScriptedEngine

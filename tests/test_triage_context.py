@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from support.chat import turns
 
-from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import is_follow_up, triage_text
 from thinkswitch.triage.learned import LearnedPolicy
 from thinkswitch.triage.rules import RulesPolicy
 
 MATH = "A farmer has 3 fields with 12 rows of 8 plants each. How many plants are there in total?"
-
-
-def turns(*texts: str) -> tuple[ChatMessage, ...]:
-    """Alternating user/assistant turns, starting and ending with the user."""
-    roles = ["user", "assistant"]
-    return tuple(ChatMessage(role=roles[i % 2], content=t)  # type: ignore[arg-type]
-                 for i, t in enumerate(texts))
 
 
 @pytest.mark.parametrize(("text", "expected"), [

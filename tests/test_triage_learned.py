@@ -196,8 +196,9 @@ def test_fast_row_equals_the_sklearn_transform(text: str) -> None:
     assert np.allclose(dense_a, dense_b)
 
 
+@pytest.mark.slow
 def test_cli_explain_and_eval(tmp_path: Path) -> None:
-    from test_cli import thinkswitch
+    from support.cli import thinkswitch
 
     run = thinkswitch("triage", "explain", "A car travels 150 km in 3 hours. Average speed?")
     assert run.returncode == 0, run.stderr
@@ -211,7 +212,7 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
 
 
 def test_an_explicit_wish_outranks_the_score() -> None:
-    from test_triage_context import turns
+    from support.chat import turns
 
     policy = LearnedPolicy.from_path()
 

@@ -17,9 +17,9 @@ purpose (`Script.mode`, changeable while it runs):
 fixed batch (llama.cpp server's `--parallel`); 0 serves every stream at once.
 
 The answer names the question (`answer to <question>`), so a client can check it got its own.
-Run in-process with `tests/live_server.py`, or as a process to kill it mid-load:
+Run in-process with `support.live_server`, or as a process to kill it mid-load:
 
-    python tests/scripted_upstream.py --port 8101 --token-delay 0.01 --tokens 20
+    python tests/support/scripted_upstream.py --port 8101 --token-delay 0.01 --tokens 20
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from live_server import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -164,6 +163,8 @@ def upstream_process(
     `port` reuses a port (to restart a killed replica at the same URL)."""
     import httpx
 
+    from support.live_server import free_port
+
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--port", str(port),
@@ -194,8 +195,7 @@ def thinkswitch_in_front(urls: list[str], dialect: str = "prompted", recorder: A
                          capacity: int = 16, **engine_options: Any) -> Iterator[tuple[str, Any]]:
     """thinkswitch (the `openai` engine over `urls`) served on 127.0.0.1; yields its root URL
     and the engine."""
-    from live_server import live_server
-
+    from support.live_server import live_server
     from thinkswitch.engines.openai_compat import OpenAICompatEngine
     from thinkswitch.server.app import create_app
     from thinkswitch.settings import Settings

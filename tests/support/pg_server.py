@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from live_server import free_port
+
+from support.live_server import free_port
 
 SUPERUSER = "postgres"
 
