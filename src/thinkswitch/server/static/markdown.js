@@ -3,139 +3,133 @@
  * Model output is untrusted: it is never parsed as HTML. Supported: paragraphs (single line
  * breaks kept), headings, bullet and numbered lists, bold, italic, inline code and fenced
  * code blocks (an unclosed fence while streaming runs to the end). Anything else, including
- * raw HTML and links, is shown as the text it is.
+ * raw HTML and links, is shown as the text it is. An ES module: `render` and `renderInto`.
  */
-"use strict";
+const FENCE = /^\s{0,3}(```|~~~)\s*([\w+#.-]*)\s*$/;
+const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
+const BULLET = /^\s{0,3}[-*+]\s+(.*)$/;
+const NUMBERED = /^\s{0,3}(\d{1,9})[.)]\s+(.*)$/;
+// inline: `code`, **bold** / __bold__, *italic* / _italic_
+const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|\*(?=[^\s*])([\s\S]*?[^\s*])\*|\b_(?=[^\s_])([\s\S]*?[^\s_])_\b/;
 
-(function (global) {
-  const FENCE = /^\s{0,3}(```|~~~)\s*([\w+#.-]*)\s*$/;
-  const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
-  const BULLET = /^\s{0,3}[-*+]\s+(.*)$/;
-  const NUMBERED = /^\s{0,3}(\d{1,9})[.)]\s+(.*)$/;
-  // inline: `code`, **bold** / __bold__, *italic* / _italic_
-  const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|\*(?=[^\s*])([\s\S]*?[^\s*])\*|\b_(?=[^\s_])([\s\S]*?[^\s_])_\b/;
+function el(tag, className) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  return node;
+}
 
-  function el(tag, className) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    return node;
-  }
-
-  /** Append `text` to `parent` with inline formatting, as text nodes and elements. */
-  function inline(parent, text) {
-    let rest = text;
-    while (rest) {
-      const match = INLINE.exec(rest);
-      if (!match) {
-        parent.appendChild(document.createTextNode(rest));
-        return;
-      }
-      if (match.index > 0) {
-        parent.appendChild(document.createTextNode(rest.slice(0, match.index)));
-      }
-      if (match[1] !== undefined) {
-        const code = el("code");
-        code.textContent = match[2].replace(/^ (.*) $/, "$1");
-        parent.appendChild(code);
-      } else if (match[3] !== undefined || match[4] !== undefined) {
-        const strong = el("strong");
-        inline(strong, match[3] !== undefined ? match[3] : match[4]);
-        parent.appendChild(strong);
-      } else {
-        const em = el("em");
-        inline(em, match[5] !== undefined ? match[5] : match[6]);
-        parent.appendChild(em);
-      }
-      rest = rest.slice(match.index + match[0].length);
+/** Append `text` to `parent` with inline formatting, as text nodes and elements. */
+function inline(parent, text) {
+  let rest = text;
+  while (rest) {
+    const match = INLINE.exec(rest);
+    if (!match) {
+      parent.appendChild(document.createTextNode(rest));
+      return;
     }
+    if (match.index > 0) {
+      parent.appendChild(document.createTextNode(rest.slice(0, match.index)));
+    }
+    if (match[1] !== undefined) {
+      const code = el("code");
+      code.textContent = match[2].replace(/^ (.*) $/, "$1");
+      parent.appendChild(code);
+    } else if (match[3] !== undefined || match[4] !== undefined) {
+      const strong = el("strong");
+      inline(strong, match[3] !== undefined ? match[3] : match[4]);
+      parent.appendChild(strong);
+    } else {
+      const em = el("em");
+      inline(em, match[5] !== undefined ? match[5] : match[6]);
+      parent.appendChild(em);
+    }
+    rest = rest.slice(match.index + match[0].length);
   }
+}
 
-  /** Lines of one paragraph, with the line breaks kept. */
-  function paragraph(lines) {
-    const p = el("p");
-    lines.forEach(function (line, i) {
-      if (i > 0) p.appendChild(el("br"));
-      inline(p, line.trim());
-    });
-    return p;
-  }
+/** Lines of one paragraph, with the line breaks kept. */
+function paragraph(lines) {
+  const p = el("p");
+  lines.forEach(function (line, i) {
+    if (i > 0) p.appendChild(el("br"));
+    inline(p, line.trim());
+  });
+  return p;
+}
 
-  /** Render Markdown `source` into a DocumentFragment. */
-  function render(source) {
-    const out = document.createDocumentFragment();
-    const lines = String(source).replace(/\r\n?/g, "\n").split("\n");
-    let i = 0;
-    let para = [];
-    const flush = function () {
-      if (para.length) out.appendChild(paragraph(para));
-      para = [];
-    };
-    while (i < lines.length) {
-      const line = lines[i];
-      const fence = FENCE.exec(line);
-      if (fence) {
-        flush();
-        const body = [];
-        i += 1;
-        while (i < lines.length && !new RegExp("^\\s{0,3}" + fence[1] + "\\s*$").test(lines[i])) {
-          body.push(lines[i]);
-          i += 1;
-        }
-        i += 1; // the closing fence (or past the end)
-        const pre = el("pre");
-        const code = el("code");
-        if (fence[2]) {
-          code.dataset.lang = fence[2];
-          pre.dataset.lang = fence[2];
-        }
-        code.textContent = body.join("\n");
-        pre.appendChild(code);
-        out.appendChild(pre);
-        continue;
-      }
-      const heading = HEADING.exec(line);
-      if (heading) {
-        flush();
-        const h = el("h" + Math.min(6, heading[1].length + 2));
-        inline(h, heading[2]);
-        out.appendChild(h);
-        i += 1;
-        continue;
-      }
-      if (BULLET.test(line) || NUMBERED.test(line)) {
-        flush();
-        const numbered = !BULLET.test(line);
-        const pattern = numbered ? NUMBERED : BULLET;
-        const list = el(numbered ? "ol" : "ul");
-        if (numbered) {
-          const start = parseInt(NUMBERED.exec(line)[1], 10);
-          if (start !== 1) list.start = start;
-        }
-        while (i < lines.length && pattern.test(lines[i])) {
-          const item = el("li");
-          const match = pattern.exec(lines[i]);
-          inline(item, numbered ? match[2] : match[1]);
-          list.appendChild(item);
-          i += 1;
-        }
-        out.appendChild(list);
-        continue;
-      }
-      if (!line.trim()) {
-        flush();
-      } else {
-        para.push(line);
-      }
+/** Render Markdown `source` into a DocumentFragment. */
+export function render(source) {
+  const out = document.createDocumentFragment();
+  const lines = String(source).replace(/\r\n?/g, "\n").split("\n");
+  let i = 0;
+  let para = [];
+  const flush = function () {
+    if (para.length) out.appendChild(paragraph(para));
+    para = [];
+  };
+  while (i < lines.length) {
+    const line = lines[i];
+    const fence = FENCE.exec(line);
+    if (fence) {
+      flush();
+      const body = [];
       i += 1;
+      while (i < lines.length && !new RegExp("^\\s{0,3}" + fence[1] + "\\s*$").test(lines[i])) {
+        body.push(lines[i]);
+        i += 1;
+      }
+      i += 1; // the closing fence (or past the end)
+      const pre = el("pre");
+      const code = el("code");
+      if (fence[2]) {
+        code.dataset.lang = fence[2];
+        pre.dataset.lang = fence[2];
+      }
+      code.textContent = body.join("\n");
+      pre.appendChild(code);
+      out.appendChild(pre);
+      continue;
     }
-    flush();
-    return out;
+    const heading = HEADING.exec(line);
+    if (heading) {
+      flush();
+      const h = el("h" + Math.min(6, heading[1].length + 2));
+      inline(h, heading[2]);
+      out.appendChild(h);
+      i += 1;
+      continue;
+    }
+    if (BULLET.test(line) || NUMBERED.test(line)) {
+      flush();
+      const numbered = !BULLET.test(line);
+      const pattern = numbered ? NUMBERED : BULLET;
+      const list = el(numbered ? "ol" : "ul");
+      if (numbered) {
+        const start = parseInt(NUMBERED.exec(line)[1], 10);
+        if (start !== 1) list.start = start;
+      }
+      while (i < lines.length && pattern.test(lines[i])) {
+        const item = el("li");
+        const match = pattern.exec(lines[i]);
+        inline(item, numbered ? match[2] : match[1]);
+        list.appendChild(item);
+        i += 1;
+      }
+      out.appendChild(list);
+      continue;
+    }
+    if (!line.trim()) {
+      flush();
+    } else {
+      para.push(line);
+    }
+    i += 1;
   }
+  flush();
+  return out;
+}
 
-  /** Replace the children of `node` with the rendering of `source`. */
-  function renderInto(node, source) {
-    node.replaceChildren(render(source));
-  }
-
-  global.ThinkMarkdown = { render: render, renderInto: renderInto };
-})(window);
+/** Replace the children of `node` with the rendering of `source`. */
+export function renderInto(node, source) {
+  node.replaceChildren(render(source));
+}
