@@ -146,8 +146,9 @@ def open_tab(browser: Any) -> Iterator[Any]:
             page.add_init_script(ORDER_PROBE)
             tab = Tab(page)
             page.goto(url)
-            page.wait_for_function("document.getElementById('engine').textContent !== "
-                                   "'connecting…'")
+            # A locator wait, not wait_for_function: polling a string predicate is an eval,
+            # which the page's CSP refuses (the page loads its modules first, so it may poll).
+            page.locator("#engine").filter(has_not_text="connecting…").wait_for()
             tabs.append(tab)
             return tab
 
@@ -549,8 +550,7 @@ def test_server_down_is_a_readable_message(browser: Any) -> None:
         page = context.new_page()
         with live_server(create_app(switch)) as root:
             page.goto(root)
-            page.wait_for_function("document.getElementById('engine').textContent.includes("
-                                   "'scripted')")
+            page.locator("#engine").filter(has_text="scripted").wait_for()
         # the server is gone; the page is still open
         page.fill("#question", "anyone there?")
         page.click("#send")
