@@ -10,9 +10,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, thinkswitch
-from test_trace_signed import sha256_of
-from trace_helpers import raw_sql, sample_record
+from support.cli import assert_one_line_error, thinkswitch
+from support.trace_helpers import raw_sql, sample_record, sha256_of
 
 from thinkswitch.factory import open_trace_store
 from thinkswitch.settings import Settings
@@ -325,7 +324,7 @@ def test_a_served_store_signs_its_last_records_on_shutdown(
     import time
 
     import httpx
-    from live_server import free_port
+    from support.live_server import free_port
 
     private, public = keypair
     db, port = tmp_path / "served.sqlite", free_port()

@@ -4,7 +4,6 @@ forged records, forged checkpoints, duplicate JSON keys. SQLite and a real Postg
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from trace_helpers import raw_sql, sample_record, writer_command
+from support.trace_helpers import raw_sql, sample_record, sha256_of, writer_command
 
 from thinkswitch.trace.backends import open_store
 from thinkswitch.trace.checkpoint import Checkpoint, CheckpointSchedule
@@ -57,15 +56,6 @@ def checked(url: str, public: PublicKey | None, **options: object) -> Verificati
         return verify(store, [public] if public else [], **options)  # type: ignore[arg-type]
     finally:
         store.close()
-
-
-def sha256_of(body: dict[str, object]) -> str:
-    """The attacker's own SHA-256 of a body, written from the published format (README), not
-    our code: the body without `hash` and without the later fields while they are null."""
-    content = {key: value for key, value in body.items() if key != "hash"
-               and not (key in ("steps", "ref", "feedback") and value is None)}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def rewrite(url: str, seq: int, change: dict[str, object]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import sys
 import time
@@ -64,3 +66,12 @@ def writer_command(url: str, count: int, tag: str, wait: bool = False,
 
 def backdated(index: int, days: float) -> TraceRecord:
     return sample_record(index, "old", created_at=time.time() - days * 86400)
+
+
+def sha256_of(body: dict[str, object]) -> str:
+    """The attacker's own SHA-256 of a body, written from the published format (README), not
+    our code: the body without `hash` and without the later fields while they are null."""
+    content = {key: value for key, value in body.items() if key != "hash"
+               and not (key in ("steps", "ref", "feedback") and value is None)}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
