@@ -560,3 +560,71 @@ def test_server_down_is_a_readable_message(browser: Any) -> None:
     finally:
         context.close()
 
+
+
+# --- steps people can flag, answers they can rate (scripted engine: a known multi-step trace) --
+
+STEPPED = ["First, 3 boxes of 4.", "\n\nWait, ", "that is 3*4 = 12, not 7.", "\n\n1. count\n2. add"]
+
+
+def test_flag_a_step_and_rate_the_answer_survive_a_reload(scripted_site: Any, open_tab: Any,
+                                                          tmp_path: Path) -> None:
+    from support.cli import thinkswitch
+
+    root, engine, switch = scripted_site()
+    engine.enqueue(thinking=STEPPED, answer=["12 apples."])
+    tab = open_tab(root)
+    tab.page.click('[role="radio"][data-mode="on"]')
+    turn = tab.finished(tab.ask(ARITHMETIC))
+    trace_id = turn.get_attribute("data-trace-id")
+    turn.locator("details.thinking summary").click()  # folded once the answer came: open it
+    steps = turn.locator(".steps .step")
+    assert steps.locator(".step-text").all_inner_texts() == [
+        "First, 3 boxes of 4.", "Wait, that is 3*4 = 12, not 7.", "1. count", "2. add"]
+    assert steps.locator(".step-index").all_inner_texts() == ["1.", "2.", "3.", "4."]
+
+    second = turn.locator('.step[data-step="2"]')
+    second.locator(".flag-step").click()
+    second.locator(".flag-verdict").select_option("wrong")
+    second.locator(".flag-comment").fill("12 is right; 'not 7' came from nowhere")
+    second.locator(".flag-form .feedback-save").click()
+    flag = second.locator(".flag-wrong")
+    flag.wait_for()
+    assert flag.inner_text() == "wrong: 12 is right; 'not 7' came from nowhere"
+
+    turn.locator(".rate-wrong").click()
+    turn.locator(".rate-correction").fill("12")
+    turn.locator(".rate-form .feedback-save").click()
+    from playwright.sync_api import expect
+
+    expect(turn.locator(".rating-given")).to_have_text("rated wrong · correction: 12")
+    tab.screenshot("page-feedback.png")
+
+    tab.page.reload()
+    restored = tab.page.locator(f'.turn[data-trace-id="{trace_id}"]')
+    restored.locator("details.thinking summary").click()
+    restored.locator(".steps").wait_for(timeout=WAIT_MS)
+    assert restored.locator('.step[data-step="2"] .flag-wrong').inner_text() == (
+        "wrong: 12 is right; 'not 7' came from nowhere")
+    assert restored.locator(".rating-given").inner_text() == "rated wrong · correction: 12"
+    assert restored.locator(".answer").inner_text() == "12 apples."
+
+    tab.page.click("#history-toggle")
+    tab.page.locator(f'.history-open[data-trace-id="{trace_id}"]').click()
+    trace = tab.page.locator("#trace")
+    trace.locator(".steps").wait_for()
+    assert trace.locator('.step[data-step="2"] .flag-wrong').count() == 1
+    assert trace.locator(".rating-given").inner_text() == "rated wrong · correction: 12"
+    assert tab.errors == []
+
+    store = switch.trace_store
+    assert store is not None
+    notes = store.related("feedback", ref=trace_id)
+    assert [(n.feedback or {}).get("verdict") for n in notes] == ["wrong", "wrong"]
+    db = tmp_path / f"t{id(engine)}.sqlite"  # where scripted_site keeps this engine's store
+    listed = thinkswitch("logs", "feedback", "--db", str(db), "--format", "jsonl")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r.get("step"), r["verdict"], r.get("comment"), r.get("correction")) for r in rows] \
+        == [(2, "wrong", "12 is right; 'not 7' came from nowhere", None),
+            (None, "wrong", None, "12")]

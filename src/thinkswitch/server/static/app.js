@@ -8,6 +8,7 @@
 
 import { explain, getJson, saveApiKey } from "./api.js";
 import { ask } from "./ask.js";
+import { forgetChat, restoreChat } from "./chat.js";
 import { bindControls, restoreControls } from "./controls.js";
 import { showBanner, showKeyPanel, ui } from "./dom.js";
 import { bindHistory } from "./history.js";
@@ -34,6 +35,7 @@ function bindConversation() {
   ui.newChat.addEventListener("click", function () {
     if (state.controller) state.controller.abort();
     state.conversation = [];
+    forgetChat();
     ui.log.replaceChildren();
     ui.question.focus();
   });
@@ -54,6 +56,7 @@ async function connect() {
     state.model = models.data && models.data.length ? models.data[0].id : "";
     ui.keyPanel.hidden = true;
     showBanner("");
+    if (!ui.log.children.length) await restoreChat();
   } catch (problem) {
     if (problem.status === 401) {
       showKeyPanel("This server needs an API key: " + problem.message + ".");

@@ -6,10 +6,11 @@ import { explain, headers, readError, readEvents, requestBody } from "./api.js";
 import { ui } from "./dom.js";
 import { seconds } from "./format.js";
 import { renderInto } from "./markdown.js";
+import { rememberTurn } from "./chat.js";
 import { countRequest } from "./session.js";
 import { budget, state } from "./state.js";
 import {
-  badgeText, metric, newTurn, scrollLog, showDecision, showMeter, thinkingPanel,
+  badgeText, metric, newTurn, scrollLog, showChecks, showDecision, showMeter, thinkingPanel,
 } from "./turn.js";
 
 export async function ask(question) {
@@ -145,7 +146,11 @@ function showFinished(run, sentBudget) {
     view.thinking.querySelector("summary").textContent = "Thinking · " + tokens.thinking +
       " tokens";
   }
-  if (extension && extension.trace_id) view.turn.dataset.traceId = extension.trace_id;
+  if (extension && extension.trace_id) {
+    view.turn.dataset.traceId = extension.trace_id;
+    showChecks(view, run.thinking.trim(), extension.steps || [], extension.trace_id, []);
+    rememberTurn(extension.trace_id);
+  }
   if (extension && extension.finish_reason) {
     view.turn.dataset.finish = extension.finish_reason;
   }

@@ -4,6 +4,7 @@
 import { explain, getJson } from "./api.js";
 import { el, ui } from "./dom.js";
 import { money, seconds, when } from "./format.js";
+import { loadFeedback, ratingBar, stepsList } from "./feedback.js";
 import { renderInto } from "./markdown.js";
 import { MODE_NAMES, state } from "./state.js";
 import { badgeText } from "./turn.js";
@@ -91,8 +92,10 @@ async function openTrace(id) {
   ui.trace.hidden = false;
   ui.trace.replaceChildren(el("p", "muted", "loading…"));
   let record;
+  let notes;
   try {
     record = await getJson("/v1/traces/" + encodeURIComponent(id));
+    notes = await loadFeedback(id);
   } catch (problem) {
     ui.trace.replaceChildren(el("p", "error", explain(problem)));
     return;
@@ -110,12 +113,18 @@ async function openTrace(id) {
     messages.appendChild(item);
   });
   const parts = [head, traceFacts(record), section("Messages", messages)];
-  if (record.thinking) parts.push(section("Thinking", el("pre", "thinking-text trace-thinking",
-                                                        textOf(record.thinking))));
+  const steps = record.steps || [];
+  if (record.thinking && typeof record.thinking === "string" && steps.length) {
+    parts.push(section("Thinking", stepsList(record.thinking, steps, record.id, notes)));
+  } else if (record.thinking) {
+    parts.push(section("Thinking", el("pre", "thinking-text trace-thinking",
+                                      textOf(record.thinking))));
+  }
   const answer = el("div", "answer trace-answer");
   if (typeof record.answer === "string") renderInto(answer, record.answer);
   else answer.textContent = textOf(record.answer);
   parts.push(section("Answer", answer));
+  if (!record.redacted) parts.push(ratingBar(record.id, notes));
   ui.trace.replaceChildren.apply(ui.trace, parts);
 }
 

@@ -7,6 +7,7 @@ export const MODES = ["off", "auto", "on"];
 export const MODE_NAMES = { off: "Off", auto: "Auto", on: "On" };
 export const KEY_STORE = "thinkswitch.apiKey";
 export const SESSION_STORE = "thinkswitch.session";
+export const CHAT_STORE = "thinkswitch.chat";
 export const SETTINGS_STORE = "thinkswitch.controls";
 
 export const state = {

@@ -2,6 +2,7 @@
  * badge and the meter of tokens, times and cost. */
 
 import { el, ui } from "./dom.js";
+import { ratingBar, stepsList } from "./feedback.js";
 import { money, seconds } from "./format.js";
 import { MODE_NAMES } from "./state.js";
 
@@ -90,4 +91,15 @@ export function showDecision(view, decision, suffix) {
   view.badge.title = "policy " + decision.policy + ": " + decision.reason;
   view.badge.dataset.mode = decision.mode;
   view.badge.hidden = false;
+}
+
+/** Once the trace is recorded: the thinking as numbered steps a person can flag (the raw text
+ * stays in the page, hidden), and the answer's Right / Wrong rating. */
+export function showChecks(view, thinking, steps, traceId, notes) {
+  if (!traceId) return;
+  if (view.thinking && steps.length) {
+    view.thinkingText.hidden = true;
+    view.thinking.appendChild(stepsList(thinking, steps, traceId, notes));
+  }
+  view.reply.insertBefore(ratingBar(traceId, notes), view.error);
 }
