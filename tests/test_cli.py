@@ -54,7 +54,7 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert set(result) == {"answer", "thinking", "decision", "usage", "timings", "engine",
-                           "model", "finish_reason", "trace_id", "tool_calls"}
+                           "model", "finish_reason", "trace_id", "tool_calls", "steps"}
     assert result["trace_id"]
     assert set(result["decision"]) == {"requested", "mode", "budget", "policy", "score", "reason"}
     assert set(result["usage"]) == {"prompt_tokens", "thinking_tokens", "answer_tokens",
