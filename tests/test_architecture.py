@@ -26,6 +26,7 @@ TIERS: tuple[frozenset[str], ...] = (
     frozenset({"engines", "triage", "trace"}),
     frozenset({"switch"}),
     frozenset({"factory", "config", "bench"}),
+    frozenset({"shadow"}),
     frozenset({"server"}),
     frozenset({"cli"}),
     frozenset({"__init__", "__main__"}),

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     policy: str = Field("learned", description="triage policy for auto: learned, rules or cascade")
     knob: float | None = Field(None, ge=0.0, le=1.0, description="the policy's threshold")
     triage_model: Path | None = Field(None, description="model file for the learned policy")
+    shadow_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of auto requests whose other side is run "
+        "after the answer, when capacity is free (shadow evaluation; served requests only)")
+    shadow_tokens_per_minute: int = Field(
+        100_000, ge=0, description="cap on shadow tokens per minute")
+    shadow_seed: int | None = Field(None, description="seed of the shadow draw")
+    shadow_judge: bool = Field(
+        False, description="ask the engine whether a pair's answers agree where the local "
+        "judges cannot tell (long free text); its tokens are shadow tokens")
 
     default_budget: int = Field(1024, ge=1, description="thinking cap when none is given")
     answer_max_tokens: int = Field(512, ge=1, description="cap on answer tokens")

@@ -72,6 +72,6 @@ def sha256_of(body: dict[str, object]) -> str:
     """The attacker's own SHA-256 of a body, written from the published format (README), not
     our code: the body without `hash` and without the later fields while they are null."""
     content = {key: value for key, value in body.items() if key != "hash"
-               and not (key in ("steps", "ref", "feedback") and value is None)}
+               and not (key in ("steps", "ref", "feedback", "shadow") and value is None)}
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -53,6 +53,10 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="allow browser calls from this origin (repeatable; '*' for any). Default: none")
     ] = None,
+    shadow_rate: Annotated[float | None, typer.Option(
+        help="share of auto requests whose other side is run after the answer when capacity "
+        "is free, to measure what auto costs (see `thinkswitch triage report`) [default: 0]")
+    ] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
@@ -61,9 +65,11 @@ def serve(
 
     if think not in (None, "off", "on", "auto"):
         raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")
+    if shadow_rate is not None and not 0.0 <= shadow_rate <= 1.0:
+        raise UsageError(f"--shadow-rate must be between 0 and 1, not {shadow_rate:g}")
     settings_flags = {"engine": engine, "model": model, "dialect": dialect,
                       "base_url": base_url, "policy": policy, "trace_db": db,
-                      "data_dir": data_dir}
+                      "data_dir": data_dir, "shadow_rate": shadow_rate}
     server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
                     "api_keys": tuple(api_key) if api_key else None,
                     "max_body_bytes": max_body_bytes,

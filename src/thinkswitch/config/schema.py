@@ -224,6 +224,16 @@ class TriageSection(Section):
     policy: PolicyName | None = Field(None, description="triage policy for auto")
     knob: float | None = Field(None, ge=0.0, le=1.0, description="the policy's threshold")
     model: ExistingFile | None = Field(None, description="model file of the learned policy")
+    shadow_rate: float | None = Field(
+        None, ge=0.0, le=1.0, description="share of auto requests whose other side is run "
+        "after the answer when capacity is free, to measure what auto costs (default 0)")
+    shadow_tokens_per_minute: int | None = Field(
+        None, ge=0, description="cap on shadow tokens per minute (default 100000)")
+    shadow_seed: int | None = Field(
+        None, description="seed of the shadow draw (default: unpredictable)")
+    shadow_judge: bool | None = Field(
+        None, description="ask the engine whether a pair's answers agree where the local "
+        "judges cannot tell (long free text); its tokens are shadow tokens (default false)")
 
 
 def _store_url(url: SecretStr) -> SecretStr:

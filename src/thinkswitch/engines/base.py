@@ -30,6 +30,9 @@ class Engine(ABC):
     #: Request parameters the switch does not own that this engine honours (`tools`, `stop`,
     #: ...), passed in `GenerationRequest.options`. Any other is refused, never ignored.
     passthrough: ClassVar[frozenset[str]] = frozenset()
+    #: True when the engine generates for one request at a time (a model lock): work that no
+    #: user waits for (shadow runs) then stops as soon as a user request arrives.
+    exclusive: ClassVar[bool] = False
 
     @property
     @abstractmethod

@@ -158,6 +158,7 @@ class LlamaCppEngine(Engine):
     name = "llama_cpp"
     passthrough = frozenset({"top_p", "presence_penalty", "frequency_penalty"})
     default_dialect = "prompted"
+    exclusive = True
 
     def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int | None = None) -> None:
         self._path = model_path

@@ -106,6 +106,7 @@ class Recording:
     answer: str
     thinking_tokens: int
     answer_tokens: int
+    correct: bool | None = None
 
 
 def find_model(name: str | None) -> RecordedModel:
@@ -146,6 +147,7 @@ def parse_row(family: Family, row: Mapping[str, Any]) -> Recording:
             answer=str(row["response"]).removesuffix(QWEN_END),
             thinking_tokens=int(row.get("thinking_tokens", 0)),
             answer_tokens=int(row["response_tokens"]),
+            correct=_graded(row),
         )
     thought, response = str(row["thought_summary"]), str(row["response"])
     if family == "gemini":
@@ -154,7 +156,15 @@ def parse_row(family: Family, row: Mapping[str, Any]) -> Recording:
         thinking_tokens, answer_tokens = split_tokens(
             int(row["completion_tokens"]), len(thought), len(response)
         )
-    return Recording(question_id, question, thought, response, thinking_tokens, answer_tokens)
+    return Recording(question_id, question, thought, response, thinking_tokens, answer_tokens,
+                     _graded(row))
+
+
+def _graded(row: Mapping[str, Any]) -> bool | None:
+    """SimpleQA's grade of the recorded answer: A correct, B incorrect, C not attempted (not
+    correct either); None when the row has no grade."""
+    grade = row.get("grading")
+    return None if grade is None else str(grade).strip().upper() == "A"
 
 
 def chunks(text: str, words: int) -> Iterator[str]:
@@ -226,6 +236,14 @@ class ReplayEngine(Engine):
                 "questions"
             )
         return found
+
+    def recorded_correctness(self, request: GenerationRequest) -> bool | None:
+        """Whether the recorded answer that `request` replays was graded correct; None for a
+        question without a recording. Shadow pairs on this engine carry it."""
+        try:
+            return self.lookup(last_user_text(request.messages), request.plan).correct
+        except (ReplayMissError, BudgetError):
+            return None
 
     def questions(self, limit: int | None = None) -> list[str]:
         """Questions that have recordings, in file order (every run has the same ones)."""

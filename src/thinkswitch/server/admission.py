@@ -21,6 +21,7 @@ class Admission:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._inside = 0
+        self._entered = 0
         self._lock = threading.Lock()
 
     def try_enter(self) -> bool:
@@ -28,6 +29,7 @@ class Admission:
             if self._inside >= self.capacity:
                 return False
             self._inside += 1
+            self._entered += 1
             return True
 
     def leave(self) -> None:
@@ -37,6 +39,11 @@ class Admission:
     @property
     def inside(self) -> int:
         return self._inside
+
+    @property
+    def entered(self) -> int:
+        """Requests admitted since the start (shadow runs see that a user arrived)."""
+        return self._entered
 
 
 class ApiKeys:

@@ -33,6 +33,7 @@ from thinkswitch.server.feedback_api import add_feedback_api
 from thinkswitch.server.gate import Gate
 from thinkswitch.server.openai_api import add_openai
 from thinkswitch.server.page import add_page
+from thinkswitch.shadow.wiring import shadow_runner
 from thinkswitch.switch.pipeline import Switch
 
 #: Worker threads kept for requests beyond the streams that may fill `capacity`.
@@ -74,6 +75,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         try:
             yield
         finally:
+            shadow.close()
             if owns_switch:
                 switch.close()
 
@@ -82,6 +84,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     keys = ApiKeys(api_keys)
     admission = Admission(capacity)
     metrics = Metrics()
+    shadow = shadow_runner(switch, admission)
+    app.state.shadow = shadow
 
     def refuse(path: str, status: int, message: str, kind: str | None = None,
                headers: dict[str, str] | None = None, param: str | None = None
@@ -101,7 +105,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:
-        return metrics.exposition(admission.inside)
+        return metrics.exposition(admission.inside) + shadow.metrics.exposition()
 
     _add_error_handlers(app, refuse)
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 GENESIS = "0" * 64
-_ADDED_LATER = ("steps", "ref", "feedback")
+_ADDED_LATER = ("steps", "ref", "feedback", "shadow")
 
 
 class Cost(BaseModel):
@@ -47,13 +47,16 @@ class TraceRecord(BaseModel):
     cost: Cost = Field(default_factory=Cost)
     error: str | None = None
     redacted: bool = False
-    kind: str = Field("request", description="'request', 'feedback' on another record, or "
-                      "'retention' for a re-anchor note")
+    kind: str = Field("request", description="'request', 'feedback' on another record, "
+                      "'shadow' for a shadow pair (about the request `ref`), or 'retention' "
+                      "for a re-anchor note")
     steps: list[dict[str, Any]] | None = Field(
         None, description="the thinking's steps (index, start, end, kind), for flags to name")
     ref: str | None = Field(None, description="the record this one is about (feedback)")
     feedback: dict[str, Any] | None = Field(
         None, description="a person's verdict on the answer or on one step of `ref`")
+    shadow: dict[str, Any] | None = Field(
+        None, description="the shadow pair a 'shadow' record holds (see kernel/pairs.py)")
     prev_hash: str = GENESIS
     hash: str = ""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.kernel.pairs import ShadowPair
 from thinkswitch.kernel.result import Result, Usage
 from thinkswitch.trace.feedback import Feedback, feedback_record
 from thinkswitch.trace.prices import PriceTable
@@ -64,3 +65,14 @@ class Recorder:
         if self.redact_inputs:
             record = redact_feedback(record, self._salt)
         return self.store.append(record)
+
+    def shadow(self, pair: ShadowPair) -> TraceRecord:
+        """Chain a shadow pair, priced apart: its cost is the shadow work's (the other side
+        and any judge call), never added to the request it shadows. A redacting recorder
+        keeps the pair's label and no text."""
+        if self.redact_inputs:
+            pair = pair.redacted_with(self._salt)
+        usage = Usage(prompt_tokens=pair.shadow.prompt_tokens,
+                      thinking_tokens=pair.shadow.thinking_tokens,
+                      answer_tokens=pair.shadow.answer_tokens + pair.judge_tokens)
+        return self.store.append_shadow_pair(pair, self.prices.cost(pair.model, usage))

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thinkswitch.kernel.errors import DataError, ThinkswitchError
+from thinkswitch.kernel.pairs import ShadowPair
+from thinkswitch.trace import pair_index
 from thinkswitch.trace.checkpoint import Checkpoint, Checkpointer, CheckpointSchedule
-from thinkswitch.trace.record import GENESIS, TraceRecord, canonical
+from thinkswitch.trace.record import GENESIS, Cost, TraceRecord, canonical
 
 if TYPE_CHECKING:
     from thinkswitch.trace.signing import SigningKey
@@ -60,6 +62,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         " key_id TEXT NOT NULL, body TEXT NOT NULL)",
         "CREATE INDEX trace_checkpoints_count ON trace_checkpoints (count)",
     )),
+    pair_index.MIGRATION,
 )
 
 
@@ -108,6 +111,18 @@ class TraceStore(ABC):
                 caller: str | None = None) -> list[TraceRecord]:
         """Records of `kind` (e.g. 'feedback'), oldest first: about the record `ref`, from
         `since` on, made by `caller`, when given."""
+
+    @abstractmethod
+    def append_shadow_pair(self, pair: ShadowPair, cost: Cost | None = None) -> TraceRecord:
+        """Chain `pair` as a record of kind 'shadow' (its `cost` is the shadow work's, apart
+        from any caller's) and index it; returns the sealed record."""
+
+    @abstractmethod
+    def shadow_pairs(self, since: float | None = None, model: str | None = None,
+                     policy_version: str | None = None, caller: str | None = None,
+                     before: float | None = None) -> list[ShadowPair]:
+        """Pairs oldest first; `since` <= created_at < `before`, of one model (the engine's
+        model name), one policy version (e.g. 'learned@v2') and one caller when given."""
 
     @abstractmethod
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
@@ -237,10 +252,20 @@ class SqlTraceStore(TraceStore):
 
     # --- the interface -------------------------------------------------------------------
     def append(self, record: TraceRecord) -> TraceRecord:
+        return self._append_sealed(record, None)
+
+    def append_shadow_pair(self, pair: ShadowPair, cost: Cost | None = None) -> TraceRecord:
+        record = TraceRecord(**pair.record_fields(), cost=cost or Cost(),
+                             shadow=pair.model_dump())
+        return self._append_sealed(record, pair)
+
+    def _append_sealed(self, record: TraceRecord, pair: ShadowPair | None) -> TraceRecord:
         with self._lock:
             try:
                 self._begin_write()
                 sealed = self._insert(record, self._last_hash())
+                if pair is not None:
+                    self._execute(pair_index.INSERT, pair_index.row(sealed.id, pair))
                 self._commit()
             except BaseException as error:
                 self._rollback_quietly()
@@ -332,6 +357,12 @@ class SqlTraceStore(TraceStore):
                           params)
         return [self._parse(row[0]) for row in rows]
 
+    def shadow_pairs(self, since: float | None = None, model: str | None = None,
+                     policy_version: str | None = None, caller: str | None = None,
+                     before: float | None = None) -> list[ShadowPair]:
+        statement, params = pair_index.select(since, before, model, policy_version, caller)
+        return pair_index.pairs(self._read(statement, params))
+
     def chain(self) -> Iterator[tuple[int, TraceRecord]]:
         rows = self._read("SELECT seq, body FROM traces ORDER BY seq")
         for seq, body in rows:
@@ -347,6 +378,11 @@ class SqlTraceStore(TraceStore):
                 ("mode", "policy", "caller", "kind", "ref")]
         return self._read(f"SELECT seq, {', '.join(text)}, created_at, {', '.join(tail)}"
                           " FROM traces ORDER BY seq")
+
+    def shadow_index(self) -> list[tuple[Any, ...]]:
+        """(trace_id, request_id, created_at, model, policy, caller) rows of the pair index,
+        for verification."""
+        return self._read(pair_index.ROWS)
 
     def anchors(self) -> list[Anchor]:
         rows = self._read("SELECT seq, prev_hash, deleted, at FROM trace_anchors ORDER BY seq")
@@ -423,6 +459,7 @@ class SqlTraceStore(TraceStore):
             return 0
         last_hash = self._query("SELECT hash FROM traces WHERE seq = ?", (last_deleted,))[0][0]
         self._execute("DELETE FROM traces WHERE seq < ?", (first_kept,))
+        self._execute(pair_index.ORPHANS)
         note = TraceRecord(kind="retention", error=None, decision={}, answer=(
             f"retention: deleted {count} records created before "
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(cutoff))} UTC; the chain is "

@@ -79,7 +79,27 @@ def source_of(store: SqlTraceStore, trusted: Sequence[tuple[str, str]] = ()) -> 
 
 def verify(store: SqlTraceStore, keys: Sequence[PublicKey] = (),
            trusted: Sequence[tuple[str, str]] = (), all_signed: bool = False) -> Verification:
-    return verify_source(source_of(store, trusted), keys, all_signed)
+    outcome = verify_source(source_of(store, trusted), keys, all_signed)
+    return _pair_index_checked(store, outcome) if outcome.ok else outcome
+
+
+def _pair_index_checked(store: SqlTraceStore, outcome: Verification) -> Verification:
+    """`outcome`, unless the shadow pair index (a table beside the chain, see
+    trace/pair_index.py) disagrees with the pair records the chain holds."""
+    chained: dict[str, tuple[Any, ...]] = {}
+    for record in store.related("shadow"):
+        pair = record.shadow or {}
+        chained[record.id] = (record.id, pair.get("request_id"), pair.get("created_at"),
+                              pair.get("model"), pair.get("policy"), pair.get("caller"))
+    index = {str(row[0]): (str(row[0]), row[1], float(row[2]), *row[3:])
+             for row in store.shadow_index()}
+    if index == chained:
+        return outcome
+    wrong = min(key for key in index.keys() | chained.keys()
+                if index.get(key) != chained.get(key))
+    return Verification(False, outcome.checked, f"the shadow pair index disagrees with the "
+                        f"chain at pair {wrong}: an index row was changed, added or removed",
+                        None, wrong)
 
 
 def verify_source(source: ChainSource, keys: Sequence[PublicKey] = (),

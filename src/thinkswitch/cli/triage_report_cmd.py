@@ -1,0 +1,56 @@
+"""`thinkswitch triage report`: what auto costs, from the trace store (see triage.report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thinkswitch.cli.logs_cmd import Db
+from thinkswitch.cli.options import parse_since
+from thinkswitch.factory import load_settings, open_trace_store
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.settings import default_trace_db
+from thinkswitch.trace.backends import is_postgres
+
+
+def report(
+    since: Annotated[str | None, typer.Option(
+        help="only requests from this UTC time on (2026-11-28 or 2026-11-28T09:30)")] = None,
+    model: Annotated[str | None, typer.Option(help="only requests to this model")] = None,
+    policy_version: Annotated[str | None, typer.Option(
+        help="only decisions of this policy version, e.g. learned@v2")] = None,
+    caller: Annotated[str | None, typer.Option(help="only this caller (key id)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="write report.json, the curve PNG and report.html in this folder")] = None,
+    db: Db = None,
+) -> None:
+    """Think-rate, tokens and seconds saved, and auto's estimated accuracy against always- and
+    never-think (from shadow pairs, with 95% intervals)."""
+    from thinkswitch.shadow.report import Window, build_report
+    from thinkswitch.shadow.report_render import text_lines, write
+
+    window = Window(parse_since(since), model, policy_version, caller)
+    settings = load_settings(trace_db=db)
+    where = settings.trace_db or str(default_trace_db())
+    if not is_postgres(where) and not Path(where).expanduser().is_file():
+        raise UsageError(f"no trace store at {where}; serve with recording on first, or give "
+                         "--db")
+    store = open_trace_store(settings)
+    try:
+        if not store.records(limit=1):
+            raise UsageError(f"the trace store {where} is empty: nothing to report")
+        requests = [record for record in store.records(
+            since=window.since, policy=policy_version, caller=caller, kind="request")
+            if window.admits(record)]
+        pairs = store.shadow_pairs(since=window.since, model=model,
+                                   policy_version=policy_version, caller=caller)
+    finally:
+        store.close()
+    built = build_report(requests, pairs)
+    for line in text_lines(built):
+        typer.echo(line)
+    if out is not None:
+        for path in write(built, out, "What auto costs"):
+            typer.echo(f"wrote {path}")

@@ -1,0 +1,26 @@
+"""The shadow runner a server puts behind its switch, from the switch's settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.shadow.limits import Capacity
+from thinkswitch.shadow.runner import ShadowOptions, ShadowRunner
+
+if TYPE_CHECKING:
+    from thinkswitch.switch.pipeline import Switch
+
+
+def shadow_runner(switch: Switch, capacity: Capacity) -> ShadowRunner:
+    """A runner registered as the switch's after-answer step (idle at shadow rate 0). Pairs are
+    kept in the trace store, so a positive rate without one is refused."""
+    settings = switch.settings
+    if settings.shadow_rate > 0 and switch.recorder is None:
+        raise UsageError("shadow evaluation records its pairs in the trace store: a shadow "
+                         "rate above 0 needs recording on (record = true)")
+    runner = ShadowRunner(switch, capacity, ShadowOptions(
+        rate=settings.shadow_rate, tokens_per_minute=settings.shadow_tokens_per_minute,
+        seed=settings.shadow_seed, judge=settings.shadow_judge))
+    switch.after_answer = (*switch.after_answer, runner)
+    return runner
