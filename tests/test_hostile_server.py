@@ -105,6 +105,15 @@ def test_a_surrogate_encoded_as_raw_bytes_is_a_400_too(root: str) -> None:
     assert openai_error(response)["param"] == "messages.0.content"
 
 
+@pytest.mark.parametrize("body", [
+    b"[" * 500_000, b"[" * 500_000 + "\u00e9".encode(), b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+])
+def test_json_nested_past_the_parser_is_a_400(root: str, body: bytes) -> None:
+    response = httpx.post(f"{root}{CHAT}", content=body,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+
+
 def test_a_surrogate_pair_is_text_and_is_answered(root: str) -> None:
     body = '{"model": "m", "messages": [{"role": "user", "content": "smile \\ud83d\\ude00"}]}'
     response = post_raw(root, body)

@@ -97,6 +97,6 @@ def _check(body: bytes) -> str | None:
         return None  # no escapes and no raw bytes that could decode to a surrogate
     try:
         document = json.loads(body)
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser: the route's
+        return None                       # own parse refuses it with a 400
     return first_invalid_text(document)
