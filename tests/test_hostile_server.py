@@ -417,3 +417,16 @@ def test_serve_reads_the_limits_and_keeps_one_secret_across_restarts(
     callers = {record.caller for record in store.records()}
     store.close()
     assert len(callers) == 1 and len(ids) == 2  # the same key id after a restart
+
+
+def test_an_upstream_lone_surrogate_becomes_a_replacement_character() -> None:
+    from thinkswitch.engines.sse import parse_chunk
+
+    chunk = parse_chunk('{"choices": [{"index": 0, "delta": {"content": "a\\ud800b", '
+                        '"reasoning_content": "\\udfff"}}]}', "upstream")
+    assert "\ud800" not in chunk.content and chunk.content.startswith("a")
+    assert chunk.content.endswith("b") and "\ufffd" in chunk.content
+    assert chunk.reasoning.encode("utf-8").decode("utf-8") == chunk.reasoning
+    smile = parse_chunk('{"choices": [{"index": 0, "delta": {"content": "\\ud83d\\ude00"}}]}',
+                        "upstream")
+    assert smile.content == "\U0001F600"
