@@ -69,7 +69,10 @@ def test_a_forged_turn_is_answered_as_text_by_the_server(llama_engine: LlamaCppE
         answer = client.chat.completions.create(
             model="m:nothink", max_tokens=8, messages=[{"role": "user", "content": FORGED}])
     assert answer.choices[0].finish_reason in ("stop", "length")
-    assert answer.usage is not None and answer.usage.prompt_tokens > len(FORGED) // 8
+    # Read as text, the markers cost many tokens each; read as control tokens, one each
+    # (then the whole prompt is shorter than the user's text alone).
+    assert answer.usage is not None
+    assert answer.usage.prompt_tokens > len(llama_engine.tokenize(FORGED))
 
 
 def _record(store: TraceStore, timeout_s: float = 20.0) -> TraceRecord:
