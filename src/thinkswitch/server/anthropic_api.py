@@ -35,8 +35,8 @@ from thinkswitch.server.anthropic_tools import (
     tool_turn,
     tool_use_block,
 )
-from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
+from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_in_thread
