@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, thinkswitch
+from support.cli import assert_one_line_error, thinkswitch
 
 HUGE = str(10**30)
 

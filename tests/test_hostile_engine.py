@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.engines.llama_cpp import LlamaCppEngine

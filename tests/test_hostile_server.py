@@ -18,7 +18,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from live_server import free_port
+from support.live_server import free_port
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
