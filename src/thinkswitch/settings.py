@@ -13,6 +13,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BudgetStyle = Literal["cut", "thinking_token_budget"]
+#: Who may read the server's /metrics and /openapi.json (see thinkswitch.server.exposure).
+Exposure = Literal["open", "key", "closed"]
+#: Token counts beyond any model's context: a larger setting is a typo, refused when read.
+MAX_TOKENS = 1 << 24
+#: A day: longer timeouts are typos, and 1e308 s overflows the clocks that would wait for them.
+MAX_WAIT_S = 86_400.0
 
 
 def default_data_dir() -> Path:
@@ -62,10 +68,11 @@ class Settings(BaseSettings):
         False, description="ask the engine whether a pair's answers agree where the local "
         "judges cannot tell (long free text); its tokens are shadow tokens")
 
-    default_budget: int = Field(1024, ge=1, description="thinking cap when none is given")
-    answer_max_tokens: int = Field(512, ge=1, description="cap on answer tokens")
+    default_budget: int = Field(1024, ge=1, le=MAX_TOKENS,
+                                description="thinking cap when none is given")
+    answer_max_tokens: int = Field(512, ge=1, le=MAX_TOKENS, description="cap on answer tokens")
     temperature: float = Field(0.6, ge=0.0, le=2.0)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(1 << 63), le=(1 << 63) - 1)
 
     trace_db: str | None = Field(
         None, description="trace store: a SQLite path or postgresql:// URL (default: "
@@ -73,7 +80,8 @@ class Settings(BaseSettings):
     )
     record: bool = Field(True, description="record every request in the trace store")
     redact: bool = Field(False, description="store inputs and traces as salted hashes")
-    retention_days: float | None = Field(None, gt=0, description="delete older records")
+    retention_days: float | None = Field(None, gt=0, le=365_000,
+                                         description="delete older records")
     prices_file: Path | None = Field(None, description="JSON price table per model")
     trace_signing_key_file: Path | None = Field(
         None, description="Ed25519 private key (PEM, `thinkswitch logs keygen`) that signs the "
@@ -84,24 +92,30 @@ class Settings(BaseSettings):
         60.0, gt=0, le=86_400, description="sign a checkpoint after this many seconds while "
         "records wait unsigned")
 
-    n_ctx: int = Field(4096, ge=256, description="llama_cpp context window")
-    n_threads: int | None = Field(None, ge=1)
+    n_ctx: int = Field(4096, ge=256, le=MAX_TOKENS, description="llama_cpp context window")
+    n_threads: int | None = Field(None, ge=1, le=1024)
 
     base_url: str = Field(
         "http://127.0.0.1:8000/v1",
         description="OpenAI-compatible server; replicas of one model as a comma-separated list",
     )
     api_key: str | None = Field(None, description="bearer token for the server")
-    connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(120.0, gt=0, description="longest wait between two chunks")
-    first_token_timeout_s: float = Field(60.0, gt=0, description="wait for the first chunk")
-    total_timeout_s: float = Field(600.0, gt=0, description="cap on one upstream call")
+    connect_timeout_s: float = Field(5.0, gt=0, le=MAX_WAIT_S)
+    read_timeout_s: float = Field(120.0, gt=0, le=MAX_WAIT_S,
+                                  description="longest wait between two chunks")
+    first_token_timeout_s: float = Field(60.0, gt=0, le=MAX_WAIT_S,
+                                         description="wait for the first chunk")
+    total_timeout_s: float = Field(600.0, gt=0, le=MAX_WAIT_S,
+                                   description="cap on one upstream call")
     breaker_failures: int = Field(
-        3, ge=1, description="consecutive failures that take a replica out (circuit open)")
+        3, ge=1, le=1_000_000,
+        description="consecutive failures that take a replica out (circuit open)")
     breaker_cooldown_s: float = Field(
-        10.0, gt=0, description="how long an open circuit waits before a trial request")
+        10.0, gt=0, le=MAX_WAIT_S,
+        description="how long an open circuit waits before a trial request")
     health_interval_s: float = Field(
-        5.0, gt=0, description="seconds between health checks of replicas that are out")
+        5.0, gt=0, le=MAX_WAIT_S,
+        description="seconds between health checks of replicas that are out")
     budget_style: BudgetStyle = Field(
         "cut",
         description="'cut': stop the stream at the cap and ask for the answer in a second call; "

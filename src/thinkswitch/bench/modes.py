@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.settings import MAX_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +25,10 @@ def parse_modes(text: str) -> tuple[ModeSpec, ...]:
             raise UsageError(f"unknown mode {raw!r}; valid: off, on, on:BUDGET, auto, auto:BUDGET")
         budget: int | None = None
         if budget_text:
-            if name == "off" or not budget_text.isdigit() or int(budget_text) < 1:
-                raise UsageError(f"bad budget in mode {raw!r}; expected a positive integer")
+            if (name == "off" or not budget_text.isdigit()
+                    or not 1 <= int(budget_text) <= MAX_TOKENS):
+                raise UsageError(f"bad budget in mode {raw!r}; expected an integer from 1 to "
+                                 f"{MAX_TOKENS}")
             budget = int(budget_text)
         modes.append(ModeSpec(raw, name, budget))  # type: ignore[arg-type]
     if not modes:

@@ -35,6 +35,7 @@ from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
+from thinkswitch.settings import MAX_TOKENS
 from thinkswitch.thinking.dialects import DIALECTS
 
 app = typer.Typer(
@@ -62,9 +63,12 @@ class Think(StrEnum):
 def ask(
     question: Annotated[str, typer.Argument(help="the question to answer")],
     think: Annotated[Think, typer.Option(help="off, on (under --budget) or auto")] = Think.auto,
-    budget: Annotated[int | None, typer.Option(help="cap on thinking tokens")] = None,
-    min_thinking: Annotated[int, typer.Option(help="replace an earlier end with 'Wait,'")] = 0,
-    answer_max_tokens: Annotated[int | None, typer.Option(help="cap on answer tokens")] = None,
+    budget: Annotated[int | None, typer.Option(
+        min=1, max=MAX_TOKENS, help="cap on thinking tokens")] = None,
+    min_thinking: Annotated[int, typer.Option(
+        min=0, max=MAX_TOKENS, help="replace an earlier end with 'Wait,'")] = 0,
+    answer_max_tokens: Annotated[int | None, typer.Option(
+        min=1, max=MAX_TOKENS, help="cap on answer tokens")] = None,
     engine: EngineOption = None,
     model: ModelOption = None,
     dialect: DialectOption = None,
@@ -163,6 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as error:  # a file or folder we were told to write or read
         _fail(f"error: {error}")
         sys.exit(1)
+    except OverflowError as error:  # a number from the input too large for where it goes
+        _fail(f"usage error: a number is out of range ({error})")
+        sys.exit(2)
+    except RecursionError:  # input nested deeper than a parser can follow
+        _fail("usage error: the input is nested too deeply")
+        sys.exit(2)
     except KeyboardInterrupt:
         _fail("interrupted")
         sys.exit(130)

@@ -41,7 +41,8 @@ def bench(
     ] = None,
     triage_model: Annotated[Path | None, typer.Option(help="model file for learned")] = None,
     knob: Annotated[float | None, typer.Option(help="the policy's threshold in [0, 1]")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="items per suite")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, max=1_000_000_000,
+                                              help="items per suite")] = None,
     seed: Annotated[int, typer.Option(help="seed for sampling items and bootstraps")] = 0,
     engine: EngineOption = None,
     model: ModelOption = None,
@@ -53,7 +54,8 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="write report.{json,md,html} and plots")] = None,
     db: Annotated[Path | None, typer.Option(help="results database (resumable)")] = None,
     fresh: Annotated[bool, typer.Option(help="recompute items already stored")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, help="parallel requests (HTTP)")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024,
+                                             help="parallel requests (HTTP)")] = 1,
     save_outcomes_to: Annotated[
         Path | None, typer.Option("--save-outcomes", help="write a paired outcome table")
     ] = None,

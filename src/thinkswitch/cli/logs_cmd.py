@@ -56,7 +56,7 @@ def list_cmd(
     since: Annotated[str | None, typer.Option(help="only records from this UTC time on")] = None,
     mode: Annotated[str | None, typer.Option(help="off or on")] = None,
     policy: Annotated[str | None, typer.Option(help="user, rules, learned@v2, ...")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1_000_000_000)] = 20,
     db: Db = None,
 ) -> None:
     """The newest records, one line each."""

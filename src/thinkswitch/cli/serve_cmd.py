@@ -44,12 +44,14 @@ def serve(
     data_dir: DataDirOption = None,
     api_key: Annotated[list[str] | None, typer.Option(
         help="require this API key (repeatable; else the config file's keys, else "
-        "THINKSWITCH_API_KEYS, comma-separated)")
+        "THINKSWITCH_API_KEYS, comma-separated). A key on the command line is visible to "
+        "every local user (ps, /proc): prefer the config file's keys_file or the variable")
     ] = None,
     capacity: Annotated[int | None, typer.Option(
-        min=1, help="requests inside at once; beyond: 429 [default: 16]")] = None,
+        min=1, max=100_000, help="requests inside at once; beyond: 429 [default: 16]")] = None,
     max_body_bytes: Annotated[int | None, typer.Option(
-        min=1024, help="largest request body accepted; beyond: 413 [default: 1048576]")] = None,
+        min=1024, max=1 << 30,
+        help="largest request body accepted; beyond: 413 [default: 1048576]")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="allow browser calls from this origin (repeatable; '*' for any). Default: none")
     ] = None,
@@ -57,29 +59,38 @@ def serve(
         help="share of auto requests whose other side is run after the answer when capacity "
         "is free, to measure what auto costs (see `thinkswitch triage report`) [default: 0]")
     ] = None,
+    meta_endpoints: Annotated[str | None, typer.Option(
+        help="who may read /metrics and /openapi.json: open, key or closed "
+        "[default: closed with API keys, else open]")] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
 
     from thinkswitch.kernel.errors import UsageError
+    from thinkswitch.server.exposure import EXPOSURES
+    from thinkswitch.server.protocol import server_config
 
     if think not in (None, "off", "on", "auto"):
         raise UsageError(f"unknown mode {think!r}; valid: auto, off, on")
     if shadow_rate is not None and not 0.0 <= shadow_rate <= 1.0:
         raise UsageError(f"--shadow-rate must be between 0 and 1, not {shadow_rate:g}")
+    if meta_endpoints not in (None, *EXPOSURES):
+        raise UsageError(f"unknown --meta-endpoints {meta_endpoints!r}; valid: "
+                         f"{', '.join(EXPOSURES)}")
     settings_flags = {"engine": engine, "model": model, "dialect": dialect,
                       "base_url": base_url, "policy": policy, "trace_db": db,
                       "data_dir": data_dir, "shadow_rate": shadow_rate}
     server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
                     "api_keys": tuple(api_key) if api_key else None,
-                    "max_body_bytes": max_body_bytes,
+                    "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
                     "cors_origins": tuple(cors_origin) if cors_origin else None}
     app, options = build_server(config, settings_flags, server_flags)
     typer.echo(f"thinkswitch serving {app.state.engine_label} at "
                f"http://{options.host}:{options.port}/v1 (default mode {options.default_mode}"
                f"{', API keys required' if options.api_keys else ''})")
     typer.echo(f"chat page: http://{options.host}:{options.port}/")
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+    uvicorn.Server(server_config(app, options.host, options.port, options.header_timeout_s,
+                                 options.max_header_bytes, log_level="warning")).run()
 
 
 def build_server(config: Path | None, settings_flags: dict[str, Any],
@@ -88,6 +99,8 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
     """The app and its server options. Flags (non-None values) win over the config file,
     which wins over `THINKSWITCH_*` variables, which win over defaults."""
     from thinkswitch.server.app import create_app
+    from thinkswitch.server.secret import load_or_create_secret
+    from thinkswitch.settings import default_state_dir
 
     env = os.environ if environ is None else environ
     loaded = load_config(config, env) if config is not None else None
@@ -101,9 +114,12 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
         key: value for key, value in settings_flags.items() if value is not None}})
     # inline [prices.models] of the file, else the prices file of the settings
     switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
-    app = create_app(switch, options.default_mode, signing_key=options.signing_key,
+    signing_key = options.signing_key or load_or_create_secret(
+        default_state_dir() / "server-secret")
+    app = create_app(switch, options.default_mode, signing_key=signing_key,
                      api_keys=options.api_keys, capacity=options.capacity,
                      max_body_bytes=options.max_body_bytes, cors_origins=options.cors_origins,
-                     effort_budgets=options.effort_budgets, owns_switch=True)
+                     effort_budgets=options.effort_budgets, owns_switch=True,
+                     body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints)
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
     return app, options

@@ -24,6 +24,7 @@ from thinkswitch.config.schema import SECRET_LOCATIONS, ConfigContext, ConfigFil
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import EFFORT_BUDGETS
+from thinkswitch.settings import Exposure
 from thinkswitch.trace.prices import PriceTable
 
 
@@ -52,6 +53,10 @@ class ServerOptions:
     max_body_bytes: int = 1 << 20
     cors_origins: tuple[str, ...] = ()
     effort_budgets: Mapping[str, int] = field(default_factory=lambda: dict(EFFORT_BUDGETS))
+    body_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 64 * 1024
+    meta_endpoints: Exposure | None = None  # None: closed with API keys, open without
 
 
 @dataclass(frozen=True)
@@ -63,14 +68,52 @@ class LoadedConfig:
     prices: PriceTable | None  # inline prices; a price file goes through Settings.prices_file
 
 
+#: A configuration file is a few kilobytes; anything far larger (or endless, like /dev/zero)
+#: is not one.
+MAX_CONFIG_BYTES = 1 << 20
+#: Deeper than any real configuration; deeper input exhausts the parsers' recursion.
+MAX_CONFIG_DEPTH = 32
+
+
 def read_document(path: Path) -> dict[str, Any]:
-    """The file as a mapping. A missing or unparsable file is one-line `UsageError`."""
+    """The file as a mapping. A missing, unreadable, endless, unparsable or absurdly nested
+    file is a one-line `UsageError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise UsageError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read config file {path}: {error}") from None
+    try:
+        document = _parse(path, text)
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to be a configuration") from None
+    if _depth(document) > MAX_CONFIG_DEPTH:
+        raise UsageError(f"{path}: nested deeper than {MAX_CONFIG_DEPTH} levels")
+    return document
+
+
+def _depth(value: object) -> int:
+    """How deeply tables and lists nest, counted without recursion; each container once
+    (YAML aliases may share one, or make it contain itself)."""
+    deepest, stack, seen = 0, [(value, 1)], set()
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if id(item) in seen or level > MAX_CONFIG_DEPTH:
+            continue
+        seen.add(id(item))
+        children = (item.values() if isinstance(item, dict)
+                    else item if isinstance(item, list) else ())
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             document = yaml.safe_load(text)
@@ -218,6 +261,10 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         max_body_bytes=server.max_body_bytes or defaults.max_body_bytes,
         cors_origins=tuple(server.cors_origins),
         effort_budgets=config.budgets.effort_budgets(),
+        body_timeout_s=server.body_timeout_s or defaults.body_timeout_s,
+        header_timeout_s=server.header_timeout_s or defaults.header_timeout_s,
+        max_header_bytes=server.max_header_bytes or defaults.max_header_bytes,
+        meta_endpoints=server.meta_endpoints,
     )
 
 

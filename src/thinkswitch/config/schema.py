@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from thinkswitch.engines.registry import engine_factories
 from thinkswitch.kernel.request import EFFORT_BUDGETS
-from thinkswitch.settings import BudgetStyle
+from thinkswitch.settings import BudgetStyle, Exposure
 from thinkswitch.thinking.dialects import DIALECTS
 from thinkswitch.trace.prices import Price
 from thinkswitch.triage.registry import POLICIES
@@ -133,7 +133,7 @@ class ServerSection(Section):
     default_mode: ModeName | None = Field(
         None, description="mode when a request says nothing: off, on or auto (default auto)")
     capacity: int | None = Field(
-        None, ge=1, description="requests inside at once; beyond it 429 (default 16)")
+        None, ge=1, le=100_000, description="requests inside at once; beyond it 429 (default 16)")
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="API keys callers must present (secret: prefer "
         "api_keys_env or keys_file)")
@@ -147,9 +147,21 @@ class ServerSection(Section):
     signing_key_env: EnvName | None = Field(
         None, description="environment variable holding the signing key")
     max_body_bytes: int | None = Field(
-        None, ge=1024, description="largest request body accepted; larger: 413")
+        None, ge=1024, le=1 << 30, description="largest request body accepted; larger: 413")
     cors_origins: list[Annotated[str, AfterValidator(_origin)]] = Field(
         default_factory=list, description="browser origins allowed to call the API ('*': any)")
+    body_timeout_s: float | None = Field(
+        None, gt=0, le=3600, description="seconds a request body may take to arrive; "
+        "later: 408 (default 30)")
+    header_timeout_s: float | None = Field(
+        None, gt=0, le=3600, description="seconds request headers may take to arrive; "
+        "later: 408 and the connection closed (default 10)")
+    max_header_bytes: int | None = Field(
+        None, ge=1024, le=1 << 24, description="largest request headers accepted; "
+        "larger: 431 (default 65536)")
+    meta_endpoints: Exposure | None = Field(
+        None, description="who may read /metrics and /openapi.json: open, key (any API key) "
+        "or closed (default: closed when API keys are set, else open)")
 
 
 class TimeoutsSection(Section):

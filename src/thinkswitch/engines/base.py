@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
 
-from thinkswitch.kernel.events import EngineEvent
+from thinkswitch.kernel.events import EngineEvent, UsageReport
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.thinking.dialects import Dialect
 
@@ -45,6 +45,13 @@ class Engine(ABC):
 
     def validate(self, request: GenerationRequest, dialect: Dialect) -> None:  # noqa: B027
         """Raise a `UsageError` for a request this engine cannot serve, before any output."""
+
+    def usage_so_far(self, request: GenerationRequest, dialect: Dialect, thinking: str,
+                     answer: str) -> UsageReport | None:
+        """The tokens of a generation stopped before its end (its caller went away), counted
+        with this engine's tokenizer; None when it has none (the switch then counts the
+        deltas it streamed)."""
+        return None
 
     def supports(self, dialect: Dialect) -> bool:
         """Whether this engine can drive `dialect`."""

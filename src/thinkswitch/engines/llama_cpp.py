@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from thinkswitch.engines.base import Engine
-from thinkswitch.engines.chat_template import ChatTemplate
+from thinkswitch.engines.chat_template import ChatTemplate, PromptPart
 from thinkswitch.engines.model_files import resolve_model_path
-from thinkswitch.kernel.errors import BudgetError, ModelNotFoundError
+from thinkswitch.kernel.errors import BudgetError, ModelNotFoundError, UsageError
 from thinkswitch.kernel.events import (
     AnswerDelta,
     EngineEvent,
@@ -192,12 +192,45 @@ class LlamaCppEngine(Engine):
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def prompt_tokens(self, prompt: PromptPlan) -> list[int]:
-        text = self._model.template.render(prompt.messages, prompt.prefill, prompt.template_kwargs)
-        tokens = list(self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        """The prompt's tokens. Only the template's own text may become control tokens
+        (`<|im_start|>`...): message text is tokenized as plain text, so a user cannot
+        forge a turn by typing the markers."""
+        template = self._model.template
+        parts = template.render_parts(prompt.messages, prompt.prefill, prompt.template_kwargs)
+        if parts is None:  # a template that rewrites message text: refuse what could forge
+            self._refuse_control_text(prompt)
+            text = template.render(prompt.messages, prompt.prefill, prompt.template_kwargs)
+            parts = [PromptPart(text, True)]
+        tokens = list(self.llama.tokenize(parts[0].text.encode("utf-8"), add_bos=True,
+                                          special=parts[0].from_template))
+        for part in parts[1:]:
+            if not part.text:
+                continue
+            if part.from_template:
+                tokens += self.llama.tokenize(part.text.encode("utf-8"), add_bos=False,
+                                              special=True)
+            else:
+                tokens += self.tokenize(part.text, special=False)
         bos = self.llama.token_bos()
         if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
             tokens = tokens[1:]
         return tokens
+
+    def _refuse_control_text(self, prompt: PromptPlan) -> None:
+        for message in prompt.messages:
+            plain = self.tokenize(message.content, special=False)
+            if self.tokenize(message.content, special=True) != plain:
+                raise UsageError(
+                    f"a {message.role} message contains this model's control-token text, and "
+                    "its chat template rewrites message text, so it cannot be kept as plain "
+                    "text; remove the markers")
+
+    def usage_so_far(self, request: GenerationRequest, dialect: Dialect, thinking: str,
+                     answer: str) -> UsageReport:
+        prompt = dialect.prepare(request.messages, request.plan)
+        return UsageReport(len(self.prompt_tokens(prompt)),
+                           len(self.tokenize(thinking)) if thinking else 0,
+                           len(self.tokenize(answer)) if answer else 0)
 
     def validate(self, request: GenerationRequest, dialect: Dialect) -> None:
         prompt = dialect.prepare(request.messages, request.plan)

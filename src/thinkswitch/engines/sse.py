@@ -70,7 +70,11 @@ def _int(value: object) -> int | None:
 
 
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    """A text field of an upstream chunk; lone surrogates (JSON may spell `\\ud800`) become
+    U+FFFD here, or they would fail later when the answer is encoded for the client."""
+    if not isinstance(value, str):
+        return ""
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _usage(raw: object) -> StreamUsage | None:

@@ -69,7 +69,16 @@ def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise DataError(f"{path}: missing columns {', '.join(missing)}")
-            return list(reader)
+            rows = []
+            for row in reader:
+                # DictReader fills a short row with None, and files a long row's rest
+                # under the key None: either would surface later as a TypeError.
+                if None in row or None in row.values():
+                    raise DataError(f"{path}:{reader.line_num}: expected "
+                                    f"{len(reader.fieldnames or [])} fields, got "
+                                    f"{'more' if None in row else 'fewer'}")
+                rows.append(row)
+            return rows
     except (UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: not a readable CSV file: {error}") from None
 

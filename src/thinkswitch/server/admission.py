@@ -46,30 +46,52 @@ class Admission:
         return self._entered
 
 
-class ApiKeys:
-    """Bearer or x-api-key tokens, compared in constant time; a caller is named by a key id
-    (a hash prefix), never by the key."""
+#: What the caller-id secret is derived for, so it never equals the signing key itself.
+CALLER_ID_CONTEXT = b"thinkswitch caller id v2"
 
-    def __init__(self, keys: Sequence[str]) -> None:
+
+def caller_id_secret(signing_key: bytes) -> bytes:
+    """The secret caller ids are keyed with, derived from the server's signing key (share
+    that key across replicas and they name callers alike)."""
+    return hmac.new(signing_key, CALLER_ID_CONTEXT, hashlib.sha256).digest()
+
+
+def legacy_caller_id(key: bytes) -> str:
+    """How records written before keyed ids name a key: an unsalted hash prefix, which anyone
+    with a copy of the database can test guesses against offline."""
+    return "key-" + hashlib.sha256(key).hexdigest()[:12]
+
+
+class ApiKeys:
+    """Bearer or x-api-key tokens, compared in constant time. A caller is named by a key id,
+    never by the key: HMAC-SHA256 of the key under a server secret, so a copy of the trace
+    database does not let anyone test key guesses offline."""
+
+    def __init__(self, keys: Sequence[str], secret: bytes) -> None:
         self._keys = [key.encode() for key in keys if key]
+        self._secret = secret
 
     @property
     def required(self) -> bool:
         return bool(self._keys)
 
-    def caller(self, presented: str | None) -> str | None:
-        """The key id for a valid key, '' when no keys are configured, None when refused."""
+    def caller_id(self, key: bytes) -> str:
+        return "key-" + hmac.new(self._secret, key, hashlib.sha256).hexdigest()[:20]
+
+    def identify(self, presented: str | None) -> tuple[str, tuple[str, ...]] | None:
+        """(key id, earlier ids of the same key) for a valid key; ('', ()) when no keys are
+        configured; None when refused."""
         if not self._keys:
-            return ""
+            return "", ()
         if not presented:
             return None
-        candidate = presented.encode()
+        candidate = presented.encode("utf-8", "replace")
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(candidate, key)
         if not matched:
             return None
-        return "key-" + hashlib.sha256(candidate).hexdigest()[:12]
+        return self.caller_id(candidate), (legacy_caller_id(candidate),)
 
 
 @dataclass

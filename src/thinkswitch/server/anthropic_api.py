@@ -35,6 +35,7 @@ from thinkswitch.server.anthropic_tools import (
     tool_turn,
     tool_use_block,
 )
+from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
 from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
@@ -54,12 +55,12 @@ class MessagesRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = ""
-    max_tokens: int = Field(ge=1)
+    max_tokens: TokenCount
     messages: list[AnthropicMessage] = Field(min_length=1)
     system: str | list[dict[str, Any]] | None = None
     thinking: ThinkingControl | None = None
     stream: bool = False
-    temperature: float | None = Field(None, ge=0.0, le=1.0)
+    temperature: AnthropicTemperature | None = None
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
     stop_sequences: list[str] | None = Field(None, max_length=16)
@@ -107,6 +108,26 @@ def signature(key: bytes, thinking: str) -> str:
     return hmac.new(key, thinking.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def signed(key: bytes, block: dict[str, Any]) -> bool:
+    """Whether a passed-back thinking block carries the signature of its thinking. Compared
+    as bytes: `compare_digest` refuses non-ASCII strings with a TypeError (a 500)."""
+    given = block.get("signature")
+    thinking = block.get("thinking")
+    if not isinstance(given, str) or not isinstance(thinking, str):
+        return False
+    expected = signature(key, thinking).encode("ascii")
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected)
+
+
+def _text_of(block: dict[str, Any], where: str) -> str:
+    """A text block's text; a missing or non-string one is refused, not read as "None"."""
+    text = block.get("text")
+    if block.get("type", "text") != "text" or not isinstance(text, str):
+        raise UsageError(f"every {where} text block needs a string `text` "
+                         f"(got type {block.get('type')!r} with text {type(text).__name__})")
+    return text
+
+
 def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
     """Turns for the switch. Earlier thinking blocks are checked, then left out: reasoning
     from past turns is not sent back to the model. An assistant's `tool_use` blocks become
@@ -114,7 +135,7 @@ def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
     out: list[ChatMessage] = []
     if body.system:
         system = body.system if isinstance(body.system, str) else "".join(
-            str(part.get("text", "")) for part in body.system)
+            _text_of(part, "system") for part in body.system)
         out.append(ChatMessage(role="system", content=system))
     for message in body.messages:
         if isinstance(message.content, str):
@@ -126,12 +147,10 @@ def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
         for block in message.content:
             kind = block.get("type")
             if kind == "thinking":
-                given = str(block.get("signature", ""))
-                expected = signature(key, str(block.get("thinking", "")))
-                if not hmac.compare_digest(given, expected):
+                if not signed(key, block):
                     raise UsageError("a thinking block's signature does not match its thinking")
             elif kind == "text":
-                texts.append(str(block.get("text", "")))
+                texts.append(_text_of(block, "messages"))
             elif kind == "tool_use" and message.role == "assistant":
                 calls.append(tool_call(block))
             elif kind == "tool_result" and message.role == "user":

@@ -24,15 +24,18 @@ from thinkswitch.kernel.errors import (
     UsageError,
 )
 from thinkswitch.kernel.request import EFFORT_BUDGETS
-from thinkswitch.server.admission import Admission, ApiKeys, Metrics
+from thinkswitch.server.admission import Admission, ApiKeys, Metrics, caller_id_secret
 from thinkswitch.server.anthropic_api import add_anthropic
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.calls import SwitchCalls
-from thinkswitch.server.errors import dialect_error
+from thinkswitch.server.errors import dialect_error, public_message
+from thinkswitch.server.exposure import MetaGate, default_exposure
 from thinkswitch.server.feedback_api import add_feedback_api
-from thinkswitch.server.gate import Gate
+from thinkswitch.server.gate import AdmissionGate, KeyGate
 from thinkswitch.server.openai_api import add_openai
 from thinkswitch.server.page import add_page
+from thinkswitch.server.text_check import TextCheck
+from thinkswitch.settings import Exposure
 from thinkswitch.shadow.wiring import shadow_runner
 from thinkswitch.switch.pipeline import Switch
 
@@ -57,13 +60,16 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                capacity: int = 16, max_body_bytes: int = 1 << 20,
                cors_origins: Sequence[str] = (),
                effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,
-               owns_switch: bool = False) -> FastAPI:
-    """The app. `signing_key` signs thinking blocks (random per process by default);
-    `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
-    requests are inside at once (one generating per engine, the rest queued), beyond that 429.
-    Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
-    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets. An app
-    that `owns_switch` closes it (engine and trace store) when it shuts down.
+               owns_switch: bool = False, body_timeout_s: float = 30.0,
+               meta: Exposure | None = None) -> FastAPI:
+    """The app. `signing_key` signs thinking blocks (random per process by default) and keys
+    the caller ids; `api_keys` (none: open) are required as a bearer token or x-api-key; at
+    most `capacity` requests are inside at once (one generating per engine, the rest queued),
+    beyond that 429. Bodies over `max_body_bytes` get 413, bodies not in within
+    `body_timeout_s` 408. CORS is off unless `cors_origins` names origins (`*` for any).
+    `effort_budgets` maps `reasoning_effort` low/medium/high to budgets. An app that
+    `owns_switch` closes it (engine and trace store) when it shuts down. `meta` says who may
+    read /metrics and /openapi.json (default: closed with keys, open without; see exposure).
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,9 +85,10 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             if owns_switch:
                 switch.close()
 
-    app = FastAPI(title="thinkswitch", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="thinkswitch", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # their UIs load script from a CDN
     key = signing_key or secrets.token_bytes(32)
-    keys = ApiKeys(api_keys)
+    keys = ApiKeys(api_keys, caller_id_secret(key))
     admission = Admission(capacity)
     metrics = Metrics()
     shadow = shadow_runner(switch, admission)
@@ -95,9 +102,16 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         response.headers.update(headers or {})
         return response
 
-    # Outermost first: CORS (preflights need no key), the gate (keys, admission), the size cap.
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=refuse)
-    app.add_middleware(Gate, keys=keys, admission=admission, refuse=refuse)
+    # Outermost first: CORS (preflights need no key), who may read the meta paths, the key,
+    # the body (size cap and timeout, then its text), and only then admission: a slot is
+    # never held while a body trickles in.
+    app.add_middleware(AdmissionGate, admission=admission, refuse=refuse)
+    app.add_middleware(TextCheck, refuse=refuse)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refuse=refuse,
+                       timeout_s=body_timeout_s)
+    app.add_middleware(KeyGate, keys=keys, refuse=refuse)
+    app.add_middleware(MetaGate, keys=keys, exposure=meta or default_exposure(keys),
+                       refuse=refuse)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"],
@@ -135,7 +149,7 @@ def _add_error_handlers(app: FastAPI, refuse: Refuse) -> None:
             param = error.param if isinstance(error, UnsupportedParameterError) else None
             return refuse(request.url.path, 400, str(error), "invalid_request_error",
                           param=param)
-        return refuse(request.url.path, 502, str(error), "upstream_error")
+        return refuse(request.url.path, 502, public_message(error), "upstream_error")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -8,6 +8,7 @@ through `dialect_error`, so a client never gets FastAPI's `{"detail": ...}` or a
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from fastapi.responses import JSONResponse
@@ -16,7 +17,8 @@ from thinkswitch.kernel.errors import ThinkswitchError
 
 #: Anthropic's error types by status, for errors that do not name one.
 ANTHROPIC_KINDS = {400: "invalid_request_error", 401: "authentication_error",
-                   403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                   403: "permission_error", 404: "not_found_error", 408: "timeout_error",
+                   413: "request_too_large",
                    429: "rate_limit_error", 500: "api_error", 502: "api_error",
                    529: "overloaded_error"}
 
@@ -52,9 +54,19 @@ class Refusal(Protocol):
                  ) -> JSONResponse: ...
 
 
+#: A filesystem path standing alone (not the path part of a URL, not inside a word).
+_PATH = re.compile(r"(?<![\w:/.~-])(?:~|\.{1,2})?/(?:[^\s'\"/:,;()]+/)*[^\s'\"/:,;()]*")
+
+
+def public_message(error: BaseException) -> str:
+    """The message of a server-side failure as a client may see it: file paths of this
+    machine (a trace database, a model file) are replaced by `<path>`."""
+    return _PATH.sub("<path>", str(error))
+
+
 def stream_error_message(error: BaseException) -> str:
-    """What a client is told when a stream fails midway: our errors say what happened; a bug
-    is named by its type only (its message may carry internals)."""
+    """What a client is told when a stream fails midway: our errors say what happened (paths
+    hidden); a bug is named by its type only (its message may carry internals)."""
     if isinstance(error, ThinkswitchError):
-        return str(error)
+        return public_message(error)
     return f"internal error ({type(error).__name__}); the answer is incomplete"

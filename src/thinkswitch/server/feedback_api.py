@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.server.errors import openai_error
-from thinkswitch.server.gate import caller_of
+from thinkswitch.server.gate import caller_aliases, caller_of
 from thinkswitch.trace.feedback import Feedback, public
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.recorder import Recorder
@@ -35,9 +35,10 @@ def _validation_problem(error: ValidationError) -> tuple[str, str]:
     return where, f"invalid {where}: {message}" if where != "body" else message
 
 
-def _own_request(store: TraceStore, trace_id: str, caller: str) -> TraceRecord | None:
+def _own_request(store: TraceStore, trace_id: str, owners: tuple[str, ...]
+                 ) -> TraceRecord | None:
     record = store.get(trace_id)
-    if record is None or record.kind != "request" or record.caller != caller:
+    if record is None or record.kind != "request" or record.caller not in owners:
         return None
     return record
 
@@ -61,7 +62,8 @@ def add_feedback_api(app: FastAPI, recorder: Recorder | None) -> None:
             param, message = _validation_problem(error)
             return openai_error(400, message, "invalid_request_error", param=param)
         caller = caller_of(http)
-        target = await run_in_threadpool(_own_request, store, trace_id, caller)
+        target = await run_in_threadpool(_own_request, store, trace_id,
+                                         (caller, *caller_aliases(http)))
         if target is None:
             return openai_error(404, f"no trace with id {trace_id!r}", "not_found_error")
         try:
@@ -75,7 +77,8 @@ def add_feedback_api(app: FastAPI, recorder: Recorder | None) -> None:
         if store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
         caller = caller_of(http)
-        target = await run_in_threadpool(_own_request, store, trace_id, caller)
+        target = await run_in_threadpool(_own_request, store, trace_id,
+                                         (caller, *caller_aliases(http)))
         if target is None:
             return openai_error(404, f"no trace with id {trace_id!r}", "not_found_error")
         rows = await run_in_threadpool(store.related, "feedback", trace_id, None, caller)

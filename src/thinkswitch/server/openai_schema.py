@@ -7,12 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import EFFORT_BUDGETS
+from thinkswitch.server.bounds import (
+    SAMPLING_FIELDS,
+    MinThinking,
+    Penalty,
+    Seed,
+    Temperature,
+    TimeoutSeconds,
+    TokenCount,
+    TopP,
+)
 
 SUFFIXES: dict[str, RequestedMode] = {":think": "on", ":nothink": "off", ":auto": "auto"}
 THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
@@ -26,10 +36,26 @@ class Message(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _text_parts_only(cls, content: str | list[dict[str, Any]] | None
+                         ) -> str | list[dict[str, Any]] | None:
+        """Only text parts, each with a string `text`: an image or audio part would be
+        dropped unseen (the engines take text), and a null text would read as "None"."""
+        if isinstance(content, list):
+            for index, part in enumerate(content):
+                kind = part.get("type")
+                if kind != "text":
+                    raise ValueError(f"content part {index} has type {kind!r}; only text "
+                                     "parts are supported")
+                if not isinstance(part.get("text"), str):
+                    raise ValueError(f"content part {index} is a text part without a string "
+                                     "`text`")
+        return content
+
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(str(part.get("text", "")) for part in self.content
-                           if part.get("type") == "text")
+            return "".join(str(part["text"]) for part in self.content)
         return self.content or ""
 
 
@@ -37,7 +63,7 @@ class ThinkingControl(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["enabled", "disabled", "auto"]
-    budget_tokens: int | None = Field(None, ge=1)
+    budget_tokens: TokenCount | None = None
 
 
 class StreamOptions(BaseModel):
@@ -58,13 +84,25 @@ class ChatCompletionRequest(BaseModel):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
     thinking: ThinkingControl | None = None
     chat_template_kwargs: dict[str, Any] | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    seed: int | None = None
-    min_thinking_tokens: int | None = Field(None, ge=0)
-    timeout: float | None = Field(
-        None, gt=0, description="deadline in seconds: thinking that would not fit is switched off")
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    seed: Seed | None = None
+    min_thinking_tokens: MinThinking | None = None
+    timeout: TimeoutSeconds | None = Field(
+        None, description="deadline in seconds: thinking that would not fit is switched off")
+
+    @field_validator("chat_template_kwargs")
+    @classmethod
+    def _enable_thinking_is_a_boolean(cls, kwargs: dict[str, Any] | None
+                                      ) -> dict[str, Any] | None:
+        """A string such as "no" is truthy: read loosely it would turn thinking on."""
+        if kwargs and not isinstance(kwargs.get("enable_thinking", False), bool):
+            raise ValueError("enable_thinking must be true or false (a JSON boolean)")
+        return kwargs
 
     def chat_messages(self) -> tuple[ChatMessage, ...]:
         """System/developer, user, assistant and tool turns; earlier reasoning
@@ -114,6 +152,7 @@ def passthrough_options(request: ChatCompletionRequest, passthrough: frozenset[s
     response_format, ...), less harmless ones the engine does not take. The switch refuses
     any left that its engine does not declare in `Engine.passthrough`: ignoring one silently
     would change what a client gets."""
-    return {name: value for name, value in (request.model_extra or {}).items()
-            if value is not None and (name in passthrough or name not in HARMLESS
-                                      or (name == "n" and value != 1))}
+    extras = {name: value for name, value in (request.model_extra or {}).items()
+              if value is not None and (name in passthrough or name not in HARMLESS
+                                        or (name == "n" and value != 1))}
+    return {**request.model_dump(include=set(SAMPLING_FIELDS), exclude_none=True), **extras}

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.server.errors import openai_error
-from thinkswitch.server.gate import caller_of
+from thinkswitch.server.gate import caller_aliases, caller_of
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.store import TraceStore
 
@@ -31,6 +31,16 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 RECORDING_OFF = ("trace recording is off on this server (THINKSWITCH_RECORD=false), so there "
                  "is no history to show")
+
+
+class PageFiles(StaticFiles):
+    """The page's files, each with the page's CSP: `/static/index.html` is the page too, and
+    must not be served without its policy."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        return response
 
 
 def _static_dir() -> str:
@@ -75,21 +85,27 @@ def detail(record: TraceRecord) -> dict[str, Any]:
 
 
 def history_page(store: TraceStore, limit: int, after: str | None,
-                 caller: str = "") -> list[TraceRecord] | None:
+                 caller: str = "", aliases: tuple[str, ...] = ()) -> list[TraceRecord] | None:
     """Up to `limit` of `caller`'s request records, newest first, after the record `after`
     in that order (from the newest if None); None when `after` is not one of its records.
+    `aliases` are the caller's earlier ids (records written before ids were keyed), read too.
     Retention notes are not requests."""
+    names = (caller, *aliases)
     if after is not None:
         cursor = store.get(after)
-        if cursor is None or cursor.caller != caller:
+        if cursor is None or cursor.caller not in names:
             return None
-    return store.records(limit=limit, caller=caller, after_id=after, kind="request")
+    rows = store.records(limit=limit, caller=caller, after_id=after, kind="request")
+    for alias in aliases:  # older records: after every current one, newest first
+        rows += store.records(limit=limit, caller=alias, after_id=after, kind="request")
+    rows.sort(key=lambda row: row.created_at, reverse=True)  # stable: ties keep chain order
+    return rows[:limit]
 
 
 def add_page(app: FastAPI, store: TraceStore | None) -> None:
     """Serve the chat page at `/`, its files at `/static/`, and the history API."""
     static = _static_dir()
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", PageFiles(directory=static), name="static")
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
@@ -107,7 +123,7 @@ def add_page(app: FastAPI, store: TraceStore | None) -> None:
         if store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
         rows = await run_in_threadpool(history_page, store, limit + 1, after,
-                                       caller_of(http))
+                                       caller_of(http), caller_aliases(http))
         if rows is None:
             return openai_error(400, f"no trace with id {after!r} to page after",
                                 "invalid_request_error", param="after")
@@ -120,6 +136,7 @@ def add_page(app: FastAPI, store: TraceStore | None) -> None:
         if store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
         record = await run_in_threadpool(store.get, trace_id)
-        if record is None or record.kind != "request" or record.caller != caller_of(http):
+        owners = (caller_of(http), *caller_aliases(http))
+        if record is None or record.kind != "request" or record.caller not in owners:
             return openai_error(404, f"no trace with id {trace_id!r}", "not_found_error")
         return detail(record)

@@ -29,7 +29,7 @@ from thinkswitch.kernel.events import (
 from thinkswitch.kernel.result import FinishReason, Result, Timings, Usage
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.tool_calls import merge_tool_calls
-from thinkswitch.switch.turn import Turn
+from thinkswitch.switch.turn import Streamed, Turn
 from thinkswitch.thinking.steps import split_steps
 
 
@@ -41,14 +41,15 @@ class Generate:
         if turn.replay is not None:
             yield decision
             turn.result = yield from answer(parts, iter(turn.replay), decision, turn.started,
-                                            turn.spent, observe=False)
+                                            turn.spent, observe=False, streamed=turn.streamed)
             return
         if turn.generation is None:
             turn.generation = parts.generation(turn.request, decision)
             parts.check(turn.request, turn.generation)
         yield decision
         events = parts.engine.execute(turn.generation, parts.dialect)
-        turn.result = yield from answer(parts, events, decision, turn.started, turn.spent)
+        turn.result = yield from answer(parts, events, decision, turn.started, turn.spent,
+                                        streamed=turn.streamed)
 
 
 def answer(
@@ -58,14 +59,16 @@ def answer(
     started: float,
     spent: Usage | None = None,
     observe: bool = True,
+    streamed: Streamed | None = None,
 ) -> Generator[SwitchEvent, None, Result]:
     """Stream an engine's events to the caller; return (not yield) the `Result`.
 
     `spent` is what earlier engine calls of the same request cost (the probe's fast
     attempts); it is added to the usage. `observe=False` keeps events that were buffered and
-    are only replayed now out of the decode-speed estimate."""
-    thinking: list[str] = []
-    text: list[str] = []
+    are only replayed now out of the decode-speed estimate. `streamed` collects what the
+    caller is sent, for the record of a request stopped before its end."""
+    streamed = streamed or Streamed()
+    thinking, text = streamed.thinking, streamed.answer
     tool_calls: list[dict[str, Any]] = []
     ttft: float | None = None
     first_answer: float | None = None
@@ -78,8 +81,10 @@ def answer(
                 ttft = now if ttft is None else ttft
                 if isinstance(event, ThinkingDelta):
                     thinking.append(event.text)
+                    streamed.thinking_deltas += 1
                 else:
                     text.append(event.text)
+                    streamed.answer_deltas += 1
                     if first_answer is None and event.text.strip():
                         first_answer = now
                 yield event

@@ -26,7 +26,7 @@ from thinkswitch.switch.degrade import Degrade, degrade
 from thinkswitch.switch.generate import Generate
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.probe import ProbeFirstStep
-from thinkswitch.switch.record import Record, record_failure
+from thinkswitch.switch.record import Record, record_failure, record_stopped
 from thinkswitch.switch.turn import Step, Turn
 from thinkswitch.thinking.dialects import Dialect
 from thinkswitch.trace.recorder import Recorder
@@ -78,9 +78,10 @@ class Switch(SwitchParts):
             raise
         except GeneratorExit:
             # The consumer stopped early (a client's Stop, a dropped connection): an audit
-            # trail must show the request was made and not finished.
+            # trail must show the request was made and not finished, and what it had been
+            # sent and cost. (`yield from` has closed the step, so the engine is stopped.)
             if turn.result is None:
-                record_failure(turn, self, "stopped by the caller before the end")
+                record_stopped(turn, self)
             raise
         run_after_answer(self.after_answer, request, turn.result)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from thinkswitch.kernel.events import SwitchEvent
+from thinkswitch.kernel.result import Usage
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.turn import Turn
 
@@ -27,3 +28,23 @@ def record_failure(turn: Turn, parts: SwitchParts, error: str) -> None:
     if parts.recorder is not None and turn.decision is not None:
         parts.recorder.failure(turn.request.messages, turn.decision, parts.engine.name,
                                parts.engine.model, error, turn.caller)
+
+
+def record_stopped(turn: Turn, parts: SwitchParts) -> None:
+    """Leave a trace of a request whose caller went away mid-answer: the thinking and answer
+    it was sent, their tokens (the engine's tokenizer's count where it has one, else one per
+    streamed delta) and their cost."""
+    if parts.recorder is None or turn.decision is None:
+        return
+    streamed = turn.streamed
+    thinking, answer = "".join(streamed.thinking), "".join(streamed.answer)
+    counted = (parts.engine.usage_so_far(turn.generation, parts.dialect, thinking, answer)
+               if turn.generation is not None else None)
+    usage = (Usage(prompt_tokens=counted.prompt_tokens, thinking_tokens=counted.thinking_tokens,
+                   answer_tokens=counted.answer_tokens) if counted is not None
+             else Usage(thinking_tokens=streamed.thinking_deltas,
+                        answer_tokens=streamed.answer_deltas))
+    parts.recorder.failure(turn.request.messages, turn.decision, parts.engine.name,
+                           parts.engine.model, "stopped by the caller before the end",
+                           turn.caller, thinking=thinking.strip(), answer=answer.strip(),
+                           usage=usage.plus(turn.spent))

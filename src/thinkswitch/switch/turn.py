@@ -20,6 +20,17 @@ from thinkswitch.switch.parts import SwitchParts
 
 
 @dataclass
+class Streamed:
+    """What the caller has been sent so far: enough to record, with its tokens and cost, a
+    request whose caller went away before the end (those tokens were generated and sent)."""
+
+    thinking: list[str] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)
+    thinking_deltas: int = 0
+    answer_deltas: int = 0
+
+
+@dataclass
 class Turn:
     """What the steps know of one request so far."""
 
@@ -36,6 +47,8 @@ class Turn:
     replay: list[EngineEvent] | None = None
     #: What earlier engine calls of this request cost (the probe's fast attempts).
     spent: Usage = field(default_factory=Usage)
+    #: The deltas the generate step has streamed (for a request stopped before its end).
+    streamed: Streamed = field(default_factory=Streamed)
     result: Result | None = None
 
     def decided(self) -> Decision:

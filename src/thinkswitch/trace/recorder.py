@@ -47,14 +47,22 @@ class Recorder:
         ))
 
     def failure(self, messages: tuple[ChatMessage, ...], decision: Decision | None,
-                engine: str, model: str, error: str, caller: str = "") -> TraceRecord:
+                engine: str, model: str, error: str, caller: str = "", *,
+                thinking: str = "", answer: str = "", usage: Usage | None = None
+                ) -> TraceRecord:
+        """A request that did not finish, with what it had produced and cost by then (a
+        caller that left mid-stream still received, and is billed for, those tokens)."""
+        spent = usage or Usage()
         return self._append(TraceRecord(
             caller=caller,
             messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=decision.model_dump() if decision else {},
+            thinking=thinking,
+            answer=answer,
             engine=engine,
             model=model,
-            usage=Usage().model_dump(),
+            usage=spent.model_dump(),
+            cost=self.prices.cost(model, spent),
             error=error,
         ))
 
