@@ -9,7 +9,7 @@ Three reference rankings under the same metrics as `thinkswitch triage eval`:
   No leave-one-exam-out model can know this (its exam's outcomes are held out), so it bounds
   any router whose signal is which kind of exam a question resembles.
 
-    .venv/bin/python bench/triage_bounds.py
+    .venv/bin/python bench/triage_bounds.py   (data: THINKSWITCH_DATA, else ../shared/data)
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import numpy as np
 
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.paired import load_paired
-from thinkswitch.settings import default_data_dir
+from thinkswitch.settings import Settings
 
 MATH_EXAMS = ("aqua-rat-100", "sat-math-100")
 
 
 def main() -> None:
-    table = load_paired(default_data_dir(), "replay:concise_cot/gpt-35-turbo")
+    table = load_paired(Settings().data_dir, "replay:concise_cot/gpt-35-turbo")
     net: dict[str, float] = defaultdict(float)
     for item in table.items:
         net[item.group] += item.on.correct - item.off.correct

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from thinkswitch.outcomes.paired import PairedTable, load_paired
-from thinkswitch.settings import default_data_dir
+from thinkswitch.settings import Settings
 from thinkswitch.triage.evaluate import evaluate
 from thinkswitch.triage.features import FeatureSpace, clip
 from thinkswitch.triage.training import Scorer, Split
@@ -83,7 +83,7 @@ def main() -> None:
                         help="measure load, latency and memory only (no evaluation)")
     args = parser.parse_args()
     split: Split = args.split
-    table = load_paired(default_data_dir(), args.suite)
+    table = load_paired(Settings().data_dir, args.suite)
     texts = [i.question for i in table.items]
 
     base_rss = rss_mib()

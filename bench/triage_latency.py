@@ -22,7 +22,7 @@ from rich.table import Table
 
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.paired import load_paired
-from thinkswitch.settings import default_data_dir
+from thinkswitch.settings import Settings
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
 from thinkswitch.triage.rules import RulesPolicy
 from thinkswitch.triage.static_features import unload_token_tables
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/triage_latency.json"))
     args = parser.parse_args()
     questions = [item.question for name in SUITES
-                 for item in load_paired(default_data_dir(), name).items if item.question]
+                 for item in load_paired(Settings().data_dir, name).items if item.question]
 
     loads = []
     for _ in range(5):

@@ -24,7 +24,7 @@ from rich.progress import track
 
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.paired import PairedTable, load_paired
-from thinkswitch.settings import default_data_dir
+from thinkswitch.settings import Settings
 from thinkswitch.triage.static_features import StaticFeatures
 from thinkswitch.triage.training import Scorer, Trainer, out_of_fold_scores, train
 
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--suite", default="replay:concise_cot/gpt-35-turbo")
     parser.add_argument("--out", type=Path, default=Path("bench/results/triage_nested.json"))
     args = parser.parse_args()
-    table = load_paired(default_data_dir(), args.suite)
+    table = load_paired(Settings().data_dir, args.suite)
     features = StaticFeatures.shipped()
 
     sweep = {c: apgr(table, out_of_fold_scores(table, "group", trainer=trainer(c, features)))

@@ -117,7 +117,7 @@ def test_shipped_model_loads_fast_and_decides() -> None:
     assert policy.model.features.kind == "static"
     decision = policy.decide((ChatMessage(role="user", content=(
         "If 5 pencils cost $2.50, how much do 12 pencils cost?")),), 1024)
-    assert decision.policy == "learned@v2"
+    assert decision.policy == "learned@v3"
     assert decision.mode == "on" and "'cost'" in decision.reason
     recall = policy.decide((ChatMessage(role="user", content=(
         "What is the capital of France?")),), 1024)
@@ -202,7 +202,7 @@ def test_cli_explain_and_eval(tmp_path: Path) -> None:
 
     run = thinkswitch("triage", "explain", "A car travels 150 km in 3 hours. Average speed?")
     assert run.returncode == 0, run.stderr
-    assert "by learned@v2" in run.stdout and "for thinking:" in run.stdout
+    assert "by learned@v3" in run.stdout and "for thinking:" in run.stdout
     unknown = thinkswitch("triage", "train", "--outcomes", "replay:concise_cot/gpt-35-turbo",
                           "--out", str(tmp_path / "m.npz"), "--features", "bag-of-words")
     assert unknown.returncode == 2 and "hashed, static" in unknown.stderr

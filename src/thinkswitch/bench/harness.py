@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.progress import Progress
@@ -58,6 +58,8 @@ class LiveRecords:
     model: str
     modes: tuple[ModeSpec, ...]
     records: dict[str, list[ItemRecord]]
+    #: Each item's prompt by id: saved outcome tables carry it, so policies can train on them.
+    questions: dict[str, str] = field(default_factory=dict)
 
 
 def run_replay(options: BenchOptions, name: str) -> SuiteSummary:
@@ -123,7 +125,8 @@ def run_live(
         paired = summarize_paired(table, options.policy, decisions)
     engine = switch.engine
     summary = SuiteSummary(suite.name, engine.name, engine.model, modes, paired, notes)
-    return summary, LiveRecords(suite.name, engine.model, options.modes, records)
+    return summary, LiveRecords(suite.name, engine.model, options.modes, records,
+                                {item.id: item.prompt for item in suite.items})
 
 
 def run_bench(
@@ -159,7 +162,7 @@ def save_outcomes(live: list[LiveRecords], path: Path) -> int:
     rows = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PAIRED_LONG_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=(*PAIRED_LONG_COLUMNS, "question"))
         writer.writeheader()
         for run in live:
             for mode in run.modes:
@@ -174,6 +177,7 @@ def save_outcomes(live: list[LiveRecords], path: Path) -> int:
                         "thinking_tokens": record.thinking_tokens,
                         "answer_tokens": record.answer_tokens,
                         "source_file": "thinkswitch bench",
+                        "question": run.questions.get(record.item_id, ""),
                     })
                     rows += 1
     return rows

@@ -27,6 +27,7 @@ from thinkswitch.cli.options import (
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.cli.serve_cmd import serve
 from thinkswitch.cli.triage_cmd import triage_app
+from thinkswitch.cli.triage_learn_cmd import promote
 from thinkswitch.cli.triage_report_cmd import report
 from thinkswitch.engines.registry import engine_factories
 from thinkswitch.factory import build_switch, load_settings
@@ -48,6 +49,7 @@ app = typer.Typer(
 app.command()(bench)
 app.command()(serve)
 triage_app.command("report")(report)
+triage_app.command("promote")(promote)
 app.add_typer(triage_app, name="triage")
 app.add_typer(logs_app, name="logs")
 app.add_typer(config_app, name="config")

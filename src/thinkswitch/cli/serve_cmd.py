@@ -55,6 +55,9 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="allow browser calls from this origin (repeatable; '*' for any). Default: none")
     ] = None,
+    learn: Annotated[int | None, typer.Option(
+        min=1, help="retrain on the shadow pairs every N new labelled ones and promote the "
+        "result behind the guard (see `thinkswitch triage promote`)")] = None,
     shadow_rate: Annotated[float | None, typer.Option(
         help="share of auto requests whose other side is run after the answer when capacity "
         "is free, to measure what auto costs (see `thinkswitch triage report`) [default: 0]")
@@ -85,6 +88,9 @@ def serve(
                     "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
                     "cors_origins": tuple(cors_origin) if cors_origin else None}
     app, options = build_server(config, settings_flags, server_flags)
+    reload_on_hangup(app)
+    if learn is not None:
+        start_learning(app, learn)
     typer.echo(f"thinkswitch serving {app.state.engine_label} at "
                f"http://{options.host}:{options.port}/v1 (default mode {options.default_mode}"
                f"{', API keys required' if options.api_keys else ''})")
@@ -114,6 +120,11 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
         key: value for key, value in settings_flags.items() if value is not None}})
     # inline [prices.models] of the file, else the prices file of the settings
     switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
+    if settings.policy == "learned" and switch.trace_store is not None:
+        from thinkswitch.shadow.promotion import live_policy
+
+        # The store's latest promoted model, if any; the server can swap it while running.
+        switch.policy = live_policy(switch.trace_store, settings.triage_model, settings.knob)
     signing_key = options.signing_key or load_or_create_secret(
         default_state_dir() / "server-secret")
     app = create_app(switch, options.default_mode, signing_key=signing_key,
@@ -122,4 +133,35 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
                      effort_budgets=options.effort_budgets, owns_switch=True,
                      body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints)
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
+    app.state.switch = switch
     return app, options
+
+
+def reload_on_hangup(app: FastAPI) -> None:
+    """SIGHUP: take the trace store's latest promoted policy (as POST /admin/policy/reload)."""
+    import signal
+
+    from thinkswitch.kernel.errors import ThinkswitchError
+    from thinkswitch.server.admin import reload_switch_policy
+
+    def hangup(signum: int, frame: object) -> None:
+        try:
+            typer.echo(f"SIGHUP: {reload_switch_policy(app.state.switch)}")
+        except ThinkswitchError as error:
+            typer.echo(f"SIGHUP: policy not reloaded: {error}", err=True)
+
+    signal.signal(signal.SIGHUP, hangup)
+
+
+def start_learning(app: FastAPI, every: int) -> None:
+    from thinkswitch.cli.triage_learn_cmd import default_policy_dir
+    from thinkswitch.kernel.errors import UsageError
+    from thinkswitch.shadow.learning import Learner
+    from thinkswitch.triage.promotion import LivePolicy
+
+    switch = app.state.switch
+    if not isinstance(switch.policy, LivePolicy):
+        raise UsageError("--learn needs the learned policy and recording on")
+    learner = Learner(switch, every, default_policy_dir())
+    learner.start()
+    app.state.learner = learner

@@ -38,23 +38,43 @@ def _tables(names: list[str], data_dir: Path | None) -> list[PairedTable]:
 
 @triage_app.command()
 def train(
-    outcomes: Annotated[list[str], typer.Option(
-        "--outcomes", help="paired outcome tables: replay:... names or CSV files")],
     out: Annotated[Path, typer.Option(help="where to write the model (.npz)")],
-    version: Annotated[str, typer.Option(help="version recorded in the model")] = "custom",
+    outcomes: Annotated[list[str] | None, typer.Option(
+        "--outcomes", help="paired outcome tables: replay:... names or CSV files")] = None,
+    from_traces: Annotated[bool, typer.Option(
+        "--from-traces", help="train on the trace store's labelled shadow pairs too")] = False,
+    since: Annotated[str | None, typer.Option(
+        help="with --from-traces: only pairs from this UTC time on (2026-11-28T09:30)")] = None,
+    holdout: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="with --from-traces: newest share of pairs kept out of training "
+        "for `triage promote` to judge on")] = 0.25,
+    db: Annotated[str | None, typer.Option(help="trace store (SQLite path or postgresql://)")
+                  ] = None,
+    version: Annotated[str | None, typer.Option(
+        help="version recorded in the model [default: custom; traces-<UTC time> from traces]")
+    ] = None,
     features: Features = "static",
     data_dir: DataDir = None,
 ) -> None:
-    """Train the `learned` policy on paired outcomes (deterministic)."""
+    """Train the `learned` policy on paired outcomes and/or shadow pairs (deterministic)."""
     from thinkswitch.triage.learned import new_featurizer
     from thinkswitch.triage.training import train as fit
 
+    if not outcomes and not from_traces:
+        raise UsageError("nothing to train on: give --outcomes and/or --from-traces")
+    if since is not None and not from_traces:
+        raise UsageError("--since applies to --from-traces")
     featurizer = new_featurizer(features)
-    tables = _tables(outcomes, data_dir)
-    model = fit(tables, version=version, features=featurizer)
+    tables = _tables(outcomes or [], data_dir)
+    if from_traces:
+        from thinkswitch.cli.triage_learn_cmd import train_from_traces
+
+        model, summary = train_from_traces(db, since, holdout, tables, version, featurizer)
+    else:
+        model = fit(tables, version=version or "custom", features=featurizer)
+        summary = f"{model.meta['questions']} questions ({', '.join(t.name for t in tables)})"
     model.save(out)
-    typer.echo(f"trained learned@{version} on {model.meta['questions']} questions "
-               f"({', '.join(t.name for t in tables)}); wrote {out} "
+    typer.echo(f"trained learned@{model.version} on {summary}; wrote {out} "
                f"({out.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -12,8 +12,11 @@ chosen side are the outcome. Sources (under the data directory's `outcomes/`):
 - `routellm_gsm8k`: Mixtral-8x7B (off) vs GPT-4 (on) on GSM8K; `gpt3_gsm8k`: GPT-3 6B vs
   175B (`?off=&on=` pick fine-tuning or verification). These record response characters, not
   tokens: tokens are estimated as characters / 4, and said so in the table's `note`.
-- a file written by `thinkswitch bench --save-outcomes` (same columns as paired_long.csv):
-  `file:PATH?model=M&off=MODE&on=MODE`.
+- a user's own table, or one written by `thinkswitch bench --save-outcomes`:
+  `file:PATH?model=M&off=MODE&on=MODE`. Required columns `model`, `mode`, `id`, `correct`
+  (1/0 or a score), `output_tokens_total`; optional `question` (the request's text: without
+  it no policy can tell the questions apart) and `group` (e.g. the source or task, for
+  `--split group`). The other paired_long.csv columns are read when present, never needed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ PAIRED_LONG_COLUMNS = (
     "benchmark", "model", "mode", "mode_kind", "budget_or_level", "id", "grading", "correct",
     "not_attempted", "output_tokens_total", "thinking_tokens", "answer_tokens", "source_file",
 )
+#: Optional columns of a user's outcome file (`replay:file:PATH`).
+FILE_TEXT_COLUMNS = ("question", "group")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,7 @@ def pair_long_rows(
     on: str | None,
     questions: Mapping[str, str],
     name: str,
+    groups: Mapping[str, str] | None = None,
 ) -> PairedTable:
     """Pair paired_long-format rows of one model: one item per id present in both modes."""
     mine = [(i + 2, r) for i, r in enumerate(rows)
@@ -144,7 +150,8 @@ def pair_long_rows(
     if unpaired and len(unpaired) == len(sides):
         raise DataError(f"{path}: no question of {model} has both {off!r} and {on!r}")
     items = tuple(
-        PairedItem(key, questions.get(key, ""), model, side[off], side[on])
+        PairedItem(key, questions.get(key, ""), (groups or {}).get(key) or model, side[off],
+                   side[on])
         for key, side in sorted(sides.items(), key=lambda kv: kv[0])
         if len(side) == 2
     )
@@ -282,8 +289,15 @@ def load_file(data_dir: Path, spec: ReplaySpec) -> PairedTable:
     model = spec.options.get("model") or (models[0] if len(models) == 1 else "")
     if not model:
         raise UsageError(f"{path} holds several models; choose one with ?model= ({models})")
-    return pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
-                          {}, f"replay:file:{path.name}/{model}")
+    questions = {r["id"]: r["question"] for r in rows if (r.get("question") or "").strip()}
+    groups = {r["id"]: r["group"] for r in rows if (r.get("group") or "").strip()}
+    table = pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
+                           questions, f"replay:file:{path.name}/{model}", groups)
+    if not questions:
+        note = "no question column: every policy scores every question alike"
+        table = PairedTable(table.name, table.off_label, table.on_label, table.items,
+                            "; ".join(n for n in (table.note, note) if n))
+    return table
 
 
 REPLAY_LOADERS: Mapping[str, Callable[[Path, ReplaySpec], PairedTable]] = {

@@ -24,6 +24,7 @@ from thinkswitch.kernel.errors import (
     UsageError,
 )
 from thinkswitch.kernel.request import EFFORT_BUDGETS
+from thinkswitch.server.admin import add_admin
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics, caller_id_secret
 from thinkswitch.server.anthropic_api import add_anthropic
 from thinkswitch.server.body_limit import BodyLimit
@@ -132,6 +133,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     add_anthropic(app, calls, default_mode, key)
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
+    add_admin(app, switch, keys)  # POST /admin/policy/reload
     return app
 
 

@@ -36,9 +36,11 @@ from thinkswitch.kernel.errors import (
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
+from thinkswitch.triage.familiarity import Familiarity
 from thinkswitch.triage.features import FeatureSpace, Featurizer, Reading
 from thinkswitch.triage.rules import asked_for
 from thinkswitch.triage.static_features import StaticFeatures
+from thinkswitch.triage.worklike import WorkReading, read_work
 
 FORMAT = "thinkswitch-learned-triage/2"
 #: Format 1 (hashed features only, their sizes at the top of the header) still loads.
@@ -70,10 +72,26 @@ class LearnedModel:
     threshold: float = 0.5
     trained_on: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The training texts' feature distribution (None: trust the score everywhere).
+    familiarity: Familiarity | None = None
 
     def scores(self, texts: list[str]) -> np.ndarray:
+        """The model's score, blended with the work prior where a text is unfamiliar."""
         matrix = self.features.transform(texts)
-        return _sigmoid(matrix @ self.gain + self.gain_bias)
+        learned = _sigmoid(matrix @ self.gain + self.gain_bias)
+        if self.familiarity is None:
+            return learned
+        work = [read_work(text) for text in texts]
+        weight = self.familiarity.weights(matrix, work)
+        prior = np.array([reading.score for reading in work])
+        blended: np.ndarray = weight * learned + (1.0 - weight) * prior
+        return blended
+
+    def familiar(self, values: np.ndarray, work: WorkReading) -> float:
+        """The familiarity weight of one dense feature row (1.0 without a distribution)."""
+        if self.familiarity is None:
+            return 1.0
+        return float(self.familiarity.weights(values.reshape(1, -1), [work])[0])
 
     def tier(self, text: str) -> int:
         return self.tier_for(self.features.transform([text]))
@@ -95,6 +113,9 @@ class LearnedModel:
             "biases": [self.gain_bias, self.length_bias],
             "trained_on": list(self.trained_on), "meta": self.meta,
         }
+        if self.familiarity is not None:
+            arrays.update(self.familiarity.arrays())
+            header["familiarity"] = self.familiarity.header()
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
         with path.open("wb") as handle:
             np.savez_compressed(handle, allow_pickle=False, **arrays)
@@ -112,11 +133,12 @@ class LearnedModel:
                     dense = np.zeros(features.size, dtype=np.float64)
                     dense[data[f"{name}_index"]] = data[f"{name}_value"]
                     weights[name] = dense
+                familiarity = Familiarity.from_file(data, header.get("familiarity") or {})
             gain_bias, length_bias = header["biases"]
             return cls(header["version"], features, weights["gain"], float(gain_bias),
                        weights["length"], float(length_bias),
                        float(header["threshold"]), tuple(header["trained_on"]),
-                       header.get("meta", {}))
+                       header.get("meta", {}), familiarity)
         except ThinkswitchError:
             raise
         except Exception as error:  # any damage to the file: truncated zip, bad keys, bad indices
@@ -151,7 +173,7 @@ def _sigmoid(values: Any) -> np.ndarray:
 
 
 def default_model_path() -> Path:
-    return Path(__file__).parent / "models" / "learned-v2.npz"
+    return Path(__file__).parent / "models" / "learned-v3.npz"
 
 
 class LearnedPolicy(TriagePolicy):
@@ -179,7 +201,10 @@ class LearnedPolicy(TriagePolicy):
         text = read.text
         reading = self.model.features.read(text)
         index, values = reading.index, reading.values
-        score = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
+        learned = float(_sigmoid(values @ self.model.gain[index] + self.model.gain_bias))
+        work = read_work(text)
+        weight = self.model.familiar(values, work)
+        score = weight * learned + (1.0 - weight) * work.score
         by_score = score >= self.threshold
         asked = asked_for(read.last)
         think = by_score if asked is None else asked == "on"
@@ -195,8 +220,27 @@ class LearnedPolicy(TriagePolicy):
         return Decision(
             requested="auto", mode="on" if think else "off", budget=tier,
             policy=f"{self.name}@{self.model.version}", score=round(score, 3),
-            reason=f"{verdict}: {versus}; {self._explain(reading)}{read.note}",
+            reason=f"{verdict}: {versus}; "
+            f"{self._unfamiliar(weight, learned, work, by_score)}"
+            f"{self._explain(reading)}{read.note}",
         )
+
+    def _unfamiliar(self, weight: float, learned: float, work: WorkReading,
+                    thinks: bool) -> str:
+        """What the decision owes to the work prior rather than to the model ('' if nothing)."""
+        if weight >= 1.0 or self.model.familiarity is None:
+            return ""
+        new = self.model.familiarity.new_kinds(work)
+        seen = (f"looks like work: {', '.join(work.cues)}" if work.cues
+                else "no sign of code, proof or analysis")
+        if new:
+            seen += f"; new to this model: {', '.join(new)}"
+        if weight <= 0.5:
+            default = "thinking" if thinks else "answering directly"
+            return (f"unfamiliar kind of request: {default} by default ({seen}; familiarity "
+                    f"{weight:.2f}, the model alone would score {learned:.2f}); ")
+        return (f"partly unfamiliar request (familiarity {weight:.2f}; {seen}; the model alone "
+                f"would score {learned:.2f}); ")
 
     def explain(self, text: str) -> str:
         """The parts of `text` that pushed the score most, each way."""

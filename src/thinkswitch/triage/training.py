@@ -17,6 +17,7 @@ import numpy as np
 from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.outcomes.paired import PairedTable
 from thinkswitch.triage.base import rate_quantile
+from thinkswitch.triage.familiarity import Familiarity
 from thinkswitch.triage.features import Featurizer
 from thinkswitch.triage.learned import LearnedModel
 
@@ -75,6 +76,7 @@ def train(tables: Sequence[PairedTable], version: str = "custom",
         version, features, gain_w, gain_b, ridge.coef_.astype(float), float(ridge.intercept_),
         threshold=0.5, trained_on=tuple(t.name for t in tables),
         meta={"questions": len(texts), "gain_rate": float(gain.mean())},
+        familiarity=Familiarity.fit(matrix, texts),
     )
 
 

@@ -1,0 +1,100 @@
+"""`thinkswitch triage train --from-traces` and `thinkswitch triage promote`: learning from the
+traffic, behind the guard (see thinkswitch.triage.guard and thinkswitch.triage.promotion)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from thinkswitch.cli.options import parse_since
+from thinkswitch.factory import load_settings, open_trace_store
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.settings import default_state_dir, default_trace_db
+from thinkswitch.trace.backends import is_postgres
+
+if TYPE_CHECKING:
+    from thinkswitch.outcomes.paired import PairedTable
+    from thinkswitch.trace.store import SqlTraceStore
+    from thinkswitch.triage.features import Featurizer
+    from thinkswitch.triage.learned import LearnedModel
+
+
+def default_policy_dir() -> Path:
+    return default_state_dir() / "policies"
+
+
+def _open_existing(db: str | None) -> tuple[SqlTraceStore, str, Path | None]:
+    """The trace store (refused when it does not exist or holds nothing), its name and the
+    configured triage model."""
+    settings = load_settings(trace_db=db)
+    where = settings.trace_db or str(default_trace_db())
+    if not is_postgres(where) and not Path(where).expanduser().is_file():
+        raise UsageError(f"no trace store at {where}; serve with recording on first, or give "
+                         "--db")
+    store = open_trace_store(settings)
+    if not store.records(limit=1):
+        store.close()
+        raise UsageError(f"the trace store {where} is empty: nothing to learn from")
+    return store, where, settings.triage_model
+
+
+def train_from_traces(db: str | None, since: str | None, holdout: float,
+                      tables: Sequence[PairedTable], version: str | None,
+                      features: Featurizer) -> tuple[LearnedModel, str]:
+    from thinkswitch.shadow.promotion import store_examples
+    from thinkswitch.triage.trace_training import train_on_examples
+
+    start = parse_since(since)
+    store, where, _ = _open_existing(db)
+    try:
+        examples = store_examples(store, start)
+    finally:
+        store.close()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    trained = train_on_examples(examples, tables, holdout, version or f"traces-{stamp}",
+                                features)
+    summary = (f"{trained.trained_pairs} labelled shadow pairs of {where} "
+               f"({trained.held_out} newest kept out for the guard)"
+               + (f" and {trained.table_rows} outcome rows" if tables else ""))
+    return trained.model, summary
+
+
+def promote(
+    candidate: Annotated[Path, typer.Argument(help="the trained model file (.npz)")],
+    db: Annotated[str | None, typer.Option(help="trace store (SQLite path or postgresql://)")
+                  ] = None,
+    confidence: Annotated[float, typer.Option(
+        min=0.5, max=0.999, help="one-sided level of the guard's test")] = 0.95,
+    min_pairs: Annotated[int, typer.Option(
+        min=1, help="fewest held-out labelled pairs the guard judges on")] = 30,
+    policy_dir: Annotated[Path | None, typer.Option(
+        help="where promoted models are kept [default: policies/ in the data directory]")
+    ] = None,
+    force: Annotated[bool, typer.Option(
+        help="promote even if the guard refuses (recorded as forced)")] = False,
+) -> None:
+    """Judge CANDIDATE against the live policy on shadow pairs neither trained on, at equal
+    think-rate; promote it (recorded in the trace store) only if the guard passes. A running
+    server takes it on SIGHUP or POST /admin/policy/reload."""
+    from thinkswitch.shadow.promotion import promote as run_promotion
+    from thinkswitch.triage.guard import GuardOptions
+
+    store, _, configured = _open_existing(db)
+    try:
+        verdict, record = run_promotion(
+            store, candidate, policy_dir or default_policy_dir(), configured,
+            GuardOptions(confidence=confidence, min_examples=min_pairs), force=force)
+    finally:
+        store.close()
+    typer.echo(verdict.reason)
+    if record is None:
+        raise typer.Exit(1)
+    body = record.answer if isinstance(record.answer, dict) else {}
+    typer.echo(f"live policy: learned@{body.get('candidate_version')} (sha256 "
+               f"{str(body.get('candidate_sha256'))[:16]}, was {str(body.get('live_sha256'))[:16]}"
+               f"); recorded as {record.id}; reload a running server with SIGHUP or "
+               "POST /admin/policy/reload")
