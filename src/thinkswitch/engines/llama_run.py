@@ -12,7 +12,8 @@ model's own end marker counts); injected "Wait," tokens count too, injected clos
 
 A forced answer is never empty: while the answer is still blank, `AnswerFirst` keeps the
 model's end-of-generation tokens from being sampled (a model that ended inside its thinking
-tends to end again right after the close marker).
+tends to end again right after the close marker). A thinking request whose model ends with no
+answer (inside its thinking, or right after closing it) is such a forced answer.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class LlamaRun:
         self.thinking = 0
         self.answer_tokens = 0
         self.thinking_text: list[str] = []
+        self.answered = False  # some non-blank answer text was emitted
         self.finish: FinishReason = "stop"
         self.guard: AnswerFirst | None = None
 
@@ -90,20 +92,22 @@ class LlamaRun:
     def thinking_tokens(self) -> int:
         return self.thinking
 
-    def announce(self, text: str) -> EngineEvent:
-        return ThinkingDelta(text)
-
-    def think(self, extension: str) -> Pass:
-        if extension:
-            self.thinking_text.append(extension)
-            thinking = self._tokenize("".join(self.thinking_text))
-            self.thinking = len(thinking)
-            self.tokens = [*self.base, *thinking]
-            self.parser = self._dialect.parser("inside", scrub=True)
+    def think(self) -> Pass:
         return (yield from self._pass(self._processors))
 
+    def extend(self, text: str) -> EngineEvent:
+        """The thinking so far + `text`, re-tokenised and re-counted: the next pass goes on
+        from there (the KV cache keeps the common prefix)."""
+        self.thinking_text.append(text)
+        thinking = self._tokenize("".join(self.thinking_text))
+        self.thinking = len(thinking)
+        self.tokens = [*self.base, *thinking]
+        self.parser = self._dialect.parser("inside", scrub=True)
+        return ThinkingDelta(text)
+
     def answer(self, reason: ForcedReason) -> Pass:
-        self.tokens = [*self.tokens, *self._tokenize(self._dialect.close_text)]
+        if not self.parser.in_answer:  # else the model closed its thinking itself
+            self.tokens = [*self.tokens, *self._tokenize(self._dialect.close_text)]
         self.parser = self._dialect.parser("disabled", scrub=True)
         self.guard = AnswerFirst(self._eog)
         return (yield from self._pass((*self._processors, self.guard)))
@@ -129,9 +133,9 @@ class LlamaRun:
             logits_processor=logits_processor,
         ):
             if token in self._eog:
-                if self.thinking_on and self.parser.in_thinking:
+                if self.thinking_on and (self.parser.in_thinking or not self.answered):
                     yield from self._emit(self.parser.flush())
-                    end = "ended_in_thinking"
+                    end = "no_answer"
                 else:
                     self.finish = "stop"
                 break
@@ -173,6 +177,8 @@ class LlamaRun:
                 self.thinking_text.append(segment.text)
                 yield ThinkingDelta(segment.text)
             else:
-                if self.guard is not None and segment.text.strip():
-                    self.guard.active = False
+                if segment.text.strip():
+                    self.answered = True
+                    if self.guard is not None:
+                        self.guard.active = False
                 yield AnswerDelta(segment.text)

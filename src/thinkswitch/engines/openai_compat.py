@@ -183,16 +183,16 @@ class UpstreamRun:
     def thinking_tokens(self) -> int:
         return self.totals.thinking
 
-    def announce(self, text: str) -> EngineEvent:
+    def extend(self, text: str) -> EngineEvent:
+        """The next call continues an assistant prefill: the opening, the trace and `text`."""
+        self.trace.append(text)
+        self._prefill = self._opening + "".join(self.trace)
+        self._parser = self._dialect.parser("inside", scrub=True)
         return ThinkingDelta(text)
 
-    def think(self, extension: str) -> Generator[EngineEvent, None, PassEnd]:
+    def think(self) -> Generator[EngineEvent, None, PassEnd]:
         plan = self._request.plan
         dialect = self._dialect
-        if extension:
-            self.trace.append(extension)
-            self._prefill = self._opening + "".join(self.trace)
-            self._parser = dialect.parser("inside", scrub=True)
         spent = self.totals.thinking
         max_tokens: int | None = plan.answer_max_tokens
         if plan.mode == "on":

@@ -125,7 +125,7 @@ def stream_pass(
         for segment in parser.flush():
             yield from _emit(segment, result, answer_only)
         if forced and _ended_without_answer(result, forcing):
-            result.end = "ended_in_thinking"
+            result.end = "no_answer"
         return result
     finally:
         chunks.close()

@@ -6,9 +6,10 @@ Three moments decide what happens next, the same for every engine:
   closed with the dialect's end marker and the model goes on for the answer (finish `budget`).
 - **wait**: the model closes its thinking before `min_thinking`. What followed the close is
   dropped, `wait_text` ("Wait,", as in s1) is appended to the trace and the model thinks on.
-- **close**: the model ends (end of sequence) while still thinking, so there would be no
-  answer. Below `min_thinking` that is a wait; otherwise the thinking is closed and the answer
-  asked for exactly as at a cut (finish `thinking_ended`).
+- **close**: the model ends (end of sequence) while still thinking, or right after closing its
+  thinking with nothing written, so there would be no answer. Below `min_thinking` that is a
+  wait; otherwise the thinking is closed (if the model did not) and the answer asked for
+  exactly as at a cut (finish `thinking_ended`).
 
 How an engine goes on is its own business, behind `ForcingHost`: the embedded engine appends
 text to the tokens it has and continues from the same KV cache; a server engine makes a new call
@@ -33,8 +34,8 @@ Event_co = TypeVar("Event_co", covariant=True)
 ForcedReason = Literal["budget", "thinking_ended"]
 #: How one pass of generation ended: the model finished (or hit a length cap); the thinking
 #: reached the budget; the model closed its thinking before `min_thinking`; or the model ended
-#: inside its thinking.
-PassEnd = Literal["done", "cut", "early", "ended_in_thinking"]
+#: with thinking and no answer (inside its thinking, or right after closing it).
+PassEnd = Literal["done", "cut", "early", "no_answer"]
 
 
 class ForcingHost(Protocol[Event_co]):
@@ -47,15 +48,16 @@ class ForcingHost(Protocol[Event_co]):
     def thinking_tokens(self) -> int:
         """Thinking tokens so far, in the engine's own unit (model tokens or server deltas)."""
 
-    def think(self, extension: str) -> Generator[Event_co, None, PassEnd]:
-        """A thinking pass: the first (`extension` empty), or, after a wait, going on from the
-        trace so far with `extension` (the wait text) appended."""
+    def think(self) -> Generator[Event_co, None, PassEnd]:
+        """A thinking pass: the first, or one that goes on from the trace so far."""
+
+    def extend(self, text: str) -> Event_co:
+        """Append injected thinking text (the wait text) to the trace, counting it, so the
+        next pass goes on from there; return the event that shows it to the caller."""
 
     def answer(self, reason: ForcedReason) -> Generator[Event_co, None, PassEnd]:
-        """Close the thinking and generate the answer (a pass that does not think)."""
-
-    def announce(self, text: str) -> Event_co:
-        """The event that shows injected thinking text (the wait text) to the caller."""
+        """Close the thinking (unless the model did) and generate the answer, a pass that does
+        not think and does not end before some answer text."""
 
 
 @dataclass
@@ -111,13 +113,13 @@ def run_forced(
 ) -> Generator[Event, None, None]:
     """Run a request's passes: think, wait and think on while the thinking ends too early,
     then cut or close and ask for the answer where the thinking did not end by itself."""
-    end = yield from host.think("")
-    while end in ("early", "ended_in_thinking") and forcing._take_wait(host.thinking_tokens):
-        yield host.announce(wait_text)
+    end = yield from host.think()
+    while end in ("early", "no_answer") and forcing._take_wait(host.thinking_tokens):
+        yield host.extend(wait_text)
         if forcing.cut_now(host.thinking_tokens, in_thinking=True):
             end = "cut"
             break
-        end = yield from host.think(wait_text)
-    if end in ("cut", "ended_in_thinking"):
+        end = yield from host.think()
+    if end in ("cut", "no_answer"):
         forcing.forced = "budget" if end == "cut" else "thinking_ended"
         yield from host.answer(forcing.forced)
