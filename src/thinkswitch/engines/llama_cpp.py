@@ -219,5 +219,5 @@ class LlamaCppEngine(Engine):
         yield from run.flush()
         if recorder is not None:
             yield TokenLogprobs(tuple(recorder.logprobs))
-        yield UsageReport(len(run.base), run.thinking, run.answer_tokens)
+        yield UsageReport(len(run.base), run.thinking_tokens, run.answer_tokens)
         yield Finish(run.forcing.finish(run.finish))

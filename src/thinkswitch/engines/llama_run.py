@@ -81,16 +81,12 @@ class LlamaRun:
         self.forcing = BudgetForcing.for_plan(plan.mode, plan.budget or n_ctx, plan.min_thinking)
         self.parser: ReasoningParser = dialect.parser(prompt.start_state, scrub=True)
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.thinking = 0
+        self.thinking_tokens = 0
         self.answer_tokens = 0
         self.thinking_text: list[str] = []
         self.answered = False  # some non-blank answer text was emitted
         self.finish: FinishReason = "stop"
         self.guard: AnswerFirst | None = None
-
-    @property
-    def thinking_tokens(self) -> int:
-        return self.thinking
 
     def think(self) -> Pass:
         return (yield from self._pass(self._processors))
@@ -100,7 +96,7 @@ class LlamaRun:
         from there (the KV cache keeps the common prefix)."""
         self.thinking_text.append(text)
         thinking = self._tokenize("".join(self.thinking_text))
-        self.thinking = len(thinking)
+        self.thinking_tokens = len(thinking)
         self.tokens = [*self.base, *thinking]
         self.parser = self._dialect.parser("inside", scrub=True)
         return ThinkingDelta(text)
@@ -145,23 +141,23 @@ class LlamaRun:
             was_thinking = self.parser.in_thinking
             segments = self.parser.feed(self.decoder.decode(self._llama.detokenize([token])))
             if was_thinking:
-                self.thinking += 1
+                self.thinking_tokens += 1
             else:
                 self.answer_tokens += 1
             if (self.thinking_on and was_thinking and self.parser.in_answer
-                    and self.forcing.closed_early(self.thinking)):
+                    and self.forcing.closed_early(self.thinking_tokens)):
                 # The model closed its thinking too early: drop what followed the marker.
                 yield from self._emit([s for s in segments if s.kind == "thinking"])
                 end = "early"
                 break
             yield from self._emit(segments)
-            if self.forcing.cut_now(self.thinking, self.parser.in_thinking):
+            if self.forcing.cut_now(self.thinking_tokens, self.parser.in_thinking):
                 yield from self._emit(self.parser.flush())
                 end = "cut"
                 break
             generated = self.answer_tokens
             if not self.thinking_on:
-                generated += self.thinking
+                generated += self.thinking_tokens
             if generated >= request.plan.answer_max_tokens or len(self.tokens) >= self._n_ctx:
                 self.finish = "length"
                 break

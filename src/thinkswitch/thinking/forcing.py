@@ -100,7 +100,8 @@ class BudgetForcing:
         forced; a length cap or tool calls say so themselves."""
         return self.forced if self.forced is not None and finish == "stop" else finish
 
-    def _take_wait(self, thinking_tokens: int) -> bool:
+    def take_wait(self, thinking_tokens: int) -> bool:
+        """Whether an end of thinking at `thinking_tokens` becomes a wait (using one up)."""
         if not self.closed_early(thinking_tokens):
             return False
         if self.waits is not None:
@@ -114,7 +115,7 @@ def run_forced(
     """Run a request's passes: think, wait and think on while the thinking ends too early,
     then cut or close and ask for the answer where the thinking did not end by itself."""
     end = yield from host.think()
-    while end in ("early", "no_answer") and forcing._take_wait(host.thinking_tokens):
+    while end in ("early", "no_answer") and forcing.take_wait(host.thinking_tokens):
         yield host.extend(wait_text)
         if forcing.cut_now(host.thinking_tokens, in_thinking=True):
             end = "cut"
