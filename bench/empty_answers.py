@@ -21,8 +21,9 @@ from collections import Counter
 
 from thinkswitch.bench.math_suites import read_jsonl
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
+from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Request, Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 

@@ -15,7 +15,7 @@ from live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.settings import Settings
-from thinkswitch.switch import Switch
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
 
