@@ -3,12 +3,13 @@
 llama.cpp's threads busy-wait for each other, so a pool that holds every core collapses when
 anything else runs. The engine therefore uses all cores but one for generation (`n_threads`)
 and, since issue #18, for prefill too (`n_threads_batch`). This measures, round by round and
-interleaved, the prefill time of the same prompt on the engine's own model object and on one
-loaded with llama.cpp's default prefill threads (every core), each with the machine as it is
+interleaved, the prefill time of the same prompt on the engine's own model object (and, with
+`--compare`, on one loaded with llama.cpp's default prefill threads: every core), each with the
+machine as it is
 ("idle") and with one extra process spinning on a core ("busy"). Target: the engine's busy
 prefill within 1.3x of its idle prefill.
 
-    .venv/bin/python bench/prefill_contention.py [--rounds 3] [--tokens 600]
+    .venv/bin/python bench/prefill_contention.py [--rounds 3] [--tokens 600] [--compare]
 
 On a machine shared with other work, "idle" is not idle: read the ratios, side by side.
 """
@@ -65,16 +66,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=600)
+    parser.add_argument("--compare", action="store_true",
+                        help="also measure a model with llama.cpp's default prefill threads")
     args = parser.parse_args()
 
     from llama_cpp import Llama
 
     settings = Settings(n_ctx=2048)
     engine = LlamaCppEngine.from_settings(settings)
-    threads = default_threads()
-    every_core = Llama(model_path=str(resolve_model_path(settings.model)), n_ctx=2048,
-                       n_threads=threads, verbose=False, logits_all=False)
-    models = {"thinkswitch": engine.llama, "llama.cpp default batch threads": every_core}
+    models = {"thinkswitch": engine.llama}
+    if args.compare:
+        models["llama.cpp default batch threads"] = Llama(
+            model_path=str(resolve_model_path(settings.model)), n_ctx=2048,
+            n_threads=default_threads(), verbose=False, logits_all=False)
     tokens = prompt_tokens(engine.llama, args.tokens)
     for llama in models.values():  # warm up: first evaluation pays for page faults
         prefill_seconds(llama, tokens[:64])
