@@ -37,8 +37,11 @@ TEXT = ("A farmer has 3 fields with 12 rows of 8 plants each. Each plant gives 4
 
 @contextmanager
 def busy_process() -> Iterator[None]:
-    """One process that spins on a core until the block ends."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    """One process that spins on a core until the block ends. It runs in a session of its own:
+    with the kernel's autogroup scheduling (Debian's default), a child in the bench's own
+    session would share the bench's CPU time instead of taking a core of its own."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                               start_new_session=True)
     try:
         time.sleep(0.3)  # let it get going
         yield
