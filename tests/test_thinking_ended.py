@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from live_server import live_server
+from support.live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.settings import Settings
