@@ -122,3 +122,32 @@ def test_a_parameter_the_embedded_engine_cannot_honour_is_refused(switch: Switch
     with pytest.raises(UsageError, match="parameter 'tools' is not supported by engine "
                                          "'llama_cpp'"):
         switch.run(Request.build("hi", think="off", options={"tools": []}))
+
+
+def test_a_model_that_ends_inside_its_thinking_still_answers(switch: Switch) -> None:
+    """SmolLM2 ends this request while thinking (end of sequence before `</think>`): the
+    thinking is closed and the answer asked for, from the same KV cache."""
+    events = list(switch.stream(Request.build("What is 12*3?", think="on", budget=32,
+                                              answer_max_tokens=24)))
+    result = events[-1]
+    assert isinstance(result, Result)
+    assert result.finish_reason == "thinking_ended"
+    assert "36" in result.thinking
+    assert result.answer and "36" in result.answer
+    assert 0 < result.usage.thinking_tokens <= 32
+    assert result.usage.answer_tokens > 0
+    kinds = [type(e).__name__ for e in events[:-1]]
+    assert kinds.index("AnswerDelta") > max(
+        i for i, kind in enumerate(kinds) if kind == "ThinkingDelta")
+
+
+@pytest.mark.parametrize("question", ["What is 7 + 15?", "Is 17 a prime number?",
+                                      "Name a color of the sky."])
+def test_thinking_answers_are_never_empty_and_carry_no_markup(switch: Switch,
+                                                               question: str) -> None:
+    for budget in (32, 64):
+        result = switch.run(Request.build(question, think="on", budget=budget,
+                                          answer_max_tokens=24))
+        assert result.answer.strip(), (budget, result.finish_reason)
+        assert "<think>" not in result.answer and "</think>" not in result.answer
+        assert result.finish_reason in {"budget", "thinking_ended", "stop", "length"}

@@ -434,3 +434,78 @@ def test_registry_builds_the_engine_without_touching_the_network() -> None:
     assert engine.name == "openai" and engine.model == "m"
     assert engine.supports(get_dialect("granite"))
     engine.close()
+
+
+ENDED_CASES = [
+    # id, dialect, model, first stream (the model ends with thinking and no answer)
+    ("everything in reasoning_content", "qwen3", "Qwen/Qwen3-8B",
+     sse(delta(reasoning_content="Two plus"), delta(reasoning_content=" two is four."),
+         delta(content="\n\n"), delta("stop"), usage(12, 4))),
+    ("end of sequence inside think tags", "qwen3", "Qwen/Qwen3-8B",
+     sse(delta(content="<think>\nTwo plus"), delta(content=" two is four."), delta("stop"),
+         usage(12, 3))),
+    ("closed, then nothing", "deepseek_r1", "deepseek-r1-distill-qwen-7b",
+     sse(delta(content="<think>Two plus two is four."), delta(content="</think>\n"),
+         delta("stop"), usage(12, 3))),
+]
+
+
+@pytest.mark.parametrize(("dialect", "model", "first"), [c[1:] for c in ENDED_CASES],
+                         ids=[c[0] for c in ENDED_CASES])
+def test_thinking_with_no_answer_is_closed_and_the_answer_asked_for(
+    dialect: str, model: str, first: list[bytes]
+) -> None:
+    from thinkswitch.engines.openai_compat import ENDED_PROMPT
+
+    server = MockServer([first, sse(delta(content="4"), delta(content="</think>"),
+                                    delta("stop"), usage(40, 2))])
+    switch, _ = make(server, dialect, model=model)
+    result, events = ask(switch, think="on", budget=64, answer_max_tokens=16)
+    assert result.thinking == "Two plus two is four."
+    assert result.answer == "4"  # the stray marker of the second call is removed
+    assert result.finish_reason == "thinking_ended"
+    assert len(server.bodies) == 2
+    note = server.bodies[1]["messages"][-1]
+    assert note["role"] == "user"
+    assert note["content"].startswith(ENDED_PROMPT.format(trace="Two plus two is four."))
+    assert server.bodies[1]["max_tokens"] == 16
+    assert result.usage.prompt_tokens == 52
+    answers = [e.text for e in events if isinstance(e, AnswerDelta)]
+    assert "".join(answers).strip() == "4"
+
+
+def test_a_stray_close_marker_after_a_cut_is_removed_streaming_and_not() -> None:
+    def script() -> MockServer:
+        thinking = [delta(content="<think>")] + [delta(content=f" w{i}") for i in range(20)]
+        return MockServer([sse(*thinking),
+                           sse(delta(content="20\n</th"), delta(content="ink>"), delta("stop"))])
+
+    switch, _ = make(script(), "prompted", model="SmolLM2-135M-Instruct")
+    result, events = ask(switch, think="on", budget=5)
+    assert result.answer == "20"
+    assert result.finish_reason == "budget"
+    streamed = "".join(e.text for e in events if isinstance(e, AnswerDelta))
+    assert "</" not in streamed
+    switch, _ = make(script(), "prompted", model="SmolLM2-135M-Instruct")
+    assert switch.run(Request.build(QUESTION, think="on", budget=5)).answer == "20"
+
+
+def test_an_answer_cut_by_its_cap_after_a_budget_cut_says_length() -> None:
+    thinking = [delta(reasoning_content=f"r{i} ") for i in range(10)]
+    server = MockServer([sse(*thinking), sse(delta(content="Final"), delta("length"))])
+    switch, _ = make(server, "qwen3")
+    result, _ = ask(switch, think="on", budget=5, answer_max_tokens=1)
+    assert result.finish_reason == "length"
+
+
+def test_an_answer_or_a_length_cap_is_not_a_thinking_end() -> None:
+    server = MockServer([sse(delta(reasoning_content="hmm"), delta("length"))])
+    switch, _ = make(server, "qwen3")
+    result, _ = ask(switch, think="on", budget=64)
+    assert len(server.bodies) == 1
+    assert result.finish_reason == "length"
+    off = MockServer([sse(delta(content="<think>hmm"), delta("stop"))])
+    switch, _ = make(off, "qwen3")
+    result, _ = ask(switch, think="off")
+    assert len(off.bodies) == 1
+    assert result.finish_reason == "stop"

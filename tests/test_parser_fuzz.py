@@ -31,8 +31,8 @@ def _pieces(parser: type[ReasoningParser]) -> st.SearchStrategy[str]:
 
 
 def _stream(parser: type[ReasoningParser], start: StartState,
-            chunks: list[str]) -> tuple[str, str]:
-    instance = parser(start)
+            chunks: list[str], scrub: bool = False) -> tuple[str, str]:
+    instance = parser(start, scrub=scrub)
     thinking: list[str] = []
     answer: list[str] = []
     for chunk in chunks:
@@ -63,6 +63,33 @@ def test_random_output_and_chunking_stream_like_the_whole_parse(
     chunks = _chunked(data, text)
     assert "".join(chunks) == text
     assert _stream(parser, start, chunks) == parser.split(text, start)
+
+
+@FUZZ
+@given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS), start=st.sampled_from(STARTS))
+def test_scrubbed_output_streams_like_the_whole_parse(
+    data: st.DataObject, parser: type[ReasoningParser], start: StartState
+) -> None:
+    """Scrubbing changes only the answer, and the same way at every chunking."""
+    text = data.draw(_pieces(parser), label="output")
+    chunks = _chunked(data, text)
+    thinking, answer = _stream(parser, start, chunks, scrub=True)
+    assert (thinking, answer) == parser.split(text, start, scrub=True)
+    assert thinking == parser.split(text, start)[0]
+
+
+@FUZZ
+@given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS))
+def test_whole_markers_in_an_answer_are_removed_at_any_chunking(
+    data: st.DataObject, parser: type[ReasoningParser]
+) -> None:
+    words = st.sampled_from([parser.start, parser.end, " ", "\n", "20", "Wait,", "é"])
+    answer_parts = data.draw(st.lists(words, max_size=8), label="answer")
+    text = "Final" + "".join(answer_parts)
+    chunks = _chunked(data, text)
+    _, answer = _stream(parser, "disabled", chunks, scrub=True)
+    expected = "Final" + "".join(p for p in answer_parts if p not in (parser.start, parser.end))
+    assert answer == expected
 
 
 @FUZZ

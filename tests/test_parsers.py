@@ -17,12 +17,13 @@ from thinkswitch.thinking.parsers import (
 
 
 def run_parser(
-    parser: type[ReasoningParser], chunks: list[str], start: StartState, streaming: bool
+    parser: type[ReasoningParser], chunks: list[str], start: StartState, streaming: bool,
+    scrub: bool = False,
 ) -> tuple[str, str]:
     """Parse `chunks` one way or the other and return (thinking, answer)."""
     if not streaming:
-        return parser.split("".join(chunks), start)
-    instance = parser(start)
+        return parser.split("".join(chunks), start, scrub=scrub)
+    instance = parser(start, scrub=scrub)
     segments = [segment for chunk in chunks for segment in instance.feed(chunk)]
     segments += instance.flush()
     thinking = "".join(s.text for s in segments if s.kind == "thinking")
@@ -79,6 +80,56 @@ def test_parser_matrix(
     streaming: bool,
 ) -> None:
     assert run_parser(parser, chunks, start, streaming) == (thinking, answer)
+
+
+SCRUB_CASES = [
+    # id, parser, chunks, start state, expected thinking, expected answer (markers removed)
+    ("close marker again after a budget cut", ThinkTagParser,
+     ["20", "\n</think>"], "disabled", "", "20\n"),
+    ("close marker split across chunks", ThinkTagParser,
+     ["20\n</th", "in", "k>"], "disabled", "", "20\n"),
+    ("close marker split, text after it", ThinkTagParser,
+     ["The answer is 4.<", "/think> Done"], "disabled", "", "The answer is 4. Done"),
+    ("start and end markers in the answer", ThinkTagParser,
+     ["<think>", "x</think>", "\n<thi", "nk>y"], "disabled", "", "x\ny"),
+    ("stray marker after a real close", ThinkTagParser,
+     ["<think>a</think>4", "</think>"], "inside", "a", "4"),
+    ("partial marker at the end stays text", ThinkTagParser,
+     ["4 </thi"], "disabled", "", "4 </thi"),
+    ("a less-than sign is not a marker", ThinkTagParser,
+     ["3 <", " 4 <b>"], "disabled", "", "3 < 4 <b>"),
+    ("optional: a stray close in a direct answer", ThinkTagParser,
+     ["Paris", "</think>"], "optional", "", "Paris"),
+    ("granite markers in the answer", GraniteParser,
+     ["7\nHere is my re", "sponse:"], "disabled", "", "7\n"),
+    ("only a marker", ThinkTagParser, ["</think>"], "disabled", "", ""),
+]
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
+@pytest.mark.parametrize(
+    ("parser", "chunks", "start", "thinking", "answer"),
+    [case[1:] for case in SCRUB_CASES],
+    ids=[case[0] for case in SCRUB_CASES],
+)
+def test_scrub_removes_thinking_markers_from_the_answer(
+    parser: type[ReasoningParser],
+    chunks: list[str],
+    start: StartState,
+    thinking: str,
+    answer: str,
+    streaming: bool,
+) -> None:
+    assert run_parser(parser, chunks, start, streaming, scrub=True) == (thinking, answer)
+
+
+def test_scrub_holds_back_only_what_may_be_a_marker() -> None:
+    """Streaming stays live: text is released as soon as it cannot start a marker."""
+    parser = ThinkTagParser("disabled", scrub=True)
+    assert [s.text for s in parser.feed("20\n</th")] == ["20\n"]
+    assert parser.feed("ink>") == []
+    assert [s.text for s in parser.feed(" ok")] == [" ok"]
+    assert parser.flush() == []
 
 
 @pytest.mark.parametrize("start", ["inside", "optional", "disabled"])

@@ -2,8 +2,9 @@
 
 An engine receives a `GenerationRequest` (messages, the thinking plan) and a `Dialect`, and
 yields `ThinkingDelta` / `AnswerDelta` text as it is produced, then one `UsageReport` and one
-`Finish` (the kernel's events, `thinkswitch.kernel.events`). It enforces the budget itself,
-because only the engine can stop and continue its own generation.
+`Finish` (the kernel's events, `thinkswitch.kernel.events`). It enforces the budget by
+plugging into `thinking.forcing` (a `ForcingHost`), which decides where to cut, wait or close;
+only the engine can stop and continue its own generation.
 
 One optional capability: asked with `GenerationRequest.logprobs`, an engine that can measure
 them yields one `TokenLogprobs` (the log-probability of each token it generated) before its

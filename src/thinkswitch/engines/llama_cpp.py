@@ -1,14 +1,7 @@
 """The embedded engine: llama-cpp-python on a GGUF file, with token-level budget forcing.
 
-Generation runs token by token through `Llama.generate`, which reuses the KV cache for the
-longest common prefix of the token list it is given. Budget forcing therefore costs no
-re-prefill: when the thinking cap is hit, the dialect's closing text is appended to the tokens
-already generated and generation simply goes on; when thinking ends before `min_thinking`, the
-thinking so far is re-tokenised with "Wait," appended and generation goes on from there.
-
-Thinking tokens are counted with the model's own tokenizer: a generated token counts as
-thinking when the reasoning parser is inside the thinking at the moment it arrives (so the
-model's own end marker counts); injected "Wait," tokens count too, injected close text does not.
+Budget forcing is `thinking.forcing`'s; `llama_run.LlamaRun` plugs this engine into it by
+continuing from the same KV cache (no re-prefill), and says how tokens are counted.
 
 Asked for `logprobs`, the engine records the log-probability of every token it generates with a
 llama.cpp logits processor (`SampledLogprobs`), not with `logits_all`, which keeps the logits of
@@ -17,7 +10,6 @@ every prompt position too and makes generation several times slower.
 
 from __future__ import annotations
 
-import codecs
 import os
 import threading
 from collections.abc import Iterator
@@ -30,21 +22,14 @@ import numpy as np
 
 from thinkswitch.engines.base import Engine
 from thinkswitch.engines.chat_template import ChatTemplate, PromptPart
+from thinkswitch.engines.llama_run import LlamaRun
 from thinkswitch.engines.model_files import resolve_model_path
 from thinkswitch.kernel.errors import BudgetError, ModelNotFoundError, UsageError
-from thinkswitch.kernel.events import (
-    AnswerDelta,
-    EngineEvent,
-    Finish,
-    ThinkingDelta,
-    TokenLogprobs,
-    UsageReport,
-)
+from thinkswitch.kernel.events import EngineEvent, Finish, TokenLogprobs, UsageReport
 from thinkswitch.kernel.plan import GenerationRequest
-from thinkswitch.kernel.result import FinishReason
 from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect, PromptPlan
-from thinkswitch.thinking.parsers import ReasoningParser, Segment
+from thinkswitch.thinking.forcing import run_forced
 
 RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: a fresh random seed
 
@@ -65,7 +50,11 @@ def default_threads() -> int:
     they hold every core, any other work on the machine (the server's own event loop, a client,
     a build) stalls them: on 2 cores, one competing process made 64 tokens take 104 s on 2
     threads against 1.5 s on 1. Leaving a core free costs ~40% of peak speed on an idle
-    2-core machine and removes the collapse; set `n_threads` on a dedicated box."""
+    2-core machine and removes the collapse; set `n_threads` on a dedicated box.
+
+    The same rule holds for prefill (`n_threads_batch`), whose threads busy-wait the same way:
+    left at llama.cpp's default of every core, prefill of ~600 tokens took twice as long with
+    one busy process on the other core."""
     return max(1, (os.cpu_count() or 1) - 1)
 
 
@@ -84,6 +73,7 @@ def load_model(path: Path, n_ctx: int, n_threads: int | None) -> LoadedModel:
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or default_threads(),
+            n_threads_batch=n_threads or default_threads(),
             verbose=False,
             logits_all=False,
         )
@@ -142,16 +132,6 @@ class SampledLogprobs:
         """Record the log-probability of `token`, sampled from the last row seen."""
         if self._row is not None and 0 <= token < len(self._row):
             self.logprobs.append(min(0.0, float(self._row[token]) - self._log_norm))
-
-
-@dataclass
-class _Progress:
-    """Counters and text of one generation, shared by the steps of the loop."""
-
-    thinking_tokens: int = 0
-    answer_tokens: int = 0
-    thinking_text: list[str] = field(default_factory=list)
-    cut: bool = False
 
 
 class LlamaCppEngine(Engine):
@@ -263,104 +243,15 @@ class LlamaCppEngine(Engine):
         request: GenerationRequest,
         dialect: Dialect,
     ) -> Iterator[EngineEvent]:
-        plan = request.plan
-        options = request.options
-        thinking_on = plan.mode == "on"
-        budget = plan.budget or self.n_ctx
-        base = list(tokens)
-        progress = _Progress()
-        parser: ReasoningParser = dialect.parser(prompt.start_state)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         recorder = SampledLogprobs() if request.logprobs else None
-        processors = None
-        if recorder is not None:
-            from llama_cpp import LogitsProcessorList
-
-            processors = LogitsProcessorList([recorder])
-        finish: FinishReason | None = None
-        while finish is None:
-            ended_thinking = False
-            for token in self.llama.generate(
-                tokens, temp=request.temperature, top_k=40, min_p=0.05, repeat_penalty=1.1,
-                top_p=options.get("top_p", 0.95),
-                presence_penalty=options.get("presence_penalty", 0.0),
-                frequency_penalty=options.get("frequency_penalty", 0.0),
-                logits_processor=processors,
-            ):
-                if token in self._model.eog:
-                    if thinking_on and parser.in_thinking:
-                        yield from self._emit(parser.flush(), progress)
-                        ended_thinking = True
-                    else:
-                        finish = "stop"
-                    break
-                tokens.append(token)
-                if recorder is not None:
-                    recorder.take(token)
-                was_thinking = parser.in_thinking
-                segments = parser.feed(decoder.decode(self.llama.detokenize([token])))
-                if was_thinking:
-                    progress.thinking_tokens += 1
-                else:
-                    progress.answer_tokens += 1
-                closed_early = (
-                    thinking_on
-                    and was_thinking
-                    and parser.in_answer
-                    and progress.thinking_tokens < plan.min_thinking
-                )
-                if closed_early:
-                    # The model closed its thinking too early: drop what followed the marker.
-                    kept = [segment for segment in segments if segment.kind == "thinking"]
-                    yield from self._emit(kept, progress)
-                    ended_thinking = True
-                    break
-                yield from self._emit(segments, progress)
-                if thinking_on and parser.in_thinking and progress.thinking_tokens >= budget:
-                    yield from self._emit(parser.flush(), progress)
-                    progress.cut = True
-                    tokens = [*tokens, *self.tokenize(dialect.close_text)]
-                    parser = dialect.parser("disabled")
-                    break
-                generated = progress.answer_tokens
-                if not thinking_on:
-                    generated += progress.thinking_tokens
-                if generated >= plan.answer_max_tokens or len(tokens) >= self.n_ctx:
-                    finish = "length"
-                    break
-            pending = decoder.decode(b"", final=True)
-            if pending:
-                yield from self._emit(parser.feed(pending), progress)
-            decoder.reset()
-            if not ended_thinking:
-                continue
-            if progress.thinking_tokens < plan.min_thinking:
-                tokens = self._extend(base, progress, dialect)
-                yield ThinkingDelta(dialect.wait_text)
-                parser = dialect.parser("inside")
-                if progress.thinking_tokens < budget:
-                    continue
-                progress.cut = True
-            tokens = [*tokens, *self.tokenize(dialect.close_text)]
-            parser = dialect.parser("disabled")
-        yield from self._emit(parser.flush(), progress)
+        run = LlamaRun(
+            self.llama, self._model.eog, self.tokenize, tokens, prompt, request, dialect,
+            self.n_ctx, record=recorder.take if recorder is not None else None,
+            processors=(recorder,) if recorder is not None else (),
+        )
+        yield from run_forced(run, run.forcing, dialect.wait_text)
+        yield from run.flush()
         if recorder is not None:
             yield TokenLogprobs(tuple(recorder.logprobs))
-        yield UsageReport(len(base), progress.thinking_tokens, progress.answer_tokens)
-        yield Finish("budget" if progress.cut and finish == "stop" else finish)
-
-    def _extend(self, base: list[int], progress: _Progress, dialect: Dialect) -> list[int]:
-        """Replace an early end of thinking with "Wait," and re-count the thinking tokens."""
-        progress.thinking_text.append(dialect.wait_text)
-        thinking = self.tokenize("".join(progress.thinking_text))
-        progress.thinking_tokens = len(thinking)
-        return [*base, *thinking]
-
-    @staticmethod
-    def _emit(segments: list[Segment], progress: _Progress) -> Iterator[EngineEvent]:
-        for segment in segments:
-            if segment.kind == "thinking":
-                progress.thinking_text.append(segment.text)
-                yield ThinkingDelta(segment.text)
-            else:
-                yield AnswerDelta(segment.text)
+        yield UsageReport(len(run.base), run.thinking_tokens, run.answer_tokens)
+        yield Finish(run.forcing.finish(run.finish))

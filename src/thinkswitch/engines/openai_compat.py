@@ -1,142 +1,57 @@
 """`openai`: any OpenAI-compatible chat server (vLLM, SGLang, llama.cpp server, Ollama, OpenAI).
 
-One request is one or more streamed `POST {base_url}/chat/completions` calls:
+One request is one or more streamed `POST {base_url}/chat/completions` calls. The parts:
+`openai_transport` (replicas, deadlines, errors, the one retry), `openai_body` (request bodies),
+`openai_pass` (one call: thinking apart from the answer, counting, stopping), and budget forcing
+from `thinking.forcing`, which this module plugs into with `UpstreamRun`:
 
-- Thinking arrives either in a separate delta field (`reasoning` / `reasoning_content`, when
-  the server runs a reasoning parser) or inside `content` with the dialect's markers, which the
-  dialect's parser splits. Once a reasoning field has been seen, content is answer only.
 - Budgets. `budget_style="thinking_token_budget"` sends vLLM's server-side cap. The default,
   `"cut"`, works on every server: thinking deltas are counted here, and when they reach the
   budget while the model is still thinking the stream is closed (so the server stops), and a
   second call with thinking off asks for the answer, given the trace so far (`CUT_PROMPT`).
   The finish reason is then `"budget"`.
-- Token counts. When the final usage chunk reports `completion_tokens_details.reasoning_tokens`
-  (OpenAI) those are the thinking tokens; otherwise thinking tokens are the number of
-  non-empty thinking deltas (vLLM and llama.cpp server send about one token per delta), and
-  answer tokens are `completion_tokens` minus those when reported, else answer deltas too.
-  A stream closed at the budget never reports usage, so there the delta counts stand.
+- A model that finishes with thinking and no answer (it ended inside its thinking, or the
+  server put everything in `reasoning_content`) is asked for the answer the same way, with
+  `ENDED_PROMPT`; the finish reason is then `"thinking_ended"`.
 - `min_thinking` needs the server to continue an assistant prefill (`send_prefill`, vLLM and
   SGLang `continue_final_message`): when thinking ends early, the answer is dropped and a
   new call continues from start marker + trace + `wait_text`. Without prefill support the
   model cannot be pushed back into thinking, so `min_thinking` is ignored.
-- Without `send_prefill`, a dialect's prefilled start marker is never sent, so the model was
-  not put inside thinking: its output is parsed with thinking optional instead.
-- OpenAI reasoning models (`openai_effort`) reject `temperature` and `max_tokens`: for that
-  dialect the body carries `max_completion_tokens` and no temperature.
-- Replicas. `base_url` may list several servers of one model; each call goes to the least
-  busy usable one (`pool.py`: circuit breaker, health checks). A request whose upstream fails
-  through the replica's fault (unreachable, timed out, 5xx/429, broken stream) before any
-  event was yielded is retried once, from scratch, on another replica; after an event was
-  yielded it is not (the caller already has part of an answer) and the error says so.
-  Connect and inter-chunk read timeouts are httpx's; first-token and total deadlines are
-  held by `deadlines.StreamGuard`.
+- Replicas. `base_url` may list several servers of one model; a request that failed through
+  its replica's fault before anything was yielded is retried once on another replica.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Generator, Iterator
 
 import httpx
 
 from thinkswitch.engines.base import Engine
-from thinkswitch.engines.deadlines import StreamGuard
-from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
-from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
-from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
-from thinkswitch.kernel.events import (
-    AnswerDelta,
-    EngineEvent,
-    Finish,
-    ThinkingDelta,
-    ToolCallDelta,
-    UsageReport,
-)
+from thinkswitch.engines.openai_body import chat_body, parse_start
+from thinkswitch.engines.openai_pass import PassResult, Totals, stream_pass
+from thinkswitch.engines.openai_transport import ChatTransport, retried_once
+from thinkswitch.engines.pool import Route
+from thinkswitch.kernel.events import EngineEvent, Finish, ThinkingDelta, UsageReport
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.kernel.result import FinishReason
 from thinkswitch.settings import BudgetStyle, Settings
-from thinkswitch.thinking.dialects import Dialect, PromptPlan, guess_dialect
-from thinkswitch.thinking.parsers import ReasoningParser, Segment, StartState
+from thinkswitch.thinking.dialects import Dialect, guess_dialect
+from thinkswitch.thinking.forcing import BudgetForcing, ForcedReason, PassEnd, run_forced
 
 CUT_PROMPT = (
     "Your reasoning so far, cut at the thinking budget:\n{trace}\n\nNow give the final answer only."
 )
+ENDED_PROMPT = (
+    "Your reasoning so far (it ended before an answer):\n{trace}\n\n"
+    "Now give the final answer only."
+)
+ANSWER_PROMPTS: dict[ForcedReason, str] = {"budget": CUT_PROMPT, "thinking_ended": ENDED_PROMPT}
 #: How many times an early end of thinking is replaced by `wait_text` (guards against loops).
 MAX_WAITS = 4
-
-Stop = Literal["budget", "early"]
-
-
-@dataclass
-class _PassResult:
-    """What one streamed call produced, besides the events it yielded."""
-
-    thinking: int = 0
-    answer: int = 0
-    trace: list[str] = field(default_factory=list)
-    usage: StreamUsage | None = None
-    finish: str | None = None
-    stop: Stop | None = None
-
-    def tokens(self) -> tuple[int, int, int]:
-        """(prompt, thinking, answer) tokens, from the usage chunk where it is trustworthy."""
-        usage = self.usage or StreamUsage()
-        prompt = usage.prompt_tokens or 0
-        if self.stop is not None:
-            return prompt, self.thinking, self.answer
-        thinking = self.thinking if usage.reasoning_tokens is None else usage.reasoning_tokens
-        if usage.completion_tokens is None:
-            return prompt, thinking, self.answer
-        return prompt, thinking, max(0, usage.completion_tokens - thinking)
-
-
-Pass = Generator[EngineEvent, None, _PassResult]
-
-
-@dataclass
-class _Totals:
-    prompt: int = 0
-    thinking: int = 0
-    answer: int = 0
-
-    def add(self, result: _PassResult, *, all_answer: bool = False) -> None:
-        prompt, thinking, answer = result.tokens()
-        self.prompt += prompt
-        if all_answer:
-            self.answer += thinking + answer
-        else:
-            self.thinking += thinking
-            self.answer += answer
-
-
-def _reach_error(url: str, error: Exception) -> EngineUnavailableError:
-    reason = str(error) or type(error).__name__
-    if isinstance(error, httpx.TimeoutException) and "timed out" not in reason.lower():
-        reason = f"timed out ({reason})"
-    return EngineUnavailableError(f"cannot reach {url}: {one_line(reason)}")
-
-
-def _detail(response: httpx.Response) -> str:
-    """What an upstream's error response says, in one line."""
-    try:
-        message = error_message(response.json())
-    except ValueError:
-        message = None
-    return message or one_line(response.text) or response.reason_phrase
-
-
-def _rejected(response: httpx.Response) -> UpstreamRejectedError:
-    """A 4xx (not 429) from the upstream: the request's fault, told without our URLs."""
-    return UpstreamRejectedError(
-        f"the model server refused the request (HTTP {response.status_code}): "
-        f"{_detail(response)}")
-
-
-def _status_error(url: str, response: httpx.Response) -> EngineUnavailableError:
-    return EngineUnavailableError(
-        f"{url} answered HTTP {response.status_code}: {_detail(response)}")
+#: The upstream finish reasons a request reports as they are; any other is "stop".
+UPSTREAM_FINISHES: dict[str, FinishReason] = {"length": "length", "tool_calls": "tool_calls"}
 
 
 class OpenAICompatEngine(Engine):
@@ -166,25 +81,22 @@ class OpenAICompatEngine(Engine):
         send_prefill: bool = False,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        urls = split_urls(base_url)
-        self.pool = ReplicaPool(
-            urls,
+        self.transport = ChatTransport(
+            base_url,
+            api_key=api_key,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            first_token_timeout_s=first_token_timeout_s,
+            total_timeout_s=total_timeout_s,
             breaker_failures=breaker_failures,
             breaker_cooldown_s=breaker_cooldown_s,
             health_interval_s=health_interval_s,
-            probe=self._probe,
+            transport=transport,
         )
-        self._watchdog = Watchdog()
-        self._deadlines = (read_timeout_s, first_token_timeout_s, total_timeout_s)
+        self.pool = self.transport.pool
         self.budget_style = budget_style
         self.send_prefill = send_prefill
         self._model = model
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
-            transport=transport,
-        )
 
     @classmethod
     def from_settings(
@@ -210,7 +122,7 @@ class OpenAICompatEngine(Engine):
     def model(self) -> str:
         """The configured model, else the first one the server lists (asked once)."""
         if self._model is None:
-            self._model = self._first_model()
+            self._model = self.transport.first_model()
         return self._model
 
     def suggested_dialect(self) -> str:
@@ -218,270 +130,97 @@ class OpenAICompatEngine(Engine):
         return guess_dialect(self.model)
 
     def close(self) -> None:
-        self.pool.close()
-        self._watchdog.close()
-        self._client.close()
-
-    def _probe(self, base_url: str) -> bool:
-        """Health check of one replica: it lists its models."""
-        response = self._client.get(f"{base_url}/models", timeout=self._client.timeout.connect)
-        return response.status_code < 400
-
-    def _first_model(self) -> str:
-        for base in self.pool.urls:  # the first replica that answers
-            url = f"{base}/models"
-            try:
-                response = self._client.get(url)
-                break
-            except (httpx.HTTPError, httpx.InvalidURL) as error:
-                if base == self.pool.urls[-1]:
-                    raise _reach_error(url, error) from error
-        if response.status_code >= 400:
-            raise _status_error(url, response)
-        try:
-            data = response.json().get("data")
-            return str(data[0]["id"])
-        except (ValueError, AttributeError, LookupError, TypeError):
-            raise EngineUnavailableError(f"{url} lists no model; set the model name") from None
-
-    def _stream(
-        self, body: Mapping[str, object], route: Route
-    ) -> Generator[StreamChunk, None, None]:
-        """The chunks of one call to a replica the pool picks; closing this generator closes
-        the response. A failure that is the replica's fault is told to the pool and `route`."""
-        lease = self.pool.acquire(route.tried)
-        url = f"{lease.url}/chat/completions"
-        read_s, first_s, total_s = self._deadlines
-        guard = StreamGuard(
-            self._watchdog, url, read_s=read_s, first_token_s=first_s, total_s=total_s
-        )
-        fault: str | None = None
-        judged = True
-        try:
-            timeout = guard.timeout(self._client.timeout)
-            with self._client.stream("POST", url, json=body, timeout=timeout) as response:
-                guard.attach(response)
-                if response.status_code >= 400:
-                    response.read()
-                    # a 4xx other than 429 is the request's fault, not the replica's
-                    refused = response.status_code < 500 and response.status_code != 429
-                    raise _rejected(response) if refused else _status_error(url, response)
-                for chunk in iter_chunks(response.iter_lines(), url):
-                    guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
-                    yield chunk
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
-            failure = guard.expired() or _reach_error(url, error)
-            fault = str(failure)
-            raise failure from error
-        except EngineUnavailableError as error:
-            fault = str(error)
-            raise
-        except GeneratorExit:  # the caller stopped reading: says nothing about the replica
-            judged = False
-            raise
-        finally:
-            guard.close()
-            self.pool.release(lease, fault, judged=judged)
-            if fault is not None:
-                route.fault(lease.url)
-
-    def _body(
-        self,
-        request: GenerationRequest,
-        dialect: Dialect,
-        prompt: PromptPlan,
-        *,
-        max_tokens: int | None,
-        prefill: str = "",
-        extras: Mapping[str, object] | None = None,
-    ) -> dict[str, object]:
-        messages = [m.wire() for m in prompt.messages]
-        body: dict[str, object] = {
-            "model": self.model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if dialect.local:
-            body["temperature"] = request.temperature
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if max_tokens is not None:
-            body["max_tokens" if dialect.local else "max_completion_tokens"] = max_tokens
-        body.update(request.options)
-        body.update(prompt.request_extras)
-        body.update(extras or {})
-        if prefill:
-            messages.append({"role": "assistant", "content": prefill})
-            body["continue_final_message"] = True
-            body["add_generation_prompt"] = False
-        return body
-
-    def _start_state(self, prompt: PromptPlan, dialect: Dialect) -> StartState:
-        opened_by_prefill = prompt.prefill.lstrip().startswith(dialect.parser.start)
-        if prompt.start_state == "inside" and opened_by_prefill and not self.send_prefill:
-            return "optional"
-        return prompt.start_state
+        self.transport.close()
 
     def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
-        """`_execute` through the pool: retried once on another replica when the upstream
-        failed through its replica's fault before anything was yielded."""
-        route = Route()
-        for attempt in (1, 2):
-            yielded = False
-            events = self._execute(request, dialect, route)
-            try:
-                for event in events:
-                    yielded = True
-                    yield event
-                return
-            except EngineUnavailableError as error:
-                if yielded:
-                    raise EngineUnavailableError(
-                        f"upstream failed mid-stream, after part of the answer was sent "
-                        f"(not retried): {error}"
-                    ) from error
-                if attempt == 2 or not route.faulted or not self.pool.usable(route.tried):
-                    raise
-                route.faulted = False
-            finally:
-                events.close()
+        """One request through budget forcing, retried once on another replica when the
+        upstream failed through its replica's fault before anything was yielded."""
+        return retried_once(self.pool, lambda route: self._execute(request, dialect, route))
 
     def _execute(
         self, request: GenerationRequest, dialect: Dialect, route: Route
     ) -> Generator[EngineEvent, None, None]:
-        plan = request.plan
-        prompt = dialect.prepare(request.messages, plan)
-        budget = plan.budget if plan.mode == "on" else None
-        cut = budget is not None and self.budget_style == "cut"
-        extras: dict[str, object] = {}
-        if budget is not None and self.budget_style == "thinking_token_budget":
-            extras["thinking_token_budget"] = budget
-        prefill = prompt.prefill if self.send_prefill else ""
-        opening = prefill if prefill.lstrip().startswith(dialect.parser.start) else ""
-        opening = opening or dialect.parser.start
-        waits = MAX_WAITS if plan.mode == "on" and self.send_prefill and plan.min_thinking else 0
-        parser = dialect.parser(self._start_state(prompt, dialect))
-        totals = _Totals()
-        trace: list[str] = []
-        while True:
-            spent = totals.thinking
-            max_tokens: int | None = plan.answer_max_tokens
-            if plan.mode == "on":
-                max_tokens = None if budget is None else budget - spent + plan.answer_max_tokens
-            body = self._body(
-                request, dialect, prompt, max_tokens=max_tokens, prefill=prefill, extras=extras
-            )
-            result = yield from self._pass(
-                body,
-                parser,
-                cap=budget - spent if cut and budget is not None else None,
-                floor=plan.min_thinking - spent if waits else 0,
-                route=route,
-            )
-            totals.add(result)
-            trace.extend(result.trace)
-            if result.stop != "early":
-                break
-            waits -= 1
-            trace.append(dialect.wait_text)
-            yield ThinkingDelta(dialect.wait_text)
-            prefill = opening + "".join(trace)
-            parser = dialect.parser("inside")
-        finish: FinishReason = "stop"
-        if result.finish == "length":
-            finish = "length"
-        elif result.finish == "tool_calls":
-            finish = "tool_calls"
-        if result.stop == "budget":
-            answer = yield from self._answer_after_cut(request, dialect, "".join(trace), route)
-            totals.add(answer, all_answer=True)
-            finish = "budget"
-        yield UsageReport(totals.prompt, totals.thinking, totals.answer)
-        yield Finish(finish)
+        run = UpstreamRun(self, request, dialect, route)
+        yield from run_forced(run, run.forcing, dialect.wait_text)
+        yield UsageReport(run.totals.prompt, run.totals.thinking, run.totals.answer)
+        yield Finish(run.forcing.finish(UPSTREAM_FINISHES.get(run.last.finish or "", "stop")))
 
-    def _answer_after_cut(
-        self, request: GenerationRequest, dialect: Dialect, trace: str, route: Route
-    ) -> Pass:
-        """Second call, thinking off: the trace so far goes in as a user turn."""
-        note = ChatMessage(role="user", content=CUT_PROMPT.format(trace=trace.strip()))
-        off = ThinkingPlan(mode="off", answer_max_tokens=request.plan.answer_max_tokens)
-        prompt = dialect.prepare((*request.messages, note), off)
-        prefill = prompt.prefill if self.send_prefill else ""
-        body = self._body(
-            request, dialect, prompt, max_tokens=off.answer_max_tokens, prefill=prefill
-        )
-        parser = dialect.parser(self._start_state(prompt, dialect))
-        return (
-            yield from self._pass(body, parser, cap=None, floor=0, answer_only=True, route=route)
-        )
 
-    def _pass(
-        self,
-        body: Mapping[str, object],
-        parser: ReasoningParser,
-        *,
-        cap: int | None,
-        floor: int,
-        answer_only: bool = False,
+class UpstreamRun:
+    """The `ForcingHost` of the `openai` engine: every pass is a new streamed call; going on
+    after a wait continues an assistant prefill, and a forced answer is a second call, thinking
+    off, that carries the trace so far."""
+
+    def __init__(
+        self, engine: OpenAICompatEngine, request: GenerationRequest, dialect: Dialect,
         route: Route,
-    ) -> Pass:
-        """Stream one call. Stops early at `cap` thinking deltas while still thinking
-        ("budget"), or when thinking ends before `floor` deltas ("early"); `answer_only`
-        drops thinking text (it still counts)."""
-        result = _PassResult()
-        server_split = False
-        chunks = self._stream(body, route)
-        try:
-            for chunk in chunks:
-                result.usage = chunk.usage or result.usage
-                result.finish = chunk.finish_reason or result.finish
-                if chunk.tool_calls:
-                    result.answer += 1
-                    yield ToolCallDelta(chunk.tool_calls)
-                if chunk.reasoning:
-                    server_split = True
-                    result.thinking += 1
-                    if not answer_only:
-                        result.trace.append(chunk.reasoning)
-                        yield ThinkingDelta(chunk.reasoning)
-                    if cap is not None and result.thinking >= cap:
-                        result.stop = "budget"
-                        return result
-                if not chunk.content:
-                    continue
-                segments = (
-                    [Segment("answer", chunk.content)]
-                    if server_split
-                    else parser.feed(chunk.content)
-                )
-                kinds = {segment.kind for segment in segments}
-                thinking = "thinking" in kinds or (not kinds and parser.in_thinking)
-                result.thinking += int(thinking)
-                result.answer += int(not thinking)
-                ended = server_split or parser.in_answer
-                early = ended and result.thinking < floor
-                for segment in segments:
-                    if segment.kind == "answer" and early:
-                        break
-                    yield from self._emit(segment, result, answer_only)
-                if early:
-                    result.stop = "early"
-                    return result
-                still_thinking = parser.in_thinking and not server_split
-                if cap is not None and result.thinking >= cap and still_thinking:
-                    result.stop = "budget"
-                    return result
-            for segment in parser.flush():
-                yield from self._emit(segment, result, answer_only)
-            return result
-        finally:
-            chunks.close()
+    ) -> None:
+        plan = request.plan
+        self._engine = engine
+        self._request = request
+        self._dialect = dialect
+        self._route = route
+        self._prompt = dialect.prepare(request.messages, plan)
+        cut = engine.budget_style == "cut"
+        self.forcing = BudgetForcing.for_plan(
+            plan.mode, plan.budget if cut else None, plan.min_thinking,
+            waits=MAX_WAITS if engine.send_prefill else 0,
+        )
+        self._extras: dict[str, object] = {}
+        if plan.mode == "on" and plan.budget is not None and not cut:
+            self._extras["thinking_token_budget"] = plan.budget
+        self._prefill = self._prompt.prefill if engine.send_prefill else ""
+        start = dialect.parser.start
+        # after a wait the prefill is the opening (the prefilled start marker) + the trace
+        self._opening = self._prefill if self._prefill.lstrip().startswith(start) else start
+        self._parser = dialect.parser(
+            parse_start(self._prompt, dialect, engine.send_prefill), scrub=True)
+        self.totals = Totals()
+        self.trace: list[str] = []
+        self.last = PassResult()
 
-    @staticmethod
-    def _emit(segment: Segment, result: _PassResult, answer_only: bool) -> Iterator[EngineEvent]:
-        if segment.kind == "answer":
-            yield AnswerDelta(segment.text)
-        elif not answer_only:
-            result.trace.append(segment.text)
-            yield ThinkingDelta(segment.text)
+    @property
+    def thinking_tokens(self) -> int:
+        return self.totals.thinking
+
+    def extend(self, text: str) -> EngineEvent:
+        """The next call continues an assistant prefill: the opening, the trace and `text`."""
+        self.trace.append(text)
+        self._prefill = self._opening + "".join(self.trace)
+        self._parser = self._dialect.parser("inside", scrub=True)
+        return ThinkingDelta(text)
+
+    def think(self) -> Generator[EngineEvent, None, PassEnd]:
+        plan = self._request.plan
+        dialect = self._dialect
+        spent = self.totals.thinking
+        max_tokens: int | None = plan.answer_max_tokens
+        if plan.mode == "on":
+            max_tokens = None if plan.budget is None else (
+                plan.budget - spent + plan.answer_max_tokens)
+        body = chat_body(self._engine.model, self._request, dialect, self._prompt,
+                         max_tokens=max_tokens, prefill=self._prefill, extras=self._extras)
+        chunks = self._engine.transport.stream(body, self._route)
+        result = yield from stream_pass(chunks, self._parser, self.forcing, spent=spent)
+        self.totals.add(result)
+        self.trace.extend(result.trace)
+        self.last = result
+        return result.end
+
+    def answer(self, reason: ForcedReason) -> Generator[EngineEvent, None, PassEnd]:
+        request = self._request
+        trace = "".join(self.trace).strip()
+        note = ChatMessage(role="user", content=ANSWER_PROMPTS[reason].format(trace=trace))
+        off = ThinkingPlan(mode="off", answer_max_tokens=request.plan.answer_max_tokens)
+        prompt = self._dialect.prepare((*request.messages, note), off)
+        send_prefill = self._engine.send_prefill
+        body = chat_body(self._engine.model, request, self._dialect, prompt,
+                         max_tokens=off.answer_max_tokens,
+                         prefill=prompt.prefill if send_prefill else "")
+        parser = self._dialect.parser(parse_start(prompt, self._dialect, send_prefill),
+                                      scrub=True)
+        chunks = self._engine.transport.stream(body, self._route)
+        result: PassResult = yield from stream_pass(chunks, parser, self.forcing, answer_only=True)
+        self.totals.add(result, all_answer=True)
+        self.last = result
+        return result.end

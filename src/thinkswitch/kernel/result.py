@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.kernel.decision import Decision
 
-FinishReason = Literal["stop", "budget", "length", "tool_calls"]
+#: `budget`: thinking cut at the cap, then answered; `thinking_ended`: the model ended with
+#: thinking and no answer, which was then closed and the answer asked for (`thinking.forcing`).
+FinishReason = Literal["stop", "budget", "thinking_ended", "length", "tool_calls"]
 
 
 class _Frozen(BaseModel):

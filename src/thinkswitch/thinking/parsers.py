@@ -10,10 +10,16 @@ A parser only names its two markers; the base class does the work, streaming (`f
 - ``disabled``: thinking is off; everything is answer.
 
 A missing end marker leaves everything after the start as thinking.
+
+With ``scrub=True`` the answer never carries the thinking's markup: a start or end marker in
+the answer (a model that writes ``</think>`` again after a budget cut closed its thinking) is
+removed, the same way streaming and not. Markers are removed in one left-to-right scan of the
+answer, so text that only becomes a marker once another is removed stays as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -46,8 +52,9 @@ class ReasoningParser:
     start: ClassVar[str]
     end: ClassVar[str]
 
-    def __init__(self, start_state: StartState = "inside") -> None:
+    def __init__(self, start_state: StartState = "inside", *, scrub: bool = False) -> None:
         self._start_state = start_state
+        self._scrub = scrub
         self._buffer = ""
         self._state: Literal["pending", "thinking", "answer"] = (
             "answer" if start_state == "disabled" else "pending"
@@ -73,8 +80,13 @@ class ReasoningParser:
         if self._state == "thinking":
             self._scan_thinking(out)
         if self._state == "answer" and self._buffer:
-            out.append(Segment("answer", self._buffer))
-            self._buffer = ""
+            ready = self._buffer
+            if self._scrub:
+                ready, self._buffer = self._scrub_ready(self._buffer)
+            else:
+                self._buffer = ""
+            if ready:
+                out.append(Segment("answer", ready))
         return out
 
     def flush(self) -> list[Segment]:
@@ -84,6 +96,33 @@ class ReasoningParser:
             return []
         kind: SegmentKind = "thinking" if self.in_thinking else "answer"
         return [Segment(kind, text)]
+
+    @classmethod
+    def _markers(cls) -> re.Pattern[str]:
+        return re.compile(f"{re.escape(cls.start)}|{re.escape(cls.end)}")
+
+    @classmethod
+    def scrub_text(cls, text: str) -> str:
+        """`text` without the thinking markers (one left-to-right scan)."""
+        return cls._markers().sub("", text)
+
+    def _scrub_ready(self, text: str) -> tuple[str, str]:
+        """(answer text that is certain, text held back as the start of a possible marker)."""
+        keep = max(_partial_suffix(text, self.start), _partial_suffix(text, self.end))
+        head = text[: len(text) - keep]
+        pattern = self._markers()
+        # A marker that starts in `head` may end in the held-back tail: scan whole matches.
+        cleaned: list[str] = []
+        position = 0
+        for match in pattern.finditer(text):
+            if match.start() >= len(head):
+                break
+            cleaned.append(text[position : match.start()])
+            position = match.end()
+        if position > len(head):
+            return "".join(cleaned), text[position:]
+        cleaned.append(text[position : len(head)])
+        return "".join(cleaned), text[len(head) :]
 
     def _resolve_start(self) -> None:
         stripped = self._buffer.lstrip()
@@ -110,8 +149,15 @@ class ReasoningParser:
         self._buffer = self._buffer[len(ready) :]
 
     @classmethod
-    def split(cls, text: str, start_state: StartState = "inside") -> tuple[str, str]:
+    def split(
+        cls, text: str, start_state: StartState = "inside", *, scrub: bool = False
+    ) -> tuple[str, str]:
         """Non-streaming split of a whole output into (thinking, answer)."""
+        thinking, answer = cls._split(text, start_state)
+        return thinking, cls.scrub_text(answer) if scrub else answer
+
+    @classmethod
+    def _split(cls, text: str, start_state: StartState) -> tuple[str, str]:
         if start_state == "disabled":
             return "", text
         stripped = text.lstrip()
