@@ -18,7 +18,7 @@ from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.recorder import Recorder
 from thinkswitch.trace.signing import SigningKey, load_signing_key
 from thinkswitch.trace.store import SqlTraceStore
-from thinkswitch.triage.registry import get_policy
+from thinkswitch.triage.registry import policy_factory
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -71,8 +71,9 @@ def build_recorder(settings: Settings, prices: PriceTable | None = None) -> Reco
 
 def build_switch(settings: Settings, record: bool = True,
                  prices: PriceTable | None = None) -> Switch:
-    # The policy and the store are checked before the engine loads a model.
-    policy = get_policy(settings.policy, settings.knob, settings.triage_model)
+    # The policy's name and the store are checked before the engine loads a model; the policy
+    # itself is built at the first request in auto mode (`SwitchParts.policy`).
+    policy = policy_factory(settings.policy, settings.knob, settings.triage_model)
     recorder = build_recorder(settings, prices) if record else None
     engine = create_engine(settings)
     dialect = get_dialect(settings.dialect or guess_dialect(engine.model))

@@ -1,142 +1,25 @@
-"""`thinkswitch` commands. Errors print one line and exit 2 (usage) or 1 (runtime)."""
+"""`thinkswitch` commands. Errors print one line and exit 2 (usage) or 1 (runtime).
+
+The top level is a dispatcher over `thinkswitch.cli.commands.COMMANDS`: it imports a command's
+module (and typer, rich, pydantic, the engine, ...) only when that command runs, so
+`thinkswitch --help` and `ask --think off` start at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
-from enum import StrEnum
-from typing import Annotated
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-import typer
-from rich.console import Console
-from rich.table import Table
-from typer.exceptions import Abort, TyperException
-
-from thinkswitch.cli.bench_cmd import bench
-from thinkswitch.cli.config_cmd import config_app
-from thinkswitch.cli.logs_cmd import logs_app
-from thinkswitch.cli.options import (
-    BaseUrlOption,
-    DataDirOption,
-    DialectOption,
-    EngineOption,
-    ModelOption,
-    TraceDbOption,
-)
-from thinkswitch.cli.render import StreamPrinter
-from thinkswitch.cli.serve_cmd import serve
-from thinkswitch.cli.triage_cmd import triage_app
-from thinkswitch.cli.triage_learn_cmd import promote
-from thinkswitch.cli.triage_report_cmd import report
-from thinkswitch.engines.registry import engine_factories
-from thinkswitch.factory import build_switch, load_settings
-from thinkswitch.kernel.decision import Decision
+from thinkswitch.cli.commands import COMMANDS, top_help
 from thinkswitch.kernel.errors import ThinkswitchError
-from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta
-from thinkswitch.kernel.request import Request
-from thinkswitch.kernel.result import Result
-from thinkswitch.settings import MAX_TOKENS
-from thinkswitch.thinking.dialects import DIALECTS
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="A light switch for LLM reasoning: off, on under a budget, or auto.",
-)
+if TYPE_CHECKING:
+    import typer
 
-app.command()(bench)
-app.command()(serve)
-triage_app.command("report")(report)
-triage_app.command("promote")(promote)
-app.add_typer(triage_app, name="triage")
-app.add_typer(logs_app, name="logs")
-app.add_typer(config_app, name="config")
-
-
-class Think(StrEnum):
-    off = "off"
-    on = "on"
-    auto = "auto"
-
-
-@app.command()
-def ask(
-    question: Annotated[str, typer.Argument(help="the question to answer")],
-    think: Annotated[Think, typer.Option(help="off, on (under --budget) or auto")] = Think.auto,
-    budget: Annotated[int | None, typer.Option(
-        min=1, max=MAX_TOKENS, help="cap on thinking tokens")] = None,
-    min_thinking: Annotated[int, typer.Option(
-        min=0, max=MAX_TOKENS, help="replace an earlier end with 'Wait,'")] = 0,
-    answer_max_tokens: Annotated[int | None, typer.Option(
-        min=1, max=MAX_TOKENS, help="cap on answer tokens")] = None,
-    engine: EngineOption = None,
-    model: ModelOption = None,
-    dialect: DialectOption = None,
-    base_url: BaseUrlOption = None,
-    data_dir: DataDirOption = None,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
-    seed: Annotated[int | None, typer.Option(help="sampling seed")] = None,
-    hide_thinking: Annotated[bool, typer.Option(help="do not print the thinking")] = False,
-    db: TraceDbOption = None,
-    record: Annotated[bool, typer.Option(help="record the request in the trace store")] = True,
-    redact: Annotated[bool, typer.Option(help="store inputs and traces as salted hashes")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="print the Result as JSON")] = False,
-) -> None:
-    """Answer QUESTION, streaming the thinking (dimmed) and then the answer."""
-    request = Request.build(
-        question,
-        think=think.value,
-        budget=budget,
-        min_thinking=min_thinking,
-        answer_max_tokens=answer_max_tokens,
-        temperature=temperature,
-        seed=seed,
-    )
-    settings = load_settings(
-        engine=engine, model=model, dialect=dialect, base_url=base_url, data_dir=data_dir,
-        trace_db=db, record=None if record else False, redact=True if redact else None,
-    )
-    switch = build_switch(settings)
-    try:
-        if json_output:
-            print(switch.run(request).model_dump_json())
-            return
-        printer = StreamPrinter(
-            Console(soft_wrap=True, highlight=False),
-            Console(stderr=True, soft_wrap=True, highlight=False),
-            show_thinking=not hide_thinking,
-        )
-        for event in switch.stream(request):
-            if isinstance(event, Decision):
-                printer.decision(event)
-            elif isinstance(event, ThinkingDelta | AnswerDelta):
-                printer.delta(event)
-            elif isinstance(event, Result):
-                printer.result(event)
-    finally:
-        switch.close()
-
-
-@app.command()
-def engines() -> None:
-    """List the engines and the dialects (how each model family is told to think)."""
-    console = Console()
-    table = Table(title="engines")
-    table.add_column("name")
-    table.add_column("what it runs")
-    for name, (_, description) in sorted(engine_factories().items()):
-        table.add_row(name, description)
-    console.print(table)
-    dialects = Table(title="dialects")
-    dialects.add_column("name")
-    dialects.add_column("markers")
-    dialects.add_column("embedded engine")
-    for name, dialect in sorted(DIALECTS.items()):
-        markers = f"{dialect.parser.start} … {dialect.parser.end}"
-        dialects.add_row(name, markers, "yes" if dialect.local else "no (server-side)")
-    console.print(dialects)
+HELP_FLAGS = frozenset({"--help"})
 
 
 def _fail(message: str) -> None:
@@ -144,12 +27,37 @@ def _fail(message: str) -> None:
     print(f"thinkswitch: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
+def load_command(name: str) -> typer.Typer:
+    """The Typer app of command `name`, importing its module now."""
+    import typer
+
+    entry = COMMANDS[name]
+    target = getattr(import_module(entry.module), entry.attribute)
+    if isinstance(target, typer.Typer):
+        return target
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                         help=entry.help)
+    single.command(name=name)(target)
+    return single
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every expected failure into one line and an exit code."""
     # math-verify warns on every first use that its signal-based timeout is off (on purpose).
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in HELP_FLAGS:
+        print(top_help())
+        sys.exit(0 if args else 2)  # a bare `thinkswitch` is a usage error, as before
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        _fail(f"usage error: No such command {name!r} (commands: {', '.join(COMMANDS)}).")
+        sys.exit(2)
+    from typer.exceptions import Abort, TyperException
+
     try:
-        code = app(args=argv, standalone_mode=False, prog_name="thinkswitch")
+        command = load_command(name)
+        code = command(args=rest, standalone_mode=False, prog_name=f"thinkswitch {name}")
     except Abort:
         _fail("aborted")
         sys.exit(130)

@@ -14,7 +14,7 @@ from thinkswitch.engines.pool import split_urls
 from thinkswitch.factory import load_settings
 from thinkswitch.settings import Settings
 
-config_app = typer.Typer(no_args_is_help=True,
+config_app = typer.Typer(no_args_is_help=True, add_completion=False,
                          help="Check or show a configuration file (TOML or YAML).")
 
 FileArgument = Annotated[Path, typer.Argument(help="the configuration file (.toml, .yaml)")]

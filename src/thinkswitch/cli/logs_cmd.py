@@ -26,7 +26,8 @@ from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.stats import auto_savings, stats, verdicts
 from thinkswitch.trace.store import SqlTraceStore
 
-logs_app = typer.Typer(no_args_is_help=True, help="Query, export and verify the trace store.")
+logs_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                       help="Query, export and verify the trace store.")
 logs_app.command("feedback")(feedback_cmd)
 logs_app.command("verify")(verify_cmd)
 logs_app.command("keygen")(keygen)

@@ -125,6 +125,7 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
 
         # The store's latest promoted model, if any; the server can swap it while running.
         switch.policy = live_policy(switch.trace_store, settings.triage_model, settings.knob)
+    switch.policy  # noqa: B018  a server builds its policy at start, not in the first request
     signing_key = options.signing_key or load_or_create_secret(
         default_state_dir() / "server-secret")
     app = create_app(switch, options.default_mode, signing_key=signing_key,

@@ -18,7 +18,8 @@ from thinkswitch.triage.registry import get_policy
 if TYPE_CHECKING:
     from thinkswitch.triage.learned import LearnedModel
 
-triage_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and explain triage.")
+triage_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                         help="Train, evaluate and explain triage.")
 
 DataDir = Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")]
 ModelFile = Annotated[Path | None, typer.Option(help="learned model file (default: shipped)")]

@@ -7,6 +7,8 @@ the switch, so that no step imports the pipeline that lists it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from thinkswitch.engines.base import Engine
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import UnsupportedParameterError, UsageError
@@ -29,7 +31,7 @@ class SwitchParts:
         self,
         engine: Engine,
         dialect: Dialect,
-        policy: TriagePolicy,
+        policy: TriagePolicy | Callable[[], TriagePolicy],
         settings: Settings,
         recorder: Recorder | None = None,
     ) -> None:
@@ -37,10 +39,25 @@ class SwitchParts:
             raise UsageError(f"engine {engine.name!r} cannot drive dialect {dialect.name!r}")
         self.engine = engine
         self.dialect = dialect
-        self.policy = policy
+        self._policy = policy if isinstance(policy, TriagePolicy) else None
+        self._make_policy = policy
         self.settings = settings
         self.recorder = recorder
         self.speed = DecodeSpeed()  # the engine's decode speed, for deadlines
+
+    @property
+    def policy(self) -> TriagePolicy:
+        """The triage policy, built on first use when given as a factory: a request with
+        thinking off or on never loads it (a learned model costs a numpy import and a file)."""
+        if self._policy is None:
+            make = self._make_policy
+            self._policy = make() if not isinstance(make, TriagePolicy) else make
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: TriagePolicy) -> None:
+        """Swap the policy (a promoted model, reloaded while serving)."""
+        self._policy = policy
 
     @property
     def trace_store(self) -> TraceStore | None:

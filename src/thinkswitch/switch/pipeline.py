@@ -11,7 +11,7 @@ module with a `run(turn, parts)` and its place in `STEPS`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from thinkswitch.engines.base import Engine
 from thinkswitch.kernel.decision import Decision
@@ -43,7 +43,7 @@ class Switch(SwitchParts):
         self,
         engine: Engine,
         dialect: Dialect,
-        policy: TriagePolicy,
+        policy: TriagePolicy | Callable[[], TriagePolicy],
         settings: Settings,
         recorder: Recorder | None = None,
         after_answer: Sequence[AfterAnswer] = (),

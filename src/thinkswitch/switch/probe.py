@@ -142,8 +142,10 @@ class ProbeFirstStep:
     name = "probe-first"
 
     def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
+        if turn.request.think != "auto":  # off/on: the policy is never built
+            return
         policy = parts.policy.probes_first
-        if turn.request.think != "auto" or policy is None:
+        if policy is None:
             return
         request, budget, provisional = turn.request, turn.budget, turn.decided()
         fast = parts.generation(request, provisional)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -36,10 +37,17 @@ def get_policy(name: str, knob: float | None = None, model: Path | None = None) 
     """A policy by name; `knob` is its threshold in [0, 1] (None: the policy's default; for
     `cascade` it is the confidence below which the request thinks);
     `model` a trained model file for `learned` (None: the one shipped in the package)."""
+    return policy_factory(name, knob, model)()
+
+
+def policy_factory(name: str, knob: float | None = None,
+                   model: Path | None = None) -> Callable[[], TriagePolicy]:
+    """`get_policy` in two halves: the name and the knob are checked now, the policy (for
+    `learned`: numpy and a model file) is built when the returned callable is called."""
     if knob is not None and not 0.0 <= knob <= 1.0:
         raise UsageError(f"policy knob must be in [0, 1], got {knob}")
     try:
         factory = POLICIES[name]
     except KeyError:
         raise UnknownNameError("policy", name, POLICIES) from None
-    return factory(knob, model)
+    return partial(factory, knob, model)
