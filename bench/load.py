@@ -22,6 +22,8 @@ class LoadResult:
     seconds: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    #: thinking and answer deltas delivered (chunks with a `content` or `reasoning_content`)
+    deltas: int = 0
 
     @property
     def ok(self) -> int:
@@ -29,6 +31,9 @@ class LoadResult:
 
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    def delta_rate(self) -> float:
+        return self.deltas / self.seconds if self.seconds else 0.0
 
     def percentile_ms(self, q: float) -> float:
         if not self.latencies_s:
@@ -41,7 +46,7 @@ class LoadResult:
 
     def summary(self) -> dict[str, Any]:
         return {"ok": self.ok, "seconds": round(self.seconds, 2),
-                "req_per_s": round(self.rate(), 1),
+                "req_per_s": round(self.rate(), 1), "deltas_per_s": round(self.delta_rate()),
                 "p50_ms": round(self.percentile_ms(50), 2),
                 "p99_ms": round(self.percentile_ms(99), 2), "statuses": dict(self.statuses)}
 
@@ -58,12 +63,16 @@ async def _ask(http: httpx.AsyncClient, url: str, body: dict[str, Any],
                     await asyncio.sleep(0.05)
                 return
             outcome = "incomplete stream"
+            deltas = 0
             async for line in response.aiter_lines():
+                if 'content"' in line:
+                    deltas += 1
                 if line.startswith('data: {"error"'):
                     outcome = "stream error"
                     break
                 if line.startswith("data: [DONE]"):
                     outcome = "200"
+            result.deltas += deltas
     except httpx.HTTPError as error:
         result.statuses[type(error).__name__] += 1
         return

@@ -1,22 +1,29 @@
-"""Requests/s of concurrent streaming clients through thinkswitch and through optillm, both
-proxying to the same instant OpenAI-compatible upstream, in one run; plus the upstream served
-directly. Target (issue #6): thinkswitch/optillm >= 10x.
+"""Requests/s and deltas/s of concurrent streaming clients through thinkswitch, against the
+same instant OpenAI-compatible upstream served directly (and optillm, if installed), in one run.
+
+Two cases: `short` ("Say hi.": 4 thinking + 5 answer deltas) and `long` (256 thinking and 256
+answer deltas per request, `include_usage`, a question the triage policy thinks on). thinkswitch
+runs in auto mode with triage and the trace store on. Rounds alternate upstream-direct and
+thinkswitch, so load drifts hit both. Targets: issue #6, thinkswitch/optillm >= 10x; issue #18,
+thinkswitch/upstream >= 0.60x in req/s (short) and in delivered deltas/s (long), 32 clients.
 
 optillm pulls torch and much more, so it lives in its own venv, never as a dependency of
 thinkswitch (about 7 minutes and 3 GB):
 
     python3 -m venv ~/.cache/thinkswitch/optillm-venv
     ~/.cache/thinkswitch/optillm-venv/bin/pip install torch==2.13.0 optillm
-    .venv/bin/python bench/proxy_throughput.py [--clients 32] [--seconds 20]
+    .venv/bin/python bench/proxy_throughput.py [--clients 32] [--seconds 20] [--rounds 2]
 
-All three processes (upstream, proxy, load generator) share this machine's cores, so the
-figures are for a 2-core box, not a proxy's ceiling.
+All processes (upstream, proxy, load generator) share this machine's cores, so the figures
+are for a 2-core box, not a proxy's ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +39,12 @@ HERE = Path(__file__).resolve().parent
 OPTILLM = Path.home() / ".cache" / "thinkswitch" / "optillm-venv" / "bin" / "optillm"
 BODY = {"model": "instant-upstream", "messages": [{"role": "user", "content": "Say hi."}],
         "stream_options": {"include_usage": True}}
+LONG_BODY = {**BODY, "messages": [{"role": "user", "content": (
+    "Prove step by step that the sum of the first n odd numbers is n squared, and explain "
+    "why the induction step holds.")}]}
+#: case -> (deltas per answer part for the upstream, None: its few fixed words; request body)
+CASES: dict[str, tuple[int | None, dict[str, object]]] = {
+    "short": (None, BODY), "long": (256, LONG_BODY)}
 
 
 def measure(name: str, url: str, clients: int, seconds: float, progress: Progress,
@@ -44,54 +57,89 @@ def measure(name: str, url: str, clients: int, seconds: float, progress: Progres
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--optillm", type=Path, default=OPTILLM)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "proxy_throughput.json")
-    args = parser.parse_args()
-    console = Console()
+def run_case(case: str, args: argparse.Namespace, progress: Progress, scratch: str,
+             console: Console) -> dict[str, list[LoadResult]]:
+    """Upstream directly and through thinkswitch, alternating for `args.rounds` rounds."""
+    deltas, body = CASES[case]
     upstream_port, ts_port, opt_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/v1"
-    results: dict[str, LoadResult] = {}
-    with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress, \
-            running([sys.executable, str(HERE / "instant_upstream.py"), "--port",
-                     str(upstream_port)], f"{upstream}/models"):
-        results["upstream directly"] = measure("upstream", f"{upstream}/chat/completions",
-                                               args.clients, args.seconds, progress)
-        serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "openai", "--base-url",
-                 upstream, "--model", "instant-upstream", "--dialect", "qwen3", "--port",
-                 str(ts_port), "--capacity", str(args.clients * 2), "--think", "auto",
-                 "--db", str(Path(scratch) / "traces.sqlite")]
-        with running(serve, f"http://127.0.0.1:{ts_port}/health"):
-            results["thinkswitch"] = measure(
-                "thinkswitch", f"http://127.0.0.1:{ts_port}/v1/chat/completions",
-                args.clients, args.seconds, progress)
-        if args.optillm.exists():
+    extra = ["--deltas", str(deltas)] if deltas else []
+    results: dict[str, list[LoadResult]] = {"upstream directly": [], "thinkswitch": []}
+    serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "openai", "--base-url",
+             upstream, "--model", "instant-upstream", "--dialect", "qwen3", "--port",
+             str(ts_port), "--capacity", str(args.clients * 2), "--think", "auto",
+             "--db", str(Path(scratch) / f"traces-{case}.sqlite")]
+    with running([sys.executable, str(HERE / "instant_upstream.py"), "--port",
+                  str(upstream_port), *extra], f"{upstream}/models"), \
+            running(serve, f"http://127.0.0.1:{ts_port}/health"):
+        for _ in range(args.rounds):
+            results["upstream directly"].append(measure(
+                f"{case} upstream", f"{upstream}/chat/completions", args.clients,
+                args.seconds, progress, body))
+            results["thinkswitch"].append(measure(
+                f"{case} thinkswitch", f"http://127.0.0.1:{ts_port}/v1/chat/completions",
+                args.clients, args.seconds, progress, body))
+        if case == "short" and args.optillm.exists():
             command = [str(args.optillm), "--approach", "none", "--base-url", upstream,
                        "--port", str(opt_port), "--log", "warning"]
             with running(command, f"http://127.0.0.1:{opt_port}/health", timeout_s=300,
                          env={"OPENAI_API_KEY": "bench"}):
-                results["optillm (--approach none)"] = measure(
+                results["optillm (--approach none)"] = [measure(
                     "optillm", f"http://127.0.0.1:{opt_port}/v1/chat/completions",
                     args.clients, args.seconds, progress,
-                    {**BODY, "model": "none-instant-upstream"})
-        else:
+                    {**body, "model": "none-instant-upstream"})]
+        elif case == "short":
             console.print(f"[yellow]optillm not found at {args.optillm}: see the docstring")
-    table = Table(title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s each")
-    for column in ("target", "req/s", "p50 ms", "p99 ms", "responses"):
-        table.add_column(column, justify="right" if column != "target" else "left")
-    for name, result in results.items():
-        table.add_row(name, f"{result.rate():.1f}", f"{result.percentile_ms(50):.1f}",
-                      f"{result.percentile_ms(99):.1f}", json.dumps(dict(result.statuses)))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cases", default="short,long", help="comma-separated: short,long")
+    parser.add_argument("--optillm", type=Path, default=OPTILLM)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "proxy_throughput.json")
+    args = parser.parse_args()
+    console = Console()
+    cases = [case for case in args.cases.split(",") if case]
+    summary: dict[str, object] = {"load_average": round(os.getloadavg()[0], 1)}
+    table = Table(title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s "
+                  f"each, {args.rounds} alternating rounds")
+    for column in ("case", "target", "round", "req/s", "deltas/s", "p50 ms", "p99 ms",
+                   "responses"):
+        table.add_column(column, justify="left" if column in ("case", "target") else "right")
+    with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
+        for case in cases:
+            results = run_case(case, args, progress, scratch, console)
+            for name, runs in results.items():
+                for number, result in enumerate(runs, 1):
+                    table.add_row(case, name, str(number), f"{result.rate():.1f}",
+                                  f"{result.delta_rate():.0f}",
+                                  f"{result.percentile_ms(50):.1f}",
+                                  f"{result.percentile_ms(99):.1f}",
+                                  json.dumps(dict(result.statuses)))
+            direct, proxied = results["upstream directly"], results["thinkswitch"]
+            measure_of = LoadResult.rate if case == "short" else LoadResult.delta_rate
+            ratios = [measure_of(p) / measure_of(d) for d, p in zip(direct, proxied, strict=True)
+                      if measure_of(d) > 0]
+            summary[case] = {name: [r.summary() for r in runs] for name, runs in results.items()}
+            summary[f"{case}_ratio_thinkswitch_over_upstream"] = [round(r, 3) for r in ratios]
+            optillm = results.get("optillm (--approach none)")
+            if optillm and optillm[0].rate() > 0:
+                summary["ratio_thinkswitch_over_optillm"] = round(
+                    statistics.median(r.rate() for r in proxied) / optillm[0].rate(), 1)
     console.print(table)
-    summary: dict[str, object] = {name: r.summary() for name, r in results.items()}
-    optillm = results.get("optillm (--approach none)")
-    if optillm is not None and optillm.rate() > 0:
-        ratio = results["thinkswitch"].rate() / optillm.rate()
-        summary["ratio_thinkswitch_over_optillm"] = round(ratio, 1)
-        console.print(f"thinkswitch / optillm: [bold]{ratio:.1f}x[/] (target >= 10x)")
+    for case in cases:
+        what = "req/s" if case == "short" else "deltas/s"
+        ratios = summary[f"{case}_ratio_thinkswitch_over_upstream"]
+        console.print(f"{case}: thinkswitch / upstream in {what}, per round: {ratios} "
+                      "(target >= 0.60)")
+    if "ratio_thinkswitch_over_optillm" in summary:
+        console.print(f"thinkswitch / optillm: [bold]{summary['ratio_thinkswitch_over_optillm']}x"
+                      "[/] (target >= 10x)")
+    summary["load_average_after"] = round(os.getloadavg()[0], 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     console.print(f"wrote {args.out}")

@@ -7,6 +7,10 @@ Prints min / median / max per command. Targets (issue 18): `--help` <= 0.25 s an
 `ask --think off --engine instant hi` <= 0.5 s.
 
     .venv/bin/python bench/startup.py --runs 10
+    .venv/bin/python bench/startup.py --runs 10 --baseline-src /tmp/old/src  # side by side
+
+With `--baseline-src`, every command also runs from that source tree (PYTHONPATH), in the
+same rounds, for a before/after ratio on one loaded machine.
 """
 
 from __future__ import annotations
@@ -38,17 +42,22 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--baseline-src", help="another checkout's src/, timed alongside")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "THINKSWITCH_TRACE_DB": os.path.join(folder, "traces.db")}
-        times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        variants = {"": env}
+        if args.baseline_src:
+            variants["baseline: "] = {**env, "PYTHONPATH": args.baseline_src}
+        times: dict[str, list[float]] = {}
         for _ in range(args.runs):
             for name, command in COMMANDS.items():
-                times[name].append(timed(command, env))
+                for label, variant_env in variants.items():
+                    times.setdefault(label + name, []).append(timed(command, variant_env))
     print(f"load average {os.getloadavg()[0]:.1f}, {args.runs} runs each, seconds")
-    print(f"{'command':40} {'min':>6} {'median':>7} {'max':>6}")
+    print(f"{'command':50} {'min':>6} {'median':>7} {'max':>6}")
     for name, values in times.items():
-        print(f"{name:40} {min(values):6.3f} {statistics.median(values):7.3f} "
+        print(f"{name:50} {min(values):6.3f} {statistics.median(values):7.3f} "
               f"{max(values):6.3f}")
 
 
