@@ -10,23 +10,27 @@ is sent.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from thinkswitch.kernel.decision import Decision, RequestedMode
-from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, ToolCallDelta
+from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.calls import CLIENT_GONE, SwitchCalls
-from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
-from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.openai_stream import (
+    ChunkEncoder,
+    chunk_texts,
+    extension_fields,
+    finish_reason,
+    sse,
+    usage_fields,
+)
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.trace.prices import PriceTable
@@ -61,37 +65,11 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
                 return Response(status_code=CLIENT_GONE)
             return JSONResponse(completion(result, completion_id, body.model, prices))
         usage = bool(body.stream_options and body.stream_options.include_usage)
+        encoder = ChunkEncoder(completion_id, body.model, int(time.time()))
         return StreamingResponse(
-            sse(chunks(await calls.started(request, http), completion_id, body.model, usage,
-                       prices)),
+            sse(chunk_texts(await calls.started(request, http), encoder, usage, prices)),
             media_type="text/event-stream",
         )
-
-
-def _usage(result: Result) -> dict[str, Any]:
-    usage = result.usage
-    completion_tokens = usage.thinking_tokens + usage.answer_tokens
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": usage.prompt_tokens + completion_tokens,
-        "completion_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
-    }
-
-
-def _extension(result: Result, prices: PriceTable) -> dict[str, Any]:
-    cost = prices.cost(result.model, result.usage)
-    return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
-            "finish_reason": result.finish_reason, "engine": result.engine,
-            "trace_id": result.trace_id,
-            "steps": [step.model_dump() for step in result.steps],
-            "cost": {**cost.model_dump(), "total": cost.total}}
-
-
-def _finish(result: Result) -> str:
-    if result.finish_reason in ("length", "tool_calls"):
-        return result.finish_reason
-    return "stop"
 
 
 def completion(result: Result, completion_id: str, model: str,
@@ -106,61 +84,7 @@ def completion(result: Result, completion_id: str, model: str,
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()),
         "model": model or result.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": _finish(result)}],
-        "usage": _usage(result),
-        "thinkswitch": _extension(result, prices),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result)}],
+        "usage": usage_fields(result),
+        "thinkswitch": extension_fields(result, prices),
     }
-
-
-def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
-           include_usage: bool, prices: PriceTable) -> Generator[dict[str, Any], None, None]:
-    """OpenAI stream chunks: a role chunk, reasoning and content deltas, then the finish."""
-    created = int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None,
-              **extra: Any) -> dict[str, Any]:
-        return {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                "model": model, "choices": [{"index": 0, "delta": delta,
-                                             "finish_reason": finish}], **extra}
-
-    try:
-        yield from _chunk_events(events, chunk, include_usage, prices)
-    finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
-
-
-def _chunk_events(events: Iterator[SwitchEvent], chunk: Any, include_usage: bool,
-                  prices: PriceTable) -> Iterator[dict[str, Any]]:
-    for event in events:
-        if isinstance(event, Decision):
-            yield chunk({"role": "assistant", "content": ""},
-                        thinkswitch={"decision": event.model_dump()})
-        elif isinstance(event, ThinkingDelta):
-            yield chunk({"reasoning_content": event.text, "reasoning": event.text})
-        elif isinstance(event, AnswerDelta):
-            yield chunk({"content": event.text})
-        elif isinstance(event, ToolCallDelta):
-            yield chunk({"tool_calls": list(event.calls)})
-        elif isinstance(event, Result):
-            yield chunk({}, _finish(event), thinkswitch=_extension(event, prices))
-            if include_usage:
-                final = chunk({}, None, usage=_usage(event))
-                final["choices"] = []
-                yield final
-
-
-async def sse(payloads: Generator[dict[str, Any], None, None]) -> AsyncIterator[str]:
-    """Server-sent events; an error mid-stream becomes an error event, then [DONE].
-
-    When the client goes away the generator is closed at once, which stops the engine within
-    a token and releases its model for the next request."""
-    try:
-        async for payload in iterate_in_thread(payloads):
-            yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
-        yield "data: [DONE]\n\n"
-    except Exception as error:  # the stream has started: the error can only be an event
-        body = {"error": {"message": stream_error_message(error), "type": "server_error"}}
-        yield f"data: {json.dumps(body)}\n\n"
-        yield "data: [DONE]\n\n"

@@ -1,0 +1,122 @@
+"""The OpenAI face's stream: events to `chat.completion.chunk` server-sent events, fast.
+
+Every thinking or answer delta crosses here, so the per-delta path is a string template: the
+chunk envelope (id, object, created, model, choices) is serialised once per response and each
+delta only JSON-escapes its text. The rare chunks (the decision, the finish, usage, tool
+calls) go through `json.dumps` whole. The texts are made in the switch's worker thread and
+written in batches (`iterate_batches_in_thread`): one socket write per batch of deltas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from thinkswitch.kernel.decision import Decision
+from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, ToolCallDelta
+from thinkswitch.kernel.result import Result
+from thinkswitch.server.errors import stream_error_message
+from thinkswitch.server.streaming import iterate_batches_in_thread
+from thinkswitch.trace.prices import PriceTable
+
+_escape = json.JSONEncoder(ensure_ascii=False).encode  # a str in, its JSON literal out
+
+
+def usage_fields(result: Result) -> dict[str, Any]:
+    """The OpenAI `usage` object of `result`."""
+    usage = result.usage
+    completion_tokens = usage.thinking_tokens + usage.answer_tokens
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": usage.prompt_tokens + completion_tokens,
+        "completion_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
+    }
+
+
+def extension_fields(result: Result, prices: PriceTable) -> dict[str, Any]:
+    """The `thinkswitch` object of a finished answer: decision, timings, steps, cost."""
+    cost = prices.cost(result.model, result.usage)
+    return {"decision": result.decision.model_dump(), "timings": result.timings.model_dump(),
+            "finish_reason": result.finish_reason, "engine": result.engine,
+            "trace_id": result.trace_id,
+            "steps": [step.model_dump() for step in result.steps],
+            "cost": {**cost.model_dump(), "total": cost.total}}
+
+
+def finish_reason(result: Result) -> str:
+    """OpenAI's finish reason for `result` (the switch's own reasons map to "stop")."""
+    if result.finish_reason in ("length", "tool_calls"):
+        return result.finish_reason
+    return "stop"
+
+
+class ChunkEncoder:
+    """The SSE text of one response's chunks; the envelope is serialised once."""
+
+    def __init__(self, completion_id: str, model: str, created: int) -> None:
+        self.envelope = {"id": completion_id, "object": "chat.completion.chunk",
+                         "created": created, "model": model}
+        head = json.dumps(self.envelope, ensure_ascii=False)
+        self._open = f'data: {head[:-1]}, "choices": [{{"index": 0, "delta": '
+        self._close = ', "finish_reason": null}]}\n\n'
+
+    def answer(self, text: str) -> str:
+        return f'{self._open}{{"content": {_escape(text)}}}{self._close}'
+
+    def thinking(self, text: str) -> str:
+        escaped = _escape(text)
+        return f'{self._open}{{"reasoning_content": {escaped}, "reasoning": {escaped}}}' \
+               f"{self._close}"
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None,
+              **extra: Any) -> str:
+        """Any chunk, through `json.dumps` (the rare ones: role, finish, usage, tool calls)."""
+        payload = {**self.envelope, "choices": [{"index": 0, "delta": delta,
+                                                 "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    def usage(self, result: Result) -> str:
+        payload = {**self.envelope, "choices": [], "usage": usage_fields(result)}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def chunk_texts(events: Iterator[SwitchEvent], encoder: ChunkEncoder, include_usage: bool,
+                prices: PriceTable) -> Iterator[str]:
+    """SSE texts: a role chunk, reasoning and content deltas, then the finish (and usage)."""
+    try:
+        for event in events:
+            kind = type(event)
+            if kind is ThinkingDelta:
+                yield encoder.thinking(event.text)  # type: ignore[union-attr]
+            elif kind is AnswerDelta:
+                yield encoder.answer(event.text)  # type: ignore[union-attr]
+            elif isinstance(event, Decision):
+                yield encoder.chunk({"role": "assistant", "content": ""},
+                                    thinkswitch={"decision": event.model_dump()})
+            elif isinstance(event, ToolCallDelta):
+                yield encoder.chunk({"tool_calls": list(event.calls)})
+            elif isinstance(event, Result):
+                yield encoder.chunk({}, finish_reason(event),
+                                    thinkswitch=extension_fields(event, prices))
+                if include_usage:
+                    yield encoder.usage(event)
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+
+
+async def sse(texts: Iterator[str]) -> AsyncIterator[str]:
+    """The response body: the texts in batches, then [DONE]; an error mid-stream becomes an
+    error event, then [DONE]. When the client goes away the generator is closed at once,
+    which stops the engine within a token and releases its model for the next request."""
+    try:
+        async for batch in iterate_batches_in_thread(texts):
+            yield "".join(batch)
+        yield "data: [DONE]\n\n"
+    except Exception as error:  # the stream has started: the error can only be an event
+        body = {"error": {"message": stream_error_message(error), "type": "server_error"}}
+        yield f"data: {json.dumps(body)}\n\n"
+        yield "data: [DONE]\n\n"
