@@ -131,9 +131,12 @@ class ChatTransport:
                     # a 4xx other than 429 is the request's fault, not the replica's
                     refused = response.status_code < 500 and response.status_code != 429
                     raise _rejected(response) if refused else status_error(url, response)
-                for chunk in iter_chunks(response.iter_lines(), url):
+                lines = response.iter_lines()
+                for chunk in iter_chunks(lines, url):
                     guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
                     yield chunk
+                for _ in lines:  # past [DONE] to the body's end: the connection is reused
+                    pass
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             failure = guard.expired() or reach_error(url, error)
             fault = str(failure)
