@@ -39,7 +39,7 @@ from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
 from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
-from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import parse_deadline
 
@@ -295,10 +295,21 @@ def _close(block: int, kind: str, key: bytes,
     yield "content_block_stop", {"type": "content_block_stop", "index": block}
 
 
-async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> AsyncIterator[str]:
+def _encoded(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> Iterator[str]:
+    """The events as SSE text, made in the switch's worker thread (closing this closes
+    `pairs`, and so the switch)."""
     try:
-        async for name, data in iterate_in_thread(pairs):
+        for name, data in pairs:
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    finally:
+        pairs.close()
+
+
+async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> AsyncIterator[str]:
+    """The events written in batches: one response chunk for all the events waiting."""
+    try:
+        async for batch in iterate_batches_in_thread(_encoded(pairs)):
+            yield "".join(batch)
     except Exception as error:  # the stream has started: the error can only be an event
         body = {"type": "error", "error": {"type": "api_error",
                                            "message": stream_error_message(error)}}
