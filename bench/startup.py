@@ -35,7 +35,9 @@ COMMANDS: dict[str, list[str]] = {
 def timed(args: list[str], env: dict[str, str]) -> float:
     """One whole-process run, in seconds (a failing command is an error, not a timing)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
+    run = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {run.stderr.strip()[-300:]}")
     return time.perf_counter() - start
 
 
@@ -48,7 +50,8 @@ def main() -> None:
         env = {**os.environ, "THINKSWITCH_TRACE_DB": os.path.join(folder, "traces.db")}
         variants = {"": env}
         if args.baseline_src:
-            variants["baseline: "] = {**env, "PYTHONPATH": args.baseline_src}
+            variants["baseline: "] = {**env, "PYTHONPATH": args.baseline_src,  # its own store
+                                      "THINKSWITCH_TRACE_DB": os.path.join(folder, "old.db")}
         times: dict[str, list[float]] = {}
         for _ in range(args.runs):
             for name, command in COMMANDS.items():
