@@ -417,11 +417,14 @@ def test_auto_badge_with_the_learned_policy_names_words(scripted_site: Any,
     tab = open_tab(root)
     tab.set_budget(2)  # 64
     badge = tab.finished(tab.ask("What is 17 * 23?")).locator(".badge")
-    assert re.fullmatch(r"Auto → thinking, budget 64: for thinking: '17' \(\+\d\.\d\d\), .*"
+    # v3 may first say the request is unlike its training texts; the words follow either way
+    assert re.fullmatch(r"Auto → thinking, budget 64: (.*\); )?"
+                        r"for thinking: '17' \(\+\d\.\d\d\), .*"
                         r"; against: .*, score 0\.\d\d", badge.inner_text()), badge.inner_text()
     assert "learned@v3" in (badge.get_attribute("title") or "")
     quick = tab.finished(tab.ask("Quick answer: what is 17 * 23?")).locator(".badge")
-    assert re.fullmatch(r"Auto → no thinking: asked for a quick answer; for thinking: .*, "
+    assert re.fullmatch(r"Auto → no thinking: asked for a quick answer; (.*\); )?"
+                        r"for thinking: .*, "
                         r"score 0\.\d\d", quick.inner_text()), quick.inner_text()
 
 
