@@ -42,9 +42,11 @@ def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, word
         (["ask", "q", "--think", "on", "--budget", "lots"], 2, "Invalid value for '--budget'"),
         (["ask", "q", "--think", "maybe"], 2, "'maybe' is not one of"),
         (["ask", "q", "--engine", "warp"], 2,
-         "unknown engine 'warp'; valid: instant, llama_cpp, openai"),
+         "unknown engine 'warp'; valid: anthropic, gemini, instant, llama_cpp, openai, "
+         "openai_responses"),
         (["ask", "q", "--engine", "replay", "--dialect", "klingon"], 2,
-         "unknown dialect 'klingon'; valid: deepseek_r1, granite, openai_effort, prompted, qwen3"),
+         "unknown dialect 'klingon'; valid: anthropic, deepseek_r1, gemini, granite, "
+         "openai_effort, prompted, qwen3"),
         (["ask", "q", "--model", "/nonexistent/model.gguf"], 1,
          "model file not found: /nonexistent/model.gguf"),
         (["ask", "q", "--engine", "openai", "--base-url", "http://127.0.0.1:9/v1",

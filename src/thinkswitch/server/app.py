@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 from typing import Any
 
 from anyio import to_thread
@@ -35,14 +36,21 @@ from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, T
 from thinkswitch.kernel.request import EFFORT_BUDGETS
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
-from thinkswitch.server import anthropic_api
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics
+from thinkswitch.server.anthropic_routes import add_messages
 from thinkswitch.server.body_limit import BodyLimit
+from thinkswitch.server.efforts import EffortTable
 from thinkswitch.server.errors import dialect_error, stream_error_message
 from thinkswitch.server.feedback_api import add_feedback_api
 from thinkswitch.server.gate import Gate, caller_of
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.page import add_page
+from thinkswitch.server.reasoning_field import (
+    DEFAULT_REASONING_FIELD,
+    ReasoningField,
+    reasoning_fields,
+)
+from thinkswitch.server.responses_api import add_responses
 from thinkswitch.server.streaming import iterate_in_thread
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
@@ -65,13 +73,17 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                capacity: int = 16, max_body_bytes: int = 1 << 20,
                cors_origins: Sequence[str] = (),
                effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,
-               owns_switch: bool = False) -> FastAPI:
+               owns_switch: bool = False,
+               model_budgets: Mapping[str, Mapping[str, int]] = MappingProxyType({}),
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> FastAPI:
     """The app. `signing_key` signs thinking blocks (random per process by default);
     `api_keys` (none: open) are required as a bearer token or x-api-key; at most `capacity`
     requests are inside at once (one generating per engine, the rest queued), beyond that 429.
     Bodies over `max_body_bytes` get 413. CORS is off unless `cors_origins` names origins
-    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets. An app
-    that `owns_switch` closes it (engine and trace store) when it shuts down.
+    (`*` for any). `effort_budgets` maps `reasoning_effort` low/medium/high to budgets;
+    `model_budgets` does per model (`[budgets.models]`). An app that `owns_switch` closes it
+    (engine and trace store) when it shuts down. `reasoning_field` names the chat-completions
+    field thinking goes in (see reasoning_field).
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +104,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     admission = Admission(capacity)
     metrics = Metrics()
     prices = switch.prices
+    budgets_for = EffortTable(effort_budgets, model_budgets, switch.engine.model).for_model
 
     def refuse(path: str, status: int, message: str, kind: str | None = None,
                headers: dict[str, str] | None = None, param: str | None = None
@@ -136,28 +149,6 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         return refuse(request.url.path, 500, f"internal error ({type(error).__name__}); the "
                       "request was not completed", "server_error")
 
-    @app.post("/v1/messages", response_model=None)
-    async def messages(http: Request,
-                       body: anthropic_api.MessagesRequest) -> Response:
-        extra = sorted(k for k, v in (body.model_extra or {}).items()
-                       if v is not None and k not in ("metadata",))
-        if extra:  # top_k and the like have no OpenAI name to translate to
-            raise UnsupportedParameterError(extra[0], switch.engine.name)
-        mode, budget = anthropic_api.control(body, default_mode)
-        request = SwitchRequest(messages=anthropic_api.chat_messages(body, key), think=mode,
-                                budget=budget, answer_max_tokens=body.max_tokens,
-                                temperature=body.temperature,
-                                options=anthropic_api.engine_options(body, switch.engine),
-                                deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
-        if not body.stream:
-            result = await whole(request, http)
-            if result is None:
-                return Response(status_code=CLIENT_GONE)
-            return JSONResponse(anthropic_api.message(result, body.model, key))
-        pairs = anthropic_api.events(await started(request, http),
-                                     body.model or switch.engine.model, key)
-        return StreamingResponse(anthropic_api.sse(pairs), media_type="text/event-stream")
-
     async def whole(request: SwitchRequest, http: Request) -> Result | None:
         """The answer in one piece, counted in the metrics; None when the client left."""
         return await answered(observed(switch.stream(request, caller_of(http)), metrics), http)
@@ -182,10 +173,10 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
-        mode, budget, _ = body.control(default_mode, effort_budgets)
+        mode, budget, _ = body.control(default_mode, budgets_for(body.model))
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
-            min_thinking=body.min_thinking_tokens or 0, answer_max_tokens=body.answer_cap(),
+            min_thinking=body.min_thinking_tokens or 0, output_cap=body.output_cap(),
             temperature=body.temperature, seed=body.seed,
             options=passthrough_options(body, switch.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
@@ -195,13 +186,17 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
             result = await whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            return JSONResponse(completion(result, completion_id, body.model, prices))
+            return JSONResponse(completion(result, completion_id, body.model, prices,
+                                           reasoning_field))
         usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            sse(chunks(await started(request, http), completion_id, body.model, usage, prices)),
+            sse(chunks(await started(request, http), completion_id, body.model, usage, prices,
+                       reasoning_field)),
             media_type="text/event-stream",
         )
 
+    add_messages(app, switch, whole, started, default_mode, key, budgets_for)
+    add_responses(app, switch, whole, started, default_mode, prices, budgets_for)
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
     return app
@@ -281,15 +276,14 @@ def _finish(result: Result) -> str:
     return "stop"
 
 
-def completion(result: Result, completion_id: str, model: str,
-               prices: PriceTable) -> dict[str, Any]:
+def completion(result: Result, completion_id: str, model: str, prices: PriceTable,
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.answer}
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
         message["content"] = result.answer or None
     if result.thinking:
-        message["reasoning_content"] = result.thinking
-        message["reasoning"] = result.thinking
+        message.update(reasoning_fields(result.thinking, reasoning_field))
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()),
         "model": model or result.model,
@@ -300,7 +294,9 @@ def completion(result: Result, completion_id: str, model: str,
 
 
 def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
-           include_usage: bool, prices: PriceTable) -> Generator[dict[str, Any], None, None]:
+           include_usage: bool, prices: PriceTable,
+           reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD,
+           ) -> Generator[dict[str, Any], None, None]:
     """OpenAI stream chunks: a role chunk, reasoning and content deltas, then the finish."""
     created = int(time.time())
 
@@ -311,7 +307,7 @@ def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
                                              "finish_reason": finish}], **extra}
 
     try:
-        yield from _chunk_events(events, chunk, include_usage, prices)
+        yield from _chunk_events(events, chunk, include_usage, prices, reasoning_field)
     finally:
         close = getattr(events, "close", None)
         if callable(close):
@@ -319,13 +315,14 @@ def chunks(events: Iterator[SwitchEvent], completion_id: str, model: str,
 
 
 def _chunk_events(events: Iterator[SwitchEvent], chunk: Any, include_usage: bool,
-                  prices: PriceTable) -> Iterator[dict[str, Any]]:
+                  prices: PriceTable, reasoning_field: ReasoningField,
+                  ) -> Iterator[dict[str, Any]]:
     for event in events:
         if isinstance(event, Decision):
             yield chunk({"role": "assistant", "content": ""},
                         thinkswitch={"decision": event.model_dump()})
         elif isinstance(event, ThinkingDelta):
-            yield chunk({"reasoning_content": event.text, "reasoning": event.text})
+            yield chunk(reasoning_fields(event.text, reasoning_field))
         elif isinstance(event, AnswerDelta):
             yield chunk({"content": event.text})
         elif isinstance(event, ToolCallDelta):

@@ -431,8 +431,9 @@
         }
         if (choice && choice.delta) {
           const delta = choice.delta;
-          if (delta.reasoning_content) {
-            thinking += delta.reasoning_content;
+          const reasoning = delta.reasoning_content || delta.reasoning;
+          if (reasoning) {
+            thinking += reasoning;
             thinkingPanel(view);
             view.thinkingText.textContent = thinking;
             view.thinkingText.scrollTop = view.thinkingText.scrollHeight;
