@@ -8,7 +8,7 @@ in Anthropic's error shape (`server/errors.py`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -17,23 +17,18 @@ from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.kernel.decision import Decision, RequestedMode
 from thinkswitch.kernel.errors import UnsupportedParameterError
-from thinkswitch.kernel.events import SwitchEvent
 from thinkswitch.kernel.request import Request as SwitchRequest
-from thinkswitch.kernel.result import Result
 from thinkswitch.server import anthropic_api
 from thinkswitch.server.anthropic_thinking import control
+from thinkswitch.server.switch_calls import CLIENT_GONE, Started, Whole
 from thinkswitch.server.token_count import prompt_token_count
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import parse_deadline
 from thinkswitch.switch.pipeline import Switch
 
-#: The status logged for a request whose client left before its answer (nginx's 499).
-CLIENT_GONE = 499
 #: Fields of a Messages request that change nothing thinkswitch produces.
 HARMLESS = frozenset({"metadata"})
 
-Whole = Callable[[SwitchRequest, Request], Awaitable[Result | None]]
-Started = Callable[[SwitchRequest, Request], Awaitable[Iterator[SwitchEvent]]]
 
 
 class CountTokensRequest(anthropic_api.MessagesRequest):

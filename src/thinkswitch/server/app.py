@@ -52,13 +52,12 @@ from thinkswitch.server.reasoning_field import (
 )
 from thinkswitch.server.responses_api import add_responses
 from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.switch_calls import CLIENT_GONE
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.trace.prices import PriceTable
 
-#: The status logged for a request whose client left before its answer (nginx's 499).
-CLIENT_GONE = 499
 #: Worker threads kept for requests beyond the streams that may fill `capacity`.
 THREADS_BESIDE_STREAMS = 8
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,10 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
-from thinkswitch.kernel.events import SwitchEvent
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import Request as SwitchRequest
-from thinkswitch.kernel.result import Result
 from thinkswitch.server.errors import openai_error, stream_error_message
 from thinkswitch.server.gate import caller_of
 from thinkswitch.server.responses_output import (
@@ -39,17 +37,12 @@ from thinkswitch.server.responses_output import (
 )
 from thinkswitch.server.responses_schema import ResponsesRequest
 from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.switch_calls import CLIENT_GONE, Started, Whole
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.trace.prices import PriceTable
 from thinkswitch.trace.record import TraceRecord
-
-#: The status logged for a request whose client left before its answer (nginx's 499).
-CLIENT_GONE = 499
-
-Whole = Callable[[SwitchRequest, Request], Awaitable[Result | None]]
-Started = Callable[[SwitchRequest, Request], Awaitable[Iterator[SwitchEvent]]]
 
 
 class ResponseNotFound(UsageError):
