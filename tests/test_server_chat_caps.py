@@ -102,3 +102,10 @@ def test_effort_budgets_per_model() -> None:
         engine.enqueue(thinking=["t"], answer=["a"])
         client.responses.create(model="big", input="q", reasoning={"effort": "xhigh"})
         assert engine.requests[-1].plan.budget == 4000
+
+
+def test_the_readme_example_of_a_small_cap() -> None:
+    from thinkswitch.switch.output_cap import answer_share, thinking_share
+
+    assert (thinking_share(256, 10), answer_share("on", 256, 10)) == (8, 2)
+    assert (thinking_share(1, 2), answer_share("on", 1, 2)) == (1, 1)

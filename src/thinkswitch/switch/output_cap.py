@@ -7,7 +7,7 @@ between the two before generation, so the sum can never pass the cap:
 
 - thinking keeps its budget when that budget is below the cap (the answer gets the rest);
 - a budget at or above the cap (an effort level's budget under a small cap, say) is cut to
-  three quarters of the cap, so the answer keeps at least a quarter;
+  the cap less a quarter of it (rounded down, at least 1 token), which the answer keeps;
 - with thinking off the answer gets the whole cap.
 
 The split is fixed before the first token, so thinking that ends early does not give its
