@@ -41,6 +41,8 @@ def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, word
         (["ask", "q", "--think", "on", "--budget", "-5"], 2, "budget"),
         (["ask", "q", "--think", "on", "--budget", "lots"], 2, "Invalid value for '--budget'"),
         (["ask", "q", "--think", "maybe"], 2, "'maybe' is not one of"),
+        (["serve", "--reasoning-field", "thoughts"], 2,
+         "unknown reasoning field 'thoughts'; valid: both, reasoning, reasoning_content"),
         (["ask", "q", "--engine", "warp"], 2,
          "unknown engine 'warp'; valid: anthropic, gemini, instant, llama_cpp, openai, "
          "openai_responses"),
@@ -55,7 +57,8 @@ def assert_one_line_error(run: subprocess.CompletedProcess[str], code: int, word
         (["ask", "q", "--think", "on", "--budget", "10", "--min-thinking", "50"], 2,
          "min_thinking 50 is larger than the budget 10"),
     ],
-    ids=["empty", "negative-budget", "non-integer-budget", "unknown-mode", "unknown-engine",
+    ids=["empty", "negative-budget", "non-integer-budget", "unknown-mode",
+         "unknown-reasoning-field", "unknown-engine",
          "unknown-dialect", "missing-model", "unreachable-server", "budget-over-context",
          "min-over-budget"],
 )
