@@ -24,6 +24,7 @@ from thinkswitch.config.schema import SECRET_LOCATIONS, ConfigContext, ConfigFil
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import EFFORT_BUDGETS
+from thinkswitch.settings import DEFAULT_REASONING_FIELD, ReasoningField
 from thinkswitch.trace.prices import PriceTable
 
 
@@ -52,6 +53,8 @@ class ServerOptions:
     max_body_bytes: int = 1 << 20
     cors_origins: tuple[str, ...] = ()
     effort_budgets: Mapping[str, int] = field(default_factory=lambda: dict(EFFORT_BUDGETS))
+    reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD
+    model_budgets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,9 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         max_body_bytes=server.max_body_bytes or defaults.max_body_bytes,
         cors_origins=tuple(server.cors_origins),
         effort_budgets=config.budgets.effort_budgets(),
+        reasoning_field=server.reasoning_field or defaults.reasoning_field,
+        model_budgets={name: levels.levels() for name, levels in
+                       config.budgets.models.items()},
     )
 
 

@@ -16,7 +16,8 @@ class Record:
 
     def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
         if parts.recorder is not None and turn.result is not None:
-            record = parts.recorder.result(turn.request.messages, turn.result, turn.caller)
+            record = parts.recorder.result(turn.request.messages, turn.result, turn.caller,
+                                           turn.request.trace_id)
             turn.result = turn.result.model_copy(update={"trace_id": record.id})
         yield from ()
 
@@ -26,4 +27,4 @@ def record_failure(turn: Turn, parts: SwitchParts, error: str) -> None:
     decision is recorded: the request was refused as invalid)."""
     if parts.recorder is not None and turn.decision is not None:
         parts.recorder.failure(turn.request.messages, turn.decision, parts.engine.name,
-                               parts.engine.model, error, turn.caller)
+                               parts.engine.model, error, turn.caller, turn.request.trace_id)
