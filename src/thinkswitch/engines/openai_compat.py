@@ -5,7 +5,8 @@ One request is one or more streamed `POST {base_url}/chat/completions` calls:
 - Thinking arrives either in a separate delta field (`reasoning` / `reasoning_content`, when
   the server runs a reasoning parser) or inside `content` with the dialect's markers, which the
   dialect's parser splits. Once a reasoning field has been seen, content is answer only.
-- Budgets. `budget_style="thinking_token_budget"` sends vLLM's server-side cap. The default,
+- Budgets. `budget_style` (see `budget_styles`) sends vLLM's or llama.cpp server's
+  server-side cap, or Ollama's `think` switch. The default,
   `"cut"`, works on every server: thinking deltas are counted here, and when they reach the
   budget while the model is still thinking the stream is closed (so the server stops), and a
   second call with thinking off asks for the answer, given the trace so far (`CUT_PROMPT`).
@@ -41,6 +42,7 @@ from typing import Literal
 import httpx
 
 from thinkswitch.engines.base import Engine
+from thinkswitch.engines.budget_styles import native_budget
 from thinkswitch.engines.deadlines import StreamGuard
 from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
 from thinkswitch.engines.sse import StreamChunk, StreamUsage, error_message, iter_chunks, one_line
@@ -353,10 +355,9 @@ class OpenAICompatEngine(Engine):
         plan = request.plan
         prompt = dialect.prepare(request.messages, plan)
         budget = plan.budget if plan.mode == "on" else None
-        cut = budget is not None and self.budget_style == "cut"
-        extras: dict[str, object] = {}
-        if budget is not None and self.budget_style == "thinking_token_budget":
-            extras["thinking_token_budget"] = budget
+        native = native_budget(self.budget_style, plan, prompt.request_extras)
+        cut = budget is not None and native.cut
+        extras = dict(native.fields)
         prefill = prompt.prefill if self.send_prefill else ""
         opening = prefill if prefill.lstrip().startswith(dialect.parser.start) else ""
         opening = opening or dialect.parser.start
@@ -408,8 +409,10 @@ class OpenAICompatEngine(Engine):
         off = ThinkingPlan(mode="off", answer_max_tokens=request.plan.answer_max_tokens)
         prompt = dialect.prepare((*request.messages, note), off)
         prefill = prompt.prefill if self.send_prefill else ""
+        extras = native_budget(self.budget_style, off, prompt.request_extras).fields
         body = self._body(
-            request, dialect, prompt, max_tokens=off.answer_max_tokens, prefill=prefill
+            request, dialect, prompt, max_tokens=off.answer_max_tokens, prefill=prefill,
+            extras=extras,
         )
         parser = dialect.parser(self._start_state(prompt, dialect))
         return (
