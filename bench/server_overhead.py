@@ -2,8 +2,9 @@
 the `instant` engine answers at once, so the time left is triage, the switch, recording in the
 trace store and (for the server) HTTP, JSON and SSE. Sequential requests, one keep-alive
 client (the standard library's, which costs ~0.3 ms less per request than httpx); p50/p99 of
-each path and the difference of the medians.
-Target (issue #6): added latency p50 <= 2 ms.
+each path and the difference of the medians, for chat completions and the Responses API.
+Target (issues #6, #16): added latency p50 <= 2 ms. The machine is shared: compare the rows
+of one run, not figures of different runs.
 
     .venv/bin/python bench/server_overhead.py [--requests 2000]
 """
@@ -30,6 +31,7 @@ from thinkswitch.kernel.request import Request
 HERE = Path(__file__).resolve().parent
 QUESTION = "How many legs do 3 spiders and 2 ants have together?"
 BODY = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}]}
+RESPONSES_BODY = {"model": "instant", "input": QUESTION}
 
 
 def timed(label: str, count: int, call: Callable[[], object], progress: Progress) -> np.ndarray:
@@ -52,8 +54,8 @@ class Client:
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, body: dict[str, object]) -> bytes:
-        self.connection.request("POST", "/v1/chat/completions", json.dumps(body),
+    def post(self, body: dict[str, object], path: str = "/v1/chat/completions") -> bytes:
+        self.connection.request("POST", path, json.dumps(body),
                                 {"content-type": "application/json"})
         response = self.connection.getresponse()
         data = response.read()
@@ -64,6 +66,14 @@ class Client:
     def streamed(self) -> None:
         if not self.post({**BODY, "stream": True}).endswith(b"data: [DONE]\n\n"):
             raise RuntimeError("stream ended without [DONE]")
+
+    def responses(self) -> bytes:
+        return self.post(RESPONSES_BODY, "/v1/responses")
+
+    def responses_streamed(self) -> None:
+        data = self.post({**RESPONSES_BODY, "stream": True}, "/v1/responses")
+        if b"event: response.completed" not in data[-4096:]:
+            raise RuntimeError("stream ended without response.completed")
 
 
 def main() -> int:
@@ -87,6 +97,10 @@ def main() -> int:
                 "server JSON", args.requests, lambda: client.post(BODY), progress)
             samples["server, streaming"] = timed(
                 "server SSE", args.requests, client.streamed, progress)
+            samples["server, Responses JSON"] = timed(
+                "responses JSON", args.requests, client.responses, progress)
+            samples["server, Responses streaming"] = timed(
+                "responses SSE", args.requests, client.responses_streamed, progress)
     base = float(np.median(samples["in-process switch.run"]))
     table = Table(title=f"{args.requests} sequential requests each, instant engine")
     for column in ("path", "p50 ms", "p99 ms", "added p50 ms"):
