@@ -2,10 +2,12 @@
 the `instant` engine answers at once, so the time left is triage, the switch, recording in the
 trace store and (for the server) HTTP, JSON and SSE. Sequential requests, one keep-alive
 client (the standard library's, which costs ~0.3 ms less per request than httpx); p50/p99 of
-each path and the difference of the medians. The three paths run in interleaved blocks, round
-by round (the order rotating), so a change in the machine's load hits them alike; the added
-p50 is also given per round (min / median / max over the rounds).
-Targets: issue #6, added p50 <= 2 ms; issue #18, streaming <= 1.5 ms and JSON <= 1 ms.
+each path and the difference of the medians, for chat completions and the Responses API. The
+paths run in interleaved blocks, round by round (the order rotating), so a change in the
+machine's load hits them alike; the added p50 is also given per round (min / median / max over
+the rounds).
+Targets: issue #6, added p50 <= 2 ms; issue #18, streaming <= 1.5 ms and JSON <= 1 ms; issue
+#16, the Responses face as chat completions.
 
     .venv/bin/python bench/server_overhead.py [--requests 2000] [--rounds 10]
 """
@@ -33,6 +35,7 @@ from thinkswitch.kernel.request import Request
 HERE = Path(__file__).resolve().parent
 QUESTION = "How many legs do 3 spiders and 2 ants have together?"
 BODY = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}]}
+RESPONSES_BODY = {"model": "instant", "input": QUESTION}
 
 
 def timed(count: int, call: Callable[[], object]) -> np.ndarray:
@@ -52,8 +55,8 @@ class Client:
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, body: dict[str, object]) -> bytes:
-        self.connection.request("POST", "/v1/chat/completions", json.dumps(body),
+    def post(self, body: dict[str, object], path: str = "/v1/chat/completions") -> bytes:
+        self.connection.request("POST", path, json.dumps(body),
                                 {"content-type": "application/json"})
         response = self.connection.getresponse()
         data = response.read()
@@ -64,6 +67,14 @@ class Client:
     def streamed(self) -> None:
         if not self.post({**BODY, "stream": True}).endswith(b"data: [DONE]\n\n"):
             raise RuntimeError("stream ended without [DONE]")
+
+    def responses(self) -> bytes:
+        return self.post(RESPONSES_BODY, "/v1/responses")
+
+    def responses_streamed(self) -> None:
+        data = self.post({**RESPONSES_BODY, "stream": True}, "/v1/responses")
+        if b"event: response.completed" not in data[-4096:]:
+            raise RuntimeError("stream ended without response.completed")
 
 
 def main() -> int:
@@ -87,6 +98,8 @@ def main() -> int:
                                                                           think="auto")),
                 "server, JSON": lambda: client.post(BODY),
                 "server, streaming": client.streamed,
+                "server, Responses JSON": client.responses,
+                "server, Responses streaming": client.responses_streamed,
             }
             for call in paths.values():  # warm-up
                 timed(100, call)
@@ -94,7 +107,7 @@ def main() -> int:
             task = progress.add_task("interleaved rounds", total=args.rounds)
             names = list(paths)
             for number in range(args.rounds):
-                order = names[number % 3:] + names[:number % 3]
+                order = names[number % len(names):] + names[:number % len(names)]
                 rounds.append({name: timed(per_round, paths[name]) for name in order})
                 progress.advance(task)
     samples = {name: np.concatenate([block[name] for block in rounds]) for name in paths}

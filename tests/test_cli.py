@@ -16,10 +16,14 @@ from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch
         (["ask", "q", "--think", "on", "--budget", "-5"], 2, "budget"),
         (["ask", "q", "--think", "on", "--budget", "lots"], 2, "Invalid value for '--budget'"),
         (["ask", "q", "--think", "maybe"], 2, "'maybe' is not one of"),
+        (["serve", "--reasoning-field", "thoughts"], 2,
+         "unknown reasoning field 'thoughts'; valid: both, reasoning, reasoning_content"),
         (["ask", "q", "--engine", "warp"], 2,
-         "unknown engine 'warp'; valid: instant, llama_cpp, openai"),
+         "unknown engine 'warp'; valid: anthropic, gemini, instant, llama_cpp, openai, "
+         "openai_responses"),
         (["ask", "q", "--engine", "replay", "--dialect", "klingon"], 2,
-         "unknown dialect 'klingon'; valid: deepseek_r1, granite, openai_effort, prompted, qwen3"),
+         "unknown dialect 'klingon'; valid: anthropic, deepseek_r1, gemini, granite, "
+         "openai_effort, prompted, qwen3"),
         (["ask", "q", "--model", "/nonexistent/model.gguf"], 1,
          "model file not found: /nonexistent/model.gguf"),
         (["ask", "q", "--engine", "openai", "--base-url", "http://127.0.0.1:9/v1",
@@ -28,7 +32,8 @@ from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch
         (["ask", "q", "--think", "on", "--budget", "10", "--min-thinking", "50"], 2,
          "min_thinking 50 is larger than the budget 10"),
     ],
-    ids=["empty", "negative-budget", "non-integer-budget", "unknown-mode", "unknown-engine",
+    ids=["empty", "negative-budget", "non-integer-budget", "unknown-mode",
+         "unknown-reasoning-field", "unknown-engine",
          "unknown-dialect", "missing-model", "unreachable-server", "budget-over-context",
          "min-over-budget"],
 )

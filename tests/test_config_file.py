@@ -201,8 +201,8 @@ EXPECTED_PROBLEMS = [
     "server.keys_file: file not found: ",
     "server.signing_key_env: environment variable NOT_SET_ANYWHERE is not set",
     "engine.name: unknown engine 'warp'; expected one of: ",
-    "engine.dialect: unknown dialect 'klingon'; expected one of: deepseek_r1, granite, "
-    "openai_effort, prompted, qwen3",
+    "engine.dialect: unknown dialect 'klingon'; expected one of: anthropic, deepseek_r1, "
+    "gemini, granite, openai_effort, prompted, qwen3",
     "engine.upstreams.1: expected an http:// or https:// URL",
     "engine.api_key: Input should be a valid string",
     "engine.timeouts.read_s: Input should be greater than 0 (got -1)",
@@ -396,7 +396,11 @@ def test_the_readme_example_is_a_valid_file(tmp_path: Path) -> None:
                "DATABASE_URL": "postgresql://u:p@db:5432/traces"}
     loaded = load_config(write(tmp_path, example), environ)
     assert loaded.settings_values["base_url"] == "http://vllm-0:8000/v1,http://vllm-1:8000/v1"
-    assert dict(loaded.server.effort_budgets) == {"low": 256, "medium": 1024, "high": 4096}
+    assert dict(loaded.server.effort_budgets) == {"low": 256, "medium": 1024, "high": 4096,
+                                                  "xhigh": 8192}
+    assert dict(loaded.server.model_budgets) == {"Qwen/Qwen3-8B": {
+        "low": 512, "medium": 2048, "high": 6000, "xhigh": 12000}}
+    assert loaded.server.reasoning_field == "reasoning_content"
 
 
 def test_repeated_upstreams_are_refused_by_check_as_by_serve(tmp_path: Path) -> None:
@@ -405,3 +409,35 @@ def test_repeated_upstreams_are_refused_by_check_as_by_serve(tmp_path: Path) -> 
     run = thinkswitch("config", "check", str(path))
     assert run.returncode == 2
     assert "upstreams lists http://a:8000/v1 more than once" in run.stderr
+
+
+def test_reasoning_field_and_xhigh_budget(tmp_path: Path) -> None:
+    text = ('[server]\nreasoning_field = "both"\n'
+            '[budgets]\nlow = 10\nmedium = 20\nhigh = 30\nxhigh = 90\n')
+    loaded = load_config(write(tmp_path, text), {})
+    assert loaded.server.reasoning_field == "both"
+    assert dict(loaded.server.effort_budgets) == {"low": 10, "medium": 20, "high": 30,
+                                                  "xhigh": 90}
+    assert load_config(write(tmp_path, ""), {}).server.reasoning_field == "reasoning_content"
+    with pytest.raises(ConfigFileError) as caught:
+        load_config(write(tmp_path, "[budgets]\nhigh = 300\nxhigh = 300\n"), {})
+    assert caught.value.problems[0].startswith("budgets: effort budgets must increase: high < "
+                                               "xhigh")
+    with pytest.raises(ConfigFileError) as caught:
+        load_config(write(tmp_path, '[server]\nreasoning_field = "thoughts"\n'), {})
+    assert caught.value.problems[0].startswith("server.reasoning_field")
+
+
+def test_effort_budgets_per_model(tmp_path: Path) -> None:
+    text = ('[budgets.models."qwen3-8b"]\nmedium = 2000\nhigh = 6000\n'
+            '[budgets.models."gpt-oss"]\nmedium = 100\n')
+    loaded = load_config(write(tmp_path, text), {})
+    assert dict(loaded.server.model_budgets) == {
+        "qwen3-8b": {"low": 500, "medium": 2000, "high": 6000, "xhigh": 12000},
+        "gpt-oss": {"low": 25, "medium": 100, "high": 400, "xhigh": 800}}
+    with pytest.raises(ConfigFileError) as caught:
+        load_config(write(tmp_path, '[budgets.models.m]\nlow = 10\n'), {})
+    assert caught.value.problems[0].startswith("budgets.models.m.medium")
+    with pytest.raises(ConfigFileError) as caught:
+        load_config(write(tmp_path, '[budgets.models.m]\nmedium = 100\nhigh = 50\n'), {})
+    assert "effort budgets must increase" in caught.value.problems[0]

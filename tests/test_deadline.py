@@ -115,7 +115,7 @@ def test_server_reads_the_deadline_from_body_timeout_and_header() -> None:
                                headers={"X-Thinkswitch-Deadline": "3"})
         in_time = httpx.post(f"{base}/v1/chat/completions", json={**on, "timeout": 60})
         anthropic = httpx.post(f"{base}/v1/messages", headers={"X-Thinkswitch-Deadline": "1.5"},
-                               json={**on, "max_tokens": 64})
+                               json={**on, "max_tokens": 500})  # above the budget, as required
         bad = httpx.post(f"{base}/v1/chat/completions", json=on,
                          headers={"X-Thinkswitch-Deadline": "later"})
         negative = httpx.post(f"{base}/v1/chat/completions", json={**on, "timeout": -1})

@@ -11,6 +11,7 @@ import pytest
 
 from thinkswitch.server.openai_stream import ChunkEncoder
 from thinkswitch.server.streaming import iterate_batches_in_thread
+from thinkswitch.settings import ReasoningField
 
 TEXTS = [" w1", "", 'a "quoted" \\ back', "line\nbreak\ttab", "é ü 漢字 🙂", "\u2028\x00",
          "</script>"]
@@ -22,8 +23,14 @@ def payload(sse: str) -> object:
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_delta_templates_equal_the_whole_chunk_through_json(text: str) -> None:
-    encoder = ChunkEncoder("chatcmpl-1", 'model "x"', 1700000000)
+@pytest.mark.parametrize(("field", "names"), [
+    ("reasoning_content", ("reasoning_content",)),
+    ("reasoning", ("reasoning",)),
+    ("both", ("reasoning_content", "reasoning")),
+])
+def test_delta_templates_equal_the_whole_chunk_through_json(
+        text: str, field: ReasoningField, names: tuple[str, ...]) -> None:
+    encoder = ChunkEncoder("chatcmpl-1", 'model "x"', 1700000000, field)
     envelope = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
                 "model": 'model "x"'}
 
@@ -31,8 +38,7 @@ def test_delta_templates_equal_the_whole_chunk_through_json(text: str) -> None:
         return {**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
 
     assert payload(encoder.answer(text)) == whole({"content": text})
-    assert payload(encoder.thinking(text)) == whole({"reasoning_content": text,
-                                                     "reasoning": text})
+    assert payload(encoder.thinking(text)) == whole(dict.fromkeys(names, text))
     assert payload(encoder.chunk({"content": text})) == whole({"content": text})
     assert list(json.loads(encoder.answer(text)[6:])) == ["id", "object", "created", "model",
                                                           "choices"]

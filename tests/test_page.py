@@ -457,6 +457,19 @@ def test_model_output_is_shown_as_text(scripted_site: Any, open_tab: Any) -> Non
     assert tab.page.evaluate("window.__pwned") is None
 
 
+def test_thinking_shows_when_the_server_sends_it_as_reasoning(scripted_site: Any,
+                                                             open_tab: Any) -> None:
+    """`--reasoning-field reasoning` (vLLM's name): the page reads `delta.reasoning` when
+    `delta.reasoning_content` is absent."""
+    root, engine, _ = scripted_site(reasoning_field="reasoning")
+    engine.enqueue(thinking=["Three boxes", " of four."], answer=["Twelve."])
+    tab = open_tab(root)
+    tab.page.click('[role="radio"][data-mode="on"]')
+    turn = tab.finished(tab.ask("How many apples are 3 boxes of 4?"))
+    assert turn.locator(".thinking-text").text_content() == "Three boxes of four."
+    assert turn.locator(".answer").inner_text() == "Twelve."
+
+
 def test_stop_cancels_generation(scripted_site: Any, open_tab: Any) -> None:
     root, engine, switch = scripted_site(delay=0.05)
     chunks = 400

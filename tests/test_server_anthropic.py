@@ -75,7 +75,10 @@ def test_thinking_passed_back_must_carry_its_signature(client) -> None:  # type:
     [
         ({"messages": []}, "messages"),
         ({"thinking": {"type": "enabled"}}, "budget_tokens is required"),
-        ({"thinking": {"type": "enabled", "budget_tokens": 99999}}, "exceed the context"),
+        ({"max_tokens": 20000, "thinking": {"type": "enabled", "budget_tokens": 19999}},
+         "exceed the context"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 24}},
+         "`max_tokens` must be greater than `thinking.budget_tokens`"),
         ({"tools": [{"name": "f", "input_schema": {"type": "object"}}]}, "'tools'"),
     ],
 )
@@ -85,3 +88,18 @@ def test_bad_requests_are_anthropic_400s(client, options: dict[str, object],  # 
         ask(client, **options)
     assert words in str(caught.value)
     assert caught.value.body["type"] == "error"
+
+
+def test_message_start_and_count_tokens_carry_the_real_input_count(client) -> None:  # type: ignore[no-untyped-def]
+    options = {"model": "smollm2", "max_tokens": 24,
+               "thinking": {"type": "enabled", "budget_tokens": 12},
+               "messages": [{"role": "user", "content": QUESTION}]}
+    with client.messages.stream(**options) as stream:
+        started = next(event for event in stream if event.type == "message_start")
+        final = stream.get_final_message()
+    assert started.message.usage.input_tokens == final.usage.input_tokens > 10
+    options.pop("max_tokens")
+    counted = client.messages.count_tokens(**options)
+    assert counted.input_tokens == final.usage.input_tokens
+    message = ask(client, thinking={"type": "enabled", "budget_tokens": 12})
+    assert message.usage.output_tokens <= 24  # max_tokens bounds thinking and text together

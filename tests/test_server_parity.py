@@ -10,7 +10,7 @@ import anthropic
 import openai
 import pytest
 from support.live_server import live_server
-from support.parity import anthropic_parity, openai_parity
+from support.parity import anthropic_parity, openai_parity, responses_parity
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
@@ -51,3 +51,18 @@ def test_anthropic_stream_and_whole_agree(root: str) -> None:
     assert [block["type"] for block in folded["blocks"]] == ["thinking", "text"]
     assert folded["blocks"][1]["text"] == "word0 word1 word2 word3 word4"
     assert folded["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize(("reasoning", "items"), [
+    ({"effort": "low"}, ["reasoning", "message"]),
+    ({"effort": "none"}, ["message"]),
+])
+def test_responses_stream_and_whole_agree(root: str, reasoning: dict[str, str],
+                                          items: list[str]) -> None:
+    client = openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0)
+    folded = responses_parity(client, model="instant", input=QUESTION[0]["content"],
+                              reasoning=reasoning)
+    assert folded["items"] == items
+    assert folded["answer"] == "word0 word1 word2 word3 word4"
+    assert folded["status"] == "completed"
+    assert bool(folded["thinking"]) is (reasoning["effort"] != "none")

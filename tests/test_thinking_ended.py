@@ -22,6 +22,9 @@ from thinkswitch.triage.rules import RulesPolicy
 #: SmolLM2 ends this request inside its thinking (see test_llama_engine.py).
 QUESTION = "What is 12*3?"
 THINKING = {"type": "enabled", "budget_tokens": 32}
+#: The output cap bounds thinking plus answer (thinkswitch.switch.output_cap): the budget's 32
+#: thinking tokens, then 24 for the answer.
+OUTPUT_CAP = 32 + 24
 MARKERS = ("<think>", "</think>")
 
 
@@ -38,7 +41,7 @@ def root(llama_engine: LlamaCppEngine) -> Iterator[str]:
 def _chat(root: str, **options: Any) -> Any:
     client = openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0)
     return client.chat.completions.create(
-        model="smollm2", messages=[{"role": "user", "content": QUESTION}], max_tokens=24,
+        model="smollm2", messages=[{"role": "user", "content": QUESTION}], max_tokens=OUTPUT_CAP,
         extra_body={"thinking": THINKING}, **options)
 
 
@@ -63,7 +66,7 @@ def test_openai_face(root: str) -> None:
 
 def test_anthropic_face(root: str) -> None:
     client = anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0)
-    arguments: dict[str, Any] = {"model": "smollm2", "max_tokens": 24, "thinking": THINKING,
+    arguments: dict[str, Any] = {"model": "smollm2", "max_tokens": OUTPUT_CAP, "thinking": THINKING,
                                  "messages": [{"role": "user", "content": QUESTION}]}
     message = client.messages.create(**arguments)
     assert [block.type for block in message.content] == ["thinking", "text"]

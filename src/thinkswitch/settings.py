@@ -12,7 +12,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BudgetStyle = Literal["cut", "thinking_token_budget"]
+BudgetStyle = Literal["cut", "thinking_token_budget", "thinking_budget_tokens", "ollama_think"]
+#: The chat-completions field that carries thinking (see server/reasoning_field.py).
+ReasoningField = Literal["reasoning_content", "reasoning", "both"]
+DEFAULT_REASONING_FIELD: ReasoningField = "reasoning_content"
 #: Who may read the server's /metrics and /openapi.json (see thinkswitch.server.exposure).
 Exposure = Literal["open", "key", "closed"]
 #: Token counts beyond any model's context: a larger setting is a typo, refused when read.
@@ -119,7 +122,8 @@ class Settings(BaseSettings):
     budget_style: BudgetStyle = Field(
         "cut",
         description="'cut': stop the stream at the cap and ask for the answer in a second call; "
-        "'thinking_token_budget': send vLLM's server-side cap",
+        "'thinking_token_budget': send vLLM's server-side cap; 'thinking_budget_tokens': "
+        "llama.cpp server's; 'ollama_think': Ollama's think switch, cut at the cap",
     )
     send_prefill: bool = Field(
         False,

@@ -71,3 +71,40 @@ def anthropic_parity(client: anthropic.Anthropic, **request: Any) -> dict[str, A
         whole.stop_reason, whole.usage.input_tokens, whole.usage.output_tokens)
     return {"blocks": blocks, "stop_reason": whole.stop_reason,
             "usage": (whole.usage.input_tokens, whole.usage.output_tokens)}
+
+
+def _response_parts(response: Any) -> dict[str, Any]:
+    """What a Responses response says: its items' kinds, reasoning, text (stripped: a whole
+    answer is, the items a stream ends with are its deltas joined), status, usage and the
+    switch's decision."""
+    thinking = [part.text for item in response.output if item.type == "reasoning"
+                for part in (item.content or [])]
+    text = [part.text for item in response.output if item.type == "message"
+            for part in item.content if part.type == "output_text"]
+    usage = response.usage
+    return {"items": [item.type for item in response.output],
+            "thinking": "".join(thinking).strip(), "answer": "".join(text).strip(),
+            "status": response.status,
+            "usage": (usage.input_tokens, usage.output_tokens,
+                      usage.output_tokens_details.reasoning_tokens) if usage else None,
+            "decision": (response.model_extra or {})["thinkswitch"]["decision"]}
+
+
+def responses_parity(client: openai.OpenAI, **request: Any) -> dict[str, Any]:
+    """Ask `/v1/responses` whole and streamed; assert the deltas fold into what the whole
+    response says and the final streamed response says the same; return its parts."""
+    expected = _response_parts(client.responses.create(**request, stream=False))
+    thinking, answer = [], []
+    final = None
+    for event in client.responses.create(**request, stream=True):
+        if event.type == "response.reasoning_text.delta":
+            thinking.append(event.delta)
+        elif event.type == "response.output_text.delta":
+            answer.append(event.delta)
+        elif event.type in ("response.completed", "response.incomplete"):
+            final = event.response
+    assert final is not None, "the stream ended without response.completed"
+    assert _response_parts(final) == expected
+    assert ("".join(thinking).strip(), "".join(answer).strip()) == (
+        expected["thinking"], expected["answer"])
+    return expected

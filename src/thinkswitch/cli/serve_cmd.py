@@ -65,6 +65,9 @@ def serve(
     meta_endpoints: Annotated[str | None, typer.Option(
         help="who may read /metrics and /openapi.json: open, key or closed "
         "[default: closed with API keys, else open]")] = None,
+    reasoning_field: Annotated[str | None, typer.Option(
+        help="chat-completions field for thinking: reasoning_content, reasoning or both "
+        "[default: reasoning_content]")] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
@@ -80,13 +83,17 @@ def serve(
     if meta_endpoints not in (None, *EXPOSURES):
         raise UsageError(f"unknown --meta-endpoints {meta_endpoints!r}; valid: "
                          f"{', '.join(EXPOSURES)}")
+    if reasoning_field not in (None, "reasoning_content", "reasoning", "both"):
+        raise UsageError(f"unknown reasoning field {reasoning_field!r}; valid: both, reasoning, "
+                         "reasoning_content")
     settings_flags = {"engine": engine, "model": model, "dialect": dialect,
                       "base_url": base_url, "policy": policy, "trace_db": db,
                       "data_dir": data_dir, "shadow_rate": shadow_rate}
     server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
                     "api_keys": tuple(api_key) if api_key else None,
                     "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
-                    "cors_origins": tuple(cors_origin) if cors_origin else None}
+                    "cors_origins": tuple(cors_origin) if cors_origin else None,
+                    "reasoning_field": reasoning_field}
     app, options = build_server(config, settings_flags, server_flags)
     reload_on_hangup(app)
     if learn is not None:
@@ -132,7 +139,9 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
                      api_keys=options.api_keys, capacity=options.capacity,
                      max_body_bytes=options.max_body_bytes, cors_origins=options.cors_origins,
                      effort_budgets=options.effort_budgets, owns_switch=True,
-                     body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints)
+                     body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints,
+                     reasoning_field=options.reasoning_field,
+                     model_budgets=options.model_budgets)
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
     app.state.switch = switch
     return app, options

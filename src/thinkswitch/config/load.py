@@ -24,7 +24,7 @@ from thinkswitch.config.schema import SECRET_LOCATIONS, ConfigContext, ConfigFil
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import EFFORT_BUDGETS
-from thinkswitch.settings import Exposure
+from thinkswitch.settings import DEFAULT_REASONING_FIELD, Exposure, ReasoningField
 from thinkswitch.trace.prices import PriceTable
 
 
@@ -57,6 +57,8 @@ class ServerOptions:
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 1024
     meta_endpoints: Exposure | None = None  # None: closed with API keys, open without
+    reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD
+    model_budgets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,9 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         header_timeout_s=server.header_timeout_s or defaults.header_timeout_s,
         max_header_bytes=server.max_header_bytes or defaults.max_header_bytes,
         meta_endpoints=server.meta_endpoints,
+        reasoning_field=server.reasoning_field or defaults.reasoning_field,
+        model_budgets={name: levels.levels() for name, levels in
+                       config.budgets.models.items()},
     )
 
 

@@ -162,6 +162,9 @@ class ServerSection(Section):
     meta_endpoints: Exposure | None = Field(
         None, description="who may read /metrics and /openapi.json: open, key (any API key) "
         "or closed (default: closed when API keys are set, else open)")
+    reasoning_field: Literal["reasoning_content", "reasoning", "both"] | None = Field(
+        None, description="chat-completions field that carries thinking (default "
+        "reasoning_content)")
 
 
 class TimeoutsSection(Section):
@@ -213,23 +216,56 @@ class EngineSection(Section):
         return self
 
 
+class ModelBudgetsSection(Section):
+    """One model's effort budgets; a level not given keeps the default ratio to `medium`."""
+
+    low: int | None = Field(None, ge=1, description="low effort budget (default medium/4)")
+    medium: int = Field(ge=1, description="medium effort budget (required)")
+    high: int | None = Field(None, ge=1, description="high effort budget (default 4*medium)")
+    xhigh: int | None = Field(None, ge=1, description="xhigh effort budget (default 2*high)")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ModelBudgetsSection:
+        levels = self.levels()
+        if not levels["low"] < levels["medium"] < levels["high"] < levels["xhigh"]:
+            raise _problem("not_increasing", "effort budgets must increase: low < medium < "
+                           f"high < xhigh, got {levels}")
+        return self
+
+    def levels(self) -> dict[str, int]:
+        """Every level: a level not given keeps the default ratios to `medium` (low a
+        quarter, high four times, xhigh twice high)."""
+        levels = {"low": self.low or max(1, self.medium // 4), "medium": self.medium,
+                  "high": self.high or 4 * self.medium}
+        levels["xhigh"] = self.xhigh or 2 * levels["high"]
+        return levels
+
+
 class BudgetsSection(Section):
     default: int | None = Field(None, ge=1, description="thinking cap when none is given")
     low: int = Field(EFFORT_BUDGETS["low"], ge=1, description="reasoning_effort=low budget")
     medium: int = Field(EFFORT_BUDGETS["medium"], ge=1,
                         description="reasoning_effort=medium budget")
     high: int = Field(EFFORT_BUDGETS["high"], ge=1, description="reasoning_effort=high budget")
+    xhigh: int | None = Field(None, ge=1, description="reasoning_effort=xhigh budget "
+                              "(default: twice high)")
     answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
+    models: dict[str, ModelBudgetsSection] = Field(
+        default_factory=dict, description="effort budgets per model name (medium required)")
 
     @model_validator(mode="after")
     def _increasing(self) -> BudgetsSection:
+        if self.xhigh is not None and self.xhigh <= self.high:
+            raise _problem("not_increasing", f"effort budgets must increase: high < xhigh, got "
+                           f"high={self.high}, xhigh={self.xhigh}")
         if not self.low < self.medium < self.high:
             raise _problem("not_increasing", "effort budgets must increase: low < medium < "
                            f"high, got low={self.low}, medium={self.medium}, high={self.high}")
         return self
 
     def effort_budgets(self) -> dict[str, int]:
-        return {"low": self.low, "medium": self.medium, "high": self.high}
+        levels = {"low": self.low, "medium": self.medium, "high": self.high}
+        return levels if self.xhigh is None else {**levels, "xhigh": self.xhigh}
 
 
 class TriageSection(Section):

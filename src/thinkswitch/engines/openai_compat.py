@@ -5,7 +5,8 @@ One request is one or more streamed `POST {base_url}/chat/completions` calls. Th
 `openai_pass` (one call: thinking apart from the answer, counting, stopping), and budget forcing
 from `thinking.forcing`, which this module plugs into with `UpstreamRun`:
 
-- Budgets. `budget_style="thinking_token_budget"` sends vLLM's server-side cap. The default,
+- Budgets. `budget_style` (see `budget_styles`) sends vLLM's or llama.cpp server's
+  server-side cap, or Ollama's `think` switch. The default,
   `"cut"`, works on every server: thinking deltas are counted here, and when they reach the
   budget while the model is still thinking the stream is closed (so the server stops), and a
   second call with thinking off asks for the answer, given the trace so far (`CUT_PROMPT`).
@@ -28,6 +29,7 @@ from collections.abc import Generator, Iterator
 import httpx
 
 from thinkswitch.engines.base import Engine
+from thinkswitch.engines.budget_styles import native_budget
 from thinkswitch.engines.openai_body import chat_body, parse_start
 from thinkswitch.engines.openai_pass import PassResult, Totals, stream_pass
 from thinkswitch.engines.openai_transport import ChatTransport, retried_once
@@ -161,14 +163,12 @@ class UpstreamRun:
         self._dialect = dialect
         self._route = route
         self._prompt = dialect.prepare(request.messages, plan)
-        cut = engine.budget_style == "cut"
+        native = native_budget(engine.budget_style, plan, self._prompt.request_extras)
         self.forcing = BudgetForcing.for_plan(
-            plan.mode, plan.budget if cut else None, plan.min_thinking,
+            plan.mode, plan.budget if native.cut else None, plan.min_thinking,
             waits=MAX_WAITS if engine.send_prefill else 0,
         )
-        self._extras: dict[str, object] = {}
-        if plan.mode == "on" and plan.budget is not None and not cut:
-            self._extras["thinking_token_budget"] = plan.budget
+        self._extras: dict[str, object] = dict(native.fields)
         self._prefill = self._prompt.prefill if engine.send_prefill else ""
         start = dialect.parser.start
         # after a wait the prefill is the opening (the prefilled start marker) + the trace
@@ -214,9 +214,10 @@ class UpstreamRun:
         off = ThinkingPlan(mode="off", answer_max_tokens=request.plan.answer_max_tokens)
         prompt = self._dialect.prepare((*request.messages, note), off)
         send_prefill = self._engine.send_prefill
+        extras = native_budget(self._engine.budget_style, off, prompt.request_extras).fields
         body = chat_body(self._engine.model, request, self._dialect, prompt,
                          max_tokens=off.answer_max_tokens,
-                         prefill=prompt.prefill if send_prefill else "")
+                         prefill=prompt.prefill if send_prefill else "", extras=extras)
         parser = self._dialect.parser(parse_start(prompt, self._dialect, send_prefill),
                                       scrub=True)
         chunks = self._engine.transport.stream(body, self._route)

@@ -38,12 +38,36 @@ def _instant(settings: Settings) -> Engine:
     return InstantEngine.from_settings(settings)
 
 
+def _anthropic(settings: Settings) -> Engine:
+    from thinkswitch.engines.anthropic_upstream import AnthropicEngine
+
+    return AnthropicEngine.from_settings(settings)
+
+
+def _openai_responses(settings: Settings) -> Engine:
+    from thinkswitch.engines.responses_upstream import ResponsesEngine
+
+    return ResponsesEngine.from_settings(settings)
+
+
+def _gemini(settings: Settings) -> Engine:
+    from thinkswitch.engines.gemini import GeminiEngine, gemini_settings
+
+    return GeminiEngine.from_settings(gemini_settings(settings))
+
+
 BUILTIN_ENGINES: Mapping[str, tuple[EngineFactory, str]] = MappingProxyType(
     {
         "llama_cpp": (_llama_cpp, "embedded llama.cpp on a GGUF file (default: SmolLM2-135M)"),
         "openai": (_openai, "OpenAI-compatible servers: vLLM, SGLang, llama.cpp, Ollama, OpenAI"),
         "replay": (_replay, "recorded answers of real reasoning models (../shared/data/outcomes)"),
         "instant": (_instant, "no model: fixed words at once (load tests, overhead benches)"),
+        "anthropic": (_anthropic, "Anthropic's Messages API: extended thinking (dialect "
+                      "anthropic)"),
+        "openai_responses": (_openai_responses, "servers that speak only OpenAI's Responses "
+                             "API: reasoning effort and summaries (dialect openai_effort)"),
+        "gemini": (_gemini, "Gemini's OpenAI-compatible endpoint: thinking budgets in "
+                   "extra_body.google.thinking_config (dialect gemini)"),
     }
 )
 

@@ -26,6 +26,12 @@ class Request(BaseModel):
     budget: int | None = Field(None, ge=1, description="cap on thinking tokens")
     min_thinking: int = Field(0, ge=0, description="below it, an early end becomes 'Wait,'")
     answer_max_tokens: int | None = Field(None, ge=1, description="cap on answer tokens")
+    output_cap: int | None = Field(
+        None, ge=1, description="cap on thinking plus answer tokens (see "
+        "thinkswitch.switch.output_cap); replaces answer_max_tokens when given")
+    trace_id: str | None = Field(
+        None, min_length=1, description="the id to record this request under, for faces that "
+        "name their response before it is generated")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     seed: int | None = None
     deadline_s: float | None = Field(

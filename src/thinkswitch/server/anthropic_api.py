@@ -1,11 +1,15 @@
-"""The Anthropic face: the Messages dialect, `POST /v1/messages`, streaming and not.
+"""The Anthropic face: the Messages dialect, `POST /v1/messages` (streaming and not) and
+`POST /v1/messages/count_tokens`.
 
-`thinking: {type: enabled, budget_tokens}` / `{type: disabled}` / `{type: auto}` map onto the
-switch. The response has `thinking` blocks before `text` blocks; each thinking block carries a
-`signature`, an HMAC-SHA256 of the thinking under the server's key, so a client that passes
-thinking back in a later turn can be checked. Streaming emits Anthropic's event sequence:
-message_start, content_block_start / *_delta / content_block_stop per block, message_delta
-with the usage, message_stop. Tools are translated by `anthropic_tools`.
+`thinking` and `output_config.effort` map onto the switch (see `anthropic_thinking`);
+`max_tokens` bounds thinking and text together (`thinkswitch.switch.output_cap`). The
+response has `thinking` blocks before `text` blocks; each thinking block carries a
+`signature`, an HMAC-SHA256 of the thinking shown under the server's key, so a client that
+passes thinking back in a later turn can be checked. Streaming emits Anthropic's event
+sequence: message_start (with the prompt's input tokens), content_block_start / *_delta /
+content_block_stop per block, message_delta with the usage, message_stop. Tools are
+translated by `anthropic_tools`. Any other path under `/v1/messages` is answered in
+Anthropic's error shape (`server/errors.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -27,6 +31,13 @@ from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
+from thinkswitch.server.anthropic_thinking import (
+    AnthropicThinking,
+    Display,
+    OutputConfig,
+    control,
+    shown,
+)
 from thinkswitch.server.anthropic_tools import (
     AnthropicTool,
     ToolChoice,
@@ -38,7 +49,6 @@ from thinkswitch.server.anthropic_tools import (
 from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
 from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
-from thinkswitch.server.openai_schema import THINKING_TYPES, ThinkingControl
 from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import parse_deadline
@@ -58,7 +68,8 @@ class MessagesRequest(BaseModel):
     max_tokens: TokenCount
     messages: list[AnthropicMessage] = Field(min_length=1)
     system: str | list[dict[str, Any]] | None = None
-    thinking: ThinkingControl | None = None
+    thinking: AnthropicThinking | None = None
+    output_config: OutputConfig | None = None
     stream: bool = False
     temperature: AnthropicTemperature | None = None
     tools: list[AnthropicTool] | None = None
@@ -66,30 +77,59 @@ class MessagesRequest(BaseModel):
     stop_sequences: list[str] | None = Field(None, max_length=16)
 
 
-def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
-                  key: bytes) -> None:
-    """Serve `POST /v1/messages` on `app`; thinking blocks are signed with `key`."""
+#: Fields of a Messages request that change nothing thinkswitch produces.
+HARMLESS = frozenset({"metadata"})
+
+
+class CountTokensRequest(MessagesRequest):
+    """A Messages request without the need for `max_tokens`."""
+
+    max_tokens: int = Field(1 << 30, ge=1, description="not needed to count")
+
+
+def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode, key: bytes,
+                  budgets_for: Callable[[str], Mapping[str, int]]) -> None:
+    """Serve `POST /v1/messages` and its `count_tokens` on `app`; thinking blocks are signed
+    with `key`, `budgets_for` gives a model's effort budgets."""
 
     @app.post("/v1/messages", response_model=None)
     async def messages(http: Request, body: MessagesRequest) -> Response:
-        extra = sorted(k for k, v in (body.model_extra or {}).items()
-                       if v is not None and k not in ("metadata",))
-        if extra:  # top_k and the like have no OpenAI name to translate to
-            raise UnsupportedParameterError(extra[0], calls.engine.name)
-        mode, budget = control(body, default_mode)
-        request = SwitchRequest(messages=chat_messages(body, key), think=mode,
-                                budget=budget, answer_max_tokens=body.max_tokens,
-                                temperature=body.temperature,
-                                options=engine_options(body, calls.engine),
-                                deadline_s=parse_deadline(http.headers.get(DEADLINE_HEADER)))
+        request = switch_request(body, calls.engine, key, default_mode, budgets_for(body.model),
+                                 parse_deadline(http.headers.get(DEADLINE_HEADER)))
+        display = body.thinking.display if body.thinking else None
         if not body.stream:
             result = await calls.whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            return JSONResponse(message(result, body.model, key))
+            return JSONResponse(message(result, body.model, key, display))
+
+        def input_tokens(decision: Decision) -> int:
+            return calls.prompt_tokens(request, decision)
+
         pairs = events(await calls.started(request, http), body.model or calls.engine.model,
-                       key)
+                       key, input_tokens, display)
         return StreamingResponse(sse(pairs), media_type="text/event-stream")
+
+    @app.post("/v1/messages/count_tokens")
+    async def count_tokens(body: CountTokensRequest) -> JSONResponse:
+        request = switch_request(body, calls.engine, key, default_mode, budgets_for(body.model))
+        return JSONResponse({"input_tokens": await calls.count_tokens(request)})
+
+
+def switch_request(body: MessagesRequest, engine: EngineFacts, key: bytes,
+                   default_mode: RequestedMode, effort_budgets: Mapping[str, int],
+                   deadline_s: float | None = None) -> SwitchRequest:
+    """The switch's request for a Messages request; a field with no OpenAI name to translate
+    to (`top_k` and the like) is refused by name."""
+    extra = sorted(k for k, v in (body.model_extra or {}).items()
+                   if v is not None and k not in HARMLESS)
+    if extra:
+        raise UnsupportedParameterError(extra[0], engine.name)
+    mode, budget = control(body.thinking, body.output_config, body.max_tokens, default_mode,
+                           effort_budgets)
+    return SwitchRequest(messages=chat_messages(body, key), think=mode, budget=budget,
+                         output_cap=body.max_tokens, temperature=body.temperature,
+                         options=engine_options(body, engine), deadline_s=deadline_s)
 
 
 def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]:
@@ -165,14 +205,6 @@ def chat_messages(body: MessagesRequest, key: bytes) -> tuple[ChatMessage, ...]:
     return tuple(out)
 
 
-def control(body: MessagesRequest, default: RequestedMode) -> tuple[RequestedMode, int | None]:
-    if body.thinking is None:
-        return default, None
-    if body.thinking.type == "enabled" and body.thinking.budget_tokens is None:
-        raise UsageError("thinking.budget_tokens is required when thinking is enabled")
-    return THINKING_TYPES[body.thinking.type], body.thinking.budget_tokens
-
-
 def _usage(result: Result) -> dict[str, int]:
     return {"input_tokens": result.usage.prompt_tokens,
             "output_tokens": result.usage.thinking_tokens + result.usage.answer_tokens}
@@ -198,11 +230,13 @@ def tool_use_blocks(result: Result) -> list[dict[str, Any]]:
     return whole
 
 
-def message(result: Result, model: str, key: bytes) -> dict[str, Any]:
+def message(result: Result, model: str, key: bytes,
+            display: Display | None = None) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if result.thinking:
-        content.append({"type": "thinking", "thinking": result.thinking,
-                        "signature": signature(key, result.thinking)})
+        thinking = shown(result.thinking, display)
+        content.append({"type": "thinking", "thinking": thinking,
+                        "signature": signature(key, thinking)})
     calls = tool_use_blocks(result)
     if result.answer or not calls:
         content.append({"type": "text", "text": result.answer})
@@ -220,9 +254,14 @@ def _checkable(result: Result) -> dict[str, Any]:
     return {"trace_id": result.trace_id, "steps": [step.model_dump() for step in result.steps]}
 
 
-def events(stream: Iterator[SwitchEvent], model: str, key: bytes
+def events(stream: Iterator[SwitchEvent], model: str, key: bytes,
+           input_tokens: Callable[[Decision], int] | None = None,
+           display: Display | None = None,
            ) -> Generator[tuple[str, dict[str, Any]], None, None]:
-    """(event name, data) in Anthropic's streaming order.
+    """(event name, data) in Anthropic's streaming order; `input_tokens` counts the prompt
+    once the decision is known (for `message_start`; 0 without it). With a thinking
+    `display`, the thinking block gets one delta (the summary) or none (omitted) when it
+    closes.
 
     Tool calls are sent once whole, after the text: an upstream may interleave the fragments
     of parallel calls, or send a call's name late, while Anthropic's blocks are contiguous and
@@ -237,14 +276,15 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                 yield "message_start", {"type": "message_start", "message": {
                     "id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
                     "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
-                    "usage": {"input_tokens": 0, "output_tokens": 0},
+                    "usage": {"input_tokens": input_tokens(event) if input_tokens else 0,
+                              "output_tokens": 0},
                     "thinkswitch": {"decision": event.model_dump()}}}
                 continue
             if isinstance(event, ThinkingDelta | AnswerDelta):
                 wanted = "thinking" if isinstance(event, ThinkingDelta) else "text"
                 if kind != wanted:
                     if kind is not None:
-                        yield from _close(block, kind, key, thinking)
+                        yield from _close(block, kind, key, thinking, display)
                     block, kind = block + 1, wanted
                     start = {"type": "thinking", "thinking": ""} if wanted == "thinking" \
                         else {"type": "text", "text": ""}
@@ -252,6 +292,8 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                                                   "index": block, "content_block": start}
                 if wanted == "thinking":
                     thinking.append(event.text)
+                    if display is not None:
+                        continue
                     delta = {"type": "thinking_delta", "thinking": event.text}
                 else:
                     delta = {"type": "text_delta", "text": event.text}
@@ -264,7 +306,7 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
                     yield "content_block_start", {"type": "content_block_start", "index": 0,
                                                   "content_block": {"type": "text", "text": ""}}
                 if kind is not None:
-                    yield from _close(block, kind, key, thinking)
+                    yield from _close(block, kind, key, thinking, display)
                 for call in calls:  # whole calls, each block contiguous (see the docstring)
                     block += 1
                     yield "content_block_start", {"type": "content_block_start", "index": block,
@@ -287,11 +329,16 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes
             close()
 
 
-def _close(block: int, kind: str, key: bytes,
-           thinking: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _close(block: int, kind: str, key: bytes, thinking: list[str],
+           display: Display | None) -> Iterator[tuple[str, dict[str, Any]]]:
     if kind == "thinking":
+        text = "".join(thinking) if display is None else shown("".join(thinking).strip(),
+                                                               display)
+        if display is not None and text:
+            yield "content_block_delta", {"type": "content_block_delta", "index": block,
+                                          "delta": {"type": "thinking_delta", "thinking": text}}
         yield "content_block_delta", {"type": "content_block_delta", "index": block, "delta": {
-            "type": "signature_delta", "signature": signature(key, "".join(thinking))}}
+            "type": "signature_delta", "signature": signature(key, text)}}
     yield "content_block_stop", {"type": "content_block_stop", "index": block}
 
 

@@ -1,6 +1,7 @@
 """The FastAPI app: the gate (keys, admission, the body limit, CORS), errors in each face's
-format, `/metrics` and `/health`, and the faces: OpenAI (`openai_api`), Anthropic
-(`anthropic_api`) and the chat page with its history API (`page`).
+format, `/metrics` and `/health`, and the faces: OpenAI chat completions (`openai_api`) and
+Responses (`responses_api`), Anthropic (`anthropic_api`) and the chat page with its history API
+(`page`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from anyio import to_thread
@@ -29,12 +31,15 @@ from thinkswitch.server.admission import Admission, ApiKeys, Metrics, caller_id_
 from thinkswitch.server.anthropic_api import add_anthropic
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.calls import SwitchCalls
+from thinkswitch.server.efforts import EffortTable
 from thinkswitch.server.errors import dialect_error, public_message
 from thinkswitch.server.exposure import MetaGate, default_exposure
 from thinkswitch.server.feedback_api import add_feedback_api
 from thinkswitch.server.gate import AdmissionGate, KeyGate
 from thinkswitch.server.openai_api import add_openai
 from thinkswitch.server.page import add_page
+from thinkswitch.server.reasoning_field import DEFAULT_REASONING_FIELD, ReasoningField
+from thinkswitch.server.responses_api import add_responses
 from thinkswitch.server.text_check import TextCheck
 from thinkswitch.settings import Exposure
 from thinkswitch.shadow.wiring import shadow_runner
@@ -62,15 +67,19 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                cors_origins: Sequence[str] = (),
                effort_budgets: Mapping[str, int] = EFFORT_BUDGETS,
                owns_switch: bool = False, body_timeout_s: float = 30.0,
-               meta: Exposure | None = None) -> FastAPI:
+               meta: Exposure | None = None,
+               model_budgets: Mapping[str, Mapping[str, int]] = MappingProxyType({}),
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> FastAPI:
     """The app. `signing_key` signs thinking blocks (random per process by default) and keys
     the caller ids; `api_keys` (none: open) are required as a bearer token or x-api-key; at
     most `capacity` requests are inside at once (one generating per engine, the rest queued),
     beyond that 429. Bodies over `max_body_bytes` get 413, bodies not in within
     `body_timeout_s` 408. CORS is off unless `cors_origins` names origins (`*` for any).
-    `effort_budgets` maps `reasoning_effort` low/medium/high to budgets. An app that
-    `owns_switch` closes it (engine and trace store) when it shuts down. `meta` says who may
-    read /metrics and /openapi.json (default: closed with keys, open without; see exposure).
+    `effort_budgets` maps `reasoning_effort` low/medium/high to budgets; `model_budgets` does
+    per model (`[budgets.models]`). An app that `owns_switch` closes it (engine and trace
+    store) when it shuts down. `meta` says who may read /metrics and /openapi.json (default:
+    closed with keys, open without; see exposure). `reasoning_field` names the
+    chat-completions field thinking goes in (see reasoning_field).
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -129,8 +138,10 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         return {"status": "ok", "engine": switch.engine.name, "model": switch.engine.model}
 
     calls = SwitchCalls(switch, metrics)
-    add_openai(app, calls, default_mode, effort_budgets, switch.prices)
-    add_anthropic(app, calls, default_mode, key)
+    budgets_for = EffortTable(effort_budgets, model_budgets, switch.engine.model).for_model
+    add_openai(app, calls, default_mode, budgets_for, switch.prices, reasoning_field)
+    add_responses(app, calls, default_mode, budgets_for, switch.prices, switch.trace_store)
+    add_anthropic(app, calls, default_mode, key, budgets_for)
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
     add_admin(app, switch, keys)  # POST /admin/policy/reload

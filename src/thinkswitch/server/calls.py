@@ -3,7 +3,9 @@ client goes away.
 
 The switch is synchronous (the embedded engine holds its model lock while it generates), so
 each request runs it in a worker thread; a streaming response is fed event by event. Faces
-read what they need of the engine through `EngineFacts`, never an engine class.
+read what they need of the engine through `EngineFacts`, never an engine class, and count a
+prompt's tokens through `prompt_tokens` / `count_tokens` (`token_count`). Every face answers
+a request whose client left first with `CLIENT_GONE`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import SwitchEvent
 from thinkswitch.kernel.request import Request as SwitchRequest
@@ -22,6 +25,7 @@ from thinkswitch.kernel.result import Result
 from thinkswitch.server.admission import Metrics
 from thinkswitch.server.gate import caller_of
 from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.token_count import prompt_token_count
 from thinkswitch.switch.pipeline import Switch
 
 #: The status logged for a request whose client left before its answer (nginx's 499).
@@ -62,6 +66,19 @@ class SwitchCalls:
 
     def events(self, request: SwitchRequest, http: Request) -> Iterator[SwitchEvent]:
         return observed(self._switch.stream(request, caller_of(http)), self._metrics)
+
+    def prompt_tokens(self, request: SwitchRequest, decision: Decision) -> int:
+        """The input tokens of `request` once `decision` is made (runs in the caller's
+        thread: a stream's, for `message_start`)."""
+        return prompt_token_count(self._switch, request, decision)
+
+    async def count_tokens(self, request: SwitchRequest) -> int:
+        """The input tokens of `request` under the decision the switch would make, without
+        generating (in a worker thread: a policy may run a model to decide)."""
+        def count() -> int:
+            return self.prompt_tokens(request, self._switch.decide(request))
+
+        return await run_in_threadpool(count)
 
 
 async def answered(events: Iterator[SwitchEvent], http: Request) -> Result | None:

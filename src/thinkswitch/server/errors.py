@@ -1,9 +1,10 @@
 """Error responses in the dialect of the endpoint that was called.
 
-`/v1/messages` speaks Anthropic (`{"type": "error", "error": {"type", "message"}}`); every other
-path speaks OpenAI (`{"error": {"message", "type", "param", "code"}}`). Every error the server
-sends — validation, auth, admission, size, unknown routes, engine failures, bugs — goes
-through `dialect_error`, so a client never gets FastAPI's `{"detail": ...}` or a plain-text 500.
+`/v1/messages` and the paths under it speak Anthropic (`{"type": "error", "error": {"type",
+"message"}}`); every other path speaks OpenAI (`{"error": {"message", "type", "param",
+"code"}}`). Every error the server sends — validation, auth, admission, size, unknown routes,
+engine failures, bugs — goes through `dialect_error`, so a client never gets FastAPI's
+`{"detail": ...}` or a plain-text 500.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ANTHROPIC_KINDS = {400: "invalid_request_error", 401: "authentication_error",
 
 
 def is_anthropic(path: str) -> bool:
-    return path.endswith("/messages")
+    return path.endswith("/messages") or "/messages/" in path
 
 
 def openai_error(status: int, message: str, kind: str = "invalid_request_error",

@@ -1,18 +1,20 @@
 """The OpenAI face: `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`.
 
 The request's thinking controls (`reasoning_effort`, a `thinking` object,
-`chat_template_kwargs.enable_thinking`, a model suffix) are read by `openai_schema`; the answer
-carries the thinking as `reasoning_content` (and `reasoning`, as vLLM names it) and the
-switch's decision, timings and cost under `thinkswitch`. A stream sends reasoning deltas
-before content deltas; the trace record is committed before the last chunk (finish and usage)
-is sent.
+`chat_template_kwargs.enable_thinking`, a model suffix) are read by `openai_schema`, an effort
+level's budget from the model's row of the effort table (`efforts`); `max_completion_tokens`
+(or `max_tokens`) bounds thinking and answer together (`thinkswitch.switch.output_cap`). The
+answer carries the thinking in the field `--reasoning-field` chose (`reasoning_field`:
+`reasoning_content` by default, or `reasoning` as vLLM names it, or both) and the switch's
+decision, timings and cost under `thinkswitch`. A stream sends reasoning deltas before content
+deltas; the trace record is committed before the last chunk (finish and usage) is sent.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,14 +33,21 @@ from thinkswitch.server.openai_stream import (
     sse,
     usage_fields,
 )
+from thinkswitch.server.reasoning_field import (
+    DEFAULT_REASONING_FIELD,
+    ReasoningField,
+    reasoning_fields,
+)
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.trace.prices import PriceTable
 
 
 def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
-               effort_budgets: Mapping[str, int], prices: PriceTable) -> None:
-    """Serve the OpenAI routes on `app`; costs are priced with `prices`."""
+               budgets_for: Callable[[str], Mapping[str, int]], prices: PriceTable,
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> None:
+    """Serve the OpenAI routes on `app`; `budgets_for` gives a model's effort budgets, costs
+    are priced with `prices`, thinking goes in `reasoning_field`."""
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -50,10 +59,10 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
-        mode, budget, _ = body.control(default_mode, effort_budgets)
+        mode, budget, _ = body.control(default_mode, budgets_for(body.model))
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
-            min_thinking=body.min_thinking_tokens or 0, answer_max_tokens=body.answer_cap(),
+            min_thinking=body.min_thinking_tokens or 0, output_cap=body.output_cap(),
             temperature=body.temperature, seed=body.seed,
             options=passthrough_options(body, calls.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
@@ -63,24 +72,24 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
             result = await calls.whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            return JSONResponse(completion(result, completion_id, body.model, prices))
+            return JSONResponse(completion(result, completion_id, body.model, prices,
+                                           reasoning_field))
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        encoder = ChunkEncoder(completion_id, body.model, int(time.time()))
+        encoder = ChunkEncoder(completion_id, body.model, int(time.time()), reasoning_field)
         return StreamingResponse(
             sse(chunk_texts(await calls.started(request, http), encoder, usage, prices)),
             media_type="text/event-stream",
         )
 
 
-def completion(result: Result, completion_id: str, model: str,
-               prices: PriceTable) -> dict[str, Any]:
+def completion(result: Result, completion_id: str, model: str, prices: PriceTable,
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.answer}
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
         message["content"] = result.answer or None
     if result.thinking:
-        message["reasoning_content"] = result.thinking
-        message["reasoning"] = result.thinking
+        message.update(reasoning_fields(result.thinking, reasoning_field))
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()),
         "model": model or result.model,

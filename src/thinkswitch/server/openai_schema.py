@@ -23,6 +23,7 @@ from thinkswitch.server.bounds import (
     TokenCount,
     TopP,
 )
+from thinkswitch.server.efforts import OFF_EFFORTS, Effort, effort_budget
 
 SUFFIXES: dict[str, RequestedMode] = {":think": "on", ":nothink": "off", ":auto": "auto"}
 THINKING_TYPES: dict[str, RequestedMode] = {"enabled": "on", "disabled": "off", "auto": "auto"}
@@ -81,7 +82,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: Effort | None = None
     thinking: ThinkingControl | None = None
     chat_template_kwargs: dict[str, Any] | None = None
     max_tokens: TokenCount | None = None
@@ -127,10 +128,10 @@ class ChatCompletionRequest(BaseModel):
         if self.chat_template_kwargs and "enable_thinking" in self.chat_template_kwargs:
             mode = "on" if self.chat_template_kwargs["enable_thinking"] else "off"
         if self.reasoning_effort is not None:
-            if self.reasoning_effort in ("none", "minimal"):
+            if self.reasoning_effort in OFF_EFFORTS:
                 mode = "off"
             else:
-                mode, budget = "on", effort_budgets[self.reasoning_effort]
+                mode, budget = "on", effort_budget(self.reasoning_effort, effort_budgets)
         if self.thinking is not None:
             mode = THINKING_TYPES[self.thinking.type]
             budget = self.thinking.budget_tokens or budget
@@ -138,7 +139,9 @@ class ChatCompletionRequest(BaseModel):
                 raise UsageError("thinking.budget_tokens is required when thinking is enabled")
         return mode or default, budget, model
 
-    def answer_cap(self) -> int | None:
+    def output_cap(self) -> int | None:
+        """The cap on thinking plus answer: `max_completion_tokens`, else the legacy
+        `max_tokens`, which servers such as vLLM also count reasoning in."""
         return self.max_completion_tokens or self.max_tokens
 
 

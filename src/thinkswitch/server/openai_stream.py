@@ -17,6 +17,7 @@ from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, ToolCallDelta
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.errors import stream_error_message
+from thinkswitch.server.reasoning_field import DEFAULT_REASONING_FIELD, FIELDS, ReasoningField
 from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.trace.prices import PriceTable
 
@@ -53,9 +54,12 @@ def finish_reason(result: Result) -> str:
 
 
 class ChunkEncoder:
-    """The SSE text of one response's chunks; the envelope is serialised once."""
+    """The SSE text of one response's chunks; the envelope is serialised once. Thinking goes
+    in the field(s) `reasoning_field` names (see reasoning_field)."""
 
-    def __init__(self, completion_id: str, model: str, created: int) -> None:
+    def __init__(self, completion_id: str, model: str, created: int,
+                 reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> None:
+        self._reasoning_names = FIELDS[reasoning_field]
         self.envelope = {"id": completion_id, "object": "chat.completion.chunk",
                          "created": created, "model": model}
         head = json.dumps(self.envelope, ensure_ascii=False)
@@ -67,8 +71,8 @@ class ChunkEncoder:
 
     def thinking(self, text: str) -> str:
         escaped = _escape(text)
-        return f'{self._open}{{"reasoning_content": {escaped}, "reasoning": {escaped}}}' \
-               f"{self._close}"
+        fields = ", ".join(f'"{name}": {escaped}' for name in self._reasoning_names)
+        return f"{self._open}{{{fields}}}{self._close}"
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None,
               **extra: Any) -> str:

@@ -139,6 +139,8 @@ class ShadowRunner:
                         reason=f"shadow: the thinking side of a direct answer, budget {budget}")
 
     def _worst_case(self, request: Request, decision: Decision) -> int:
+        if request.output_cap is not None:  # thinking and answer share it (switch.output_cap)
+            return request.output_cap
         answer_cap = request.answer_max_tokens or self.switch.settings.answer_max_tokens
         return answer_cap + (decision.budget or 0)
 

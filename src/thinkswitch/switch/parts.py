@@ -16,6 +16,7 @@ from thinkswitch.kernel.messages import last_user_text
 from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
+from thinkswitch.switch.output_cap import answer_share, thinking_share
 from thinkswitch.switch.speed import DecodeSpeed
 from thinkswitch.thinking.dialects import Dialect
 from thinkswitch.trace.prices import PriceTable
@@ -74,7 +75,9 @@ class SwitchParts:
         is refused here, before any policy or engine sees it."""
         if not last_user_text(request.messages).strip():
             raise UsageError("the question is empty")
-        return request.budget or self.settings.default_budget
+        budget = request.budget or self.settings.default_budget
+        return budget if request.output_cap is None else thinking_share(budget,
+                                                                       request.output_cap)
 
     def generation(self, request: Request, decision: Decision) -> GenerationRequest:
         """What the engine is asked for `request` under `decision`."""
@@ -84,7 +87,11 @@ class SwitchParts:
             min_thinking=(
                 min(request.min_thinking, decision.budget or 0) if decision.mode == "on" else 0
             ),
-            answer_max_tokens=request.answer_max_tokens or self.settings.answer_max_tokens,
+            answer_max_tokens=(
+                answer_share(decision.mode, decision.budget, request.output_cap)
+                if request.output_cap is not None
+                else request.answer_max_tokens or self.settings.answer_max_tokens
+            ),
         )
         return GenerationRequest(
             messages=request.messages,

@@ -17,7 +17,8 @@ class Record:
 
     def run(self, turn: Turn, parts: SwitchParts) -> Iterator[SwitchEvent]:
         if parts.recorder is not None and turn.result is not None:
-            record = parts.recorder.result(turn.request.messages, turn.result, turn.caller)
+            record = parts.recorder.result(turn.request.messages, turn.result, turn.caller,
+                                           turn.request.trace_id)
             turn.result = turn.result.model_copy(update={"trace_id": record.id})
         yield from ()
 
@@ -27,7 +28,7 @@ def record_failure(turn: Turn, parts: SwitchParts, error: str) -> None:
     decision is recorded: the request was refused as invalid)."""
     if parts.recorder is not None and turn.decision is not None:
         parts.recorder.failure(turn.request.messages, turn.decision, parts.engine.name,
-                               parts.engine.model, error, turn.caller)
+                               parts.engine.model, error, turn.caller, turn.request.trace_id)
 
 
 def record_stopped(turn: Turn, parts: SwitchParts) -> None:
@@ -46,5 +47,5 @@ def record_stopped(turn: Turn, parts: SwitchParts) -> None:
                         answer_tokens=streamed.answer_deltas))
     parts.recorder.failure(turn.request.messages, turn.decision, parts.engine.name,
                            parts.engine.model, "stopped by the caller before the end",
-                           turn.caller, thinking=thinking.strip(), answer=answer.strip(),
-                           usage=usage.plus(turn.spent))
+                           turn.caller, turn.request.trace_id, thinking=thinking.strip(),
+                           answer=answer.strip(), usage=usage.plus(turn.spent))

@@ -22,6 +22,7 @@ from thinkswitch.thinking.parsers import (
     ReasoningParser,
     StartState,
     ThinkTagParser,
+    ThoughtTagParser,
 )
 
 PROMPTED_THINK_SYSTEM = (
@@ -151,6 +152,42 @@ class OpenAIEffortDialect(Dialect):
         return PromptPlan(messages, "optional", request_extras={"reasoning_effort": effort})
 
 
+class AnthropicDialect(Dialect):
+    """Claude's extended thinking (`anthropic` engine): `thinking.budget_tokens`, at least the
+    API's minimum of 1024; on without a budget is `adaptive`; off is `disabled`."""
+
+    name = "anthropic"
+    parser = ThinkTagParser
+    local = False
+    min_budget: ClassVar[int] = 1024
+
+    def prepare(self, messages: tuple[ChatMessage, ...], plan: ThinkingPlan) -> PromptPlan:
+        thinking: dict[str, object] = {"type": "disabled"}
+        if plan.mode == "on":
+            thinking = {"type": "adaptive"} if plan.budget is None else {
+                "type": "enabled", "budget_tokens": max(self.min_budget, plan.budget)}
+        return PromptPlan(messages, "optional", request_extras={"thinking": thinking})
+
+
+class GeminiDialect(Dialect):
+    """Gemini's OpenAI-compatible endpoint: on is a thinking budget with thoughts included
+    (`extra_body.google.thinking_config`; thoughts come back in `<thought>` tags); off is
+    `reasoning_effort: none` (the two fields may not be sent together)."""
+
+    name = "gemini"
+    parser = ThoughtTagParser
+    local = False
+
+    def prepare(self, messages: tuple[ChatMessage, ...], plan: ThinkingPlan) -> PromptPlan:
+        if plan.mode == "off":
+            return PromptPlan(messages, "optional", request_extras={"reasoning_effort": "none"})
+        config: dict[str, object] = {"include_thoughts": True}
+        if plan.budget is not None:
+            config["thinking_budget"] = plan.budget
+        return PromptPlan(messages, "optional", request_extras={
+            "extra_body": {"google": {"thinking_config": config}}})
+
+
 class PromptedDialect(Dialect):
     """Plain instruct models: a system prompt asks for reasoning inside `<think>` markers."""
 
@@ -174,6 +211,8 @@ DIALECTS: Mapping[str, type[Dialect]] = MappingProxyType(
             DeepSeekR1Dialect,
             OpenAIEffortDialect,
             PromptedDialect,
+            AnthropicDialect,
+            GeminiDialect,
         )
     }
 )
@@ -197,4 +236,8 @@ def guess_dialect(model: str) -> str:
         return "deepseek_r1"
     if lowered.startswith(("o1", "o3", "o4", "gpt-5", "gpt-oss")):
         return "openai_effort"
+    if lowered.startswith("claude"):
+        return "anthropic"
+    if lowered.startswith("gemini"):
+        return "gemini"
     return "prompted"

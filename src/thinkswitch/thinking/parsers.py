@@ -189,8 +189,16 @@ class GraniteParser(ReasoningParser):
     end = "Here is my response:"
 
 
+class ThoughtTagParser(ReasoningParser):
+    """`<thought>` … `</thought>`: Gemini's OpenAI-compatible endpoint with include_thoughts."""
+
+    name = "thought_tags"
+    start = "<thought>"
+    end = "</thought>"
+
+
 PARSERS: Mapping[str, type[ReasoningParser]] = MappingProxyType(
-    {parser.name: parser for parser in (ThinkTagParser, GraniteParser)}
+    {parser.name: parser for parser in (ThinkTagParser, GraniteParser, ThoughtTagParser)}
 )
 
 

@@ -29,8 +29,9 @@ class Recorder:
         return self.store.append(record)
 
     def result(self, messages: tuple[ChatMessage, ...], result: Result,
-               caller: str = "") -> TraceRecord:
+               caller: str = "", record_id: str | None = None) -> TraceRecord:
         return self._append(TraceRecord(
+            **_named(record_id),
             caller=caller,
             messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=result.decision.model_dump(),
@@ -47,13 +48,15 @@ class Recorder:
         ))
 
     def failure(self, messages: tuple[ChatMessage, ...], decision: Decision | None,
-                engine: str, model: str, error: str, caller: str = "", *,
+                engine: str, model: str, error: str, caller: str = "",
+                record_id: str | None = None, *,
                 thinking: str = "", answer: str = "", usage: Usage | None = None
                 ) -> TraceRecord:
         """A request that did not finish, with what it had produced and cost by then (a
         caller that left mid-stream still received, and is billed for, those tokens)."""
         spent = usage or Usage()
         return self._append(TraceRecord(
+            **_named(record_id),
             caller=caller,
             messages=[m.model_dump(exclude_none=True) for m in messages],
             decision=decision.model_dump() if decision else {},
@@ -84,3 +87,8 @@ class Recorder:
                       thinking_tokens=pair.shadow.thinking_tokens,
                       answer_tokens=pair.shadow.answer_tokens + pair.judge_tokens)
         return self.store.append_shadow_pair(pair, self.prices.cost(pair.model, usage))
+
+
+def _named(record_id: str | None) -> dict[str, str]:
+    """The record's id when the caller chose one (else the record makes its own)."""
+    return {} if record_id is None else {"id": record_id}

@@ -75,8 +75,9 @@ function onPayload(run, payload) {
   }
   if (choice && choice.delta) {
     const delta = choice.delta;
-    if (delta.reasoning_content) {
-      run.thinking += delta.reasoning_content;
+    const reasoning = delta.reasoning_content || delta.reasoning;
+    if (reasoning) {
+      run.thinking += reasoning;
       thinkingPanel(view);
       view.thinkingText.textContent = run.thinking;
       view.thinkingText.scrollTop = view.thinkingText.scrollHeight;
