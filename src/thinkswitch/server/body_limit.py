@@ -52,16 +52,7 @@ class BodyLimit:
             await self.refuse(scope["path"], 413, message)(scope, receive, send)
             return
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
     async def _read(self, receive: Receive, chunks: list[bytes]) -> bool | None:
         """Collect the body into `chunks`: True when whole, False when over the cap, None when
@@ -78,3 +69,18 @@ class BodyLimit:
             chunks.append(chunk)
             if not incoming.get("more_body", False):
                 return True
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app `body`, already read whole, then the connection's own
+    messages (a disconnect), so a middleware can read a body before the route does."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from thinkswitch.server.body_limit import replaying
 from thinkswitch.server.errors import Refusal
 
 Location = tuple[str | int, ...]
@@ -80,16 +81,7 @@ class TextCheck:
                                   "invalid_request_error", param=where)
             await refusal(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 def _check(body: bytes) -> str | None:
