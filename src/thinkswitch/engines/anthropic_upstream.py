@@ -26,22 +26,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from thinkswitch.engines.base import Engine
-from thinkswitch.engines.upstream_common import (
-    ReasoningMemo,
-    iter_events,
-    message_key,
-    reach_error,
-    status_error,
-    turn_key,
-)
-from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
+from thinkswitch.engines.http_upstream import HttpUpstreamEngine
+from thinkswitch.engines.upstream_common import ReasoningMemo, message_key
 from thinkswitch.kernel.events import (
     AnswerDelta,
     EngineEvent,
-    Finish,
     ThinkingDelta,
     ToolCallDelta,
     UsageReport,
@@ -49,7 +38,6 @@ from thinkswitch.kernel.events import (
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.kernel.result import FinishReason
-from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
 
 API_VERSION = "2023-06-01"
@@ -125,42 +113,20 @@ class _Reading:
     calls: int = 0
 
 
-class AnthropicEngine(Engine):
+class AnthropicEngine(HttpUpstreamEngine[_Reading]):
     """Claude through the Messages API; see the module docstring."""
 
     name = "anthropic"
     default_dialect = "anthropic"
     passthrough = frozenset({"tools", "tool_choice", "stop", "top_p"})
+    path = "/messages"
 
-    def __init__(self, *, base_url: str, model: str | None, api_key: str | None = None,
-                 connect_timeout_s: float = 5.0, read_timeout_s: float = 120.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        if not model:
-            raise UsageError("the anthropic engine needs a model name (--model)")
-        self._model = model
-        self.url = f"{base_url.rstrip('/')}/messages"
+    @staticmethod
+    def headers(api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
         if api_key:
             headers["x-api-key"] = api_key
-        self._client = httpx.Client(headers=headers, transport=transport, timeout=httpx.Timeout(
-            read_timeout_s, connect=connect_timeout_s))
-        self.memo = ReasoningMemo()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AnthropicEngine:
-        return cls(base_url=settings.base_url, model=settings.model, api_key=settings.api_key,
-                   connect_timeout_s=settings.connect_timeout_s,
-                   read_timeout_s=settings.read_timeout_s)
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    def supports(self, dialect: Dialect) -> bool:
-        return dialect.name == self.default_dialect
-
-    def close(self) -> None:
-        self._client.close()
+        return headers
 
     def body(self, request: GenerationRequest, dialect: Dialect) -> dict[str, Any]:
         plan = request.plan
@@ -177,32 +143,15 @@ class AnthropicEngine(Engine):
             body["temperature"] = min(1.0, request.temperature)
         return body
 
-    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
-        reading = _Reading()
-        started = False
-        try:
-            with self._client.stream("POST", self.url, json=self.body(request, dialect)
-                                     ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise status_error(self.url, response)
-                for event in iter_events(response.iter_lines(), self.url):
-                    for out in self._read(event, reading):
-                        started = True
-                        yield out
-        except httpx.HTTPError as error:
-            raise reach_error(self.url, error, started) from error
-        if reading.stop is None:
-            raise EngineUnavailableError(f"{self.url} ended its stream before message_stop")
-        yield from self._finish(reading)
+    def start_reading(self) -> _Reading:
+        return _Reading()
 
-    def _read(self, event: dict[str, Any], reading: _Reading) -> Iterator[EngineEvent]:
+    def read(self, event: dict[str, Any], reading: _Reading) -> Iterator[EngineEvent]:
         kind = event.get("type")
         if kind == "error":
             error = event.get("error") or {}
-            raise EngineUnavailableError(
-                f"{self.url} failed mid-stream: {error.get('type', 'error')}: "
-                f"{error.get('message', '')}")
+            raise self.failed_mid_stream(f"{error.get('type', 'error')}: "
+                                         f"{error.get('message', '')}")
         if kind == "message_start":
             usage = (event.get("message") or {}).get("usage") or {}
             reading.input_tokens = int(usage.get("input_tokens") or 0)
@@ -249,15 +198,18 @@ class AnthropicEngine(Engine):
                                "function": {"name": block.get("name"),
                                             "arguments": arguments}},))
 
-    def _finish(self, reading: _Reading) -> Iterator[EngineEvent]:
+    def finish(self, reading: _Reading) -> Iterator[EngineEvent]:
+        if reading.stop is None:
+            raise self.ended_before("message_stop")
         blocks = [reading.blocks[index] for index in sorted(reading.blocks)]
         kept = [{key: block[key] for key in ("type", "thinking", "signature", "data")
                  if key in block} for block in blocks
                 if block.get("type") in ("thinking", "redacted_thinking")]
         calls = [str(block.get("id", "")) for block in blocks if block.get("type") == "tool_use"]
-        self.memo.keep(turn_key("".join(reading.answer), calls), kept)
         chars = reading.thinking_chars + reading.answer_chars
         thinking = (round(reading.output_tokens * reading.thinking_chars / chars)
                     if chars else 0)
-        yield UsageReport(reading.input_tokens, thinking, reading.output_tokens - thinking)
-        yield Finish(STOP_REASONS.get(reading.stop or "", "stop"))
+        yield from self.finished(
+            "".join(reading.answer), calls, kept,
+            UsageReport(reading.input_tokens, thinking, reading.output_tokens - thinking),
+            STOP_REASONS.get(reading.stop, "stop"))

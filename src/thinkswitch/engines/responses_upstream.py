@@ -24,22 +24,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from thinkswitch.engines.base import Engine
-from thinkswitch.engines.upstream_common import (
-    ReasoningMemo,
-    iter_events,
-    message_key,
-    reach_error,
-    status_error,
-    turn_key,
-)
-from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
+from thinkswitch.engines.http_upstream import HttpUpstreamEngine
+from thinkswitch.engines.upstream_common import ReasoningMemo, message_key
 from thinkswitch.kernel.events import (
     AnswerDelta,
     EngineEvent,
-    Finish,
     ThinkingDelta,
     ToolCallDelta,
     UsageReport,
@@ -47,7 +36,6 @@ from thinkswitch.kernel.events import (
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.kernel.result import FinishReason
-from thinkswitch.settings import Settings
 from thinkswitch.thinking.dialects import Dialect
 
 THINKING_EVENTS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
@@ -101,40 +89,17 @@ class _Reading:
     finish: FinishReason | None = None
 
 
-class ResponsesEngine(Engine):
+class ResponsesEngine(HttpUpstreamEngine[_Reading]):
     """A model behind the Responses API; see the module docstring."""
 
     name = "openai_responses"
     default_dialect = "openai_effort"
     passthrough = frozenset({"tools", "tool_choice", "top_p"})
+    path = "/responses"
 
-    def __init__(self, *, base_url: str, model: str | None, api_key: str | None = None,
-                 connect_timeout_s: float = 5.0, read_timeout_s: float = 120.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        if not model:
-            raise UsageError("the openai_responses engine needs a model name (--model)")
-        self._model = model
-        self.url = f"{base_url.rstrip('/')}/responses"
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(headers=headers, transport=transport, timeout=httpx.Timeout(
-            read_timeout_s, connect=connect_timeout_s))
-        self.memo = ReasoningMemo()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ResponsesEngine:
-        return cls(base_url=settings.base_url, model=settings.model, api_key=settings.api_key,
-                   connect_timeout_s=settings.connect_timeout_s,
-                   read_timeout_s=settings.read_timeout_s)
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    def supports(self, dialect: Dialect) -> bool:
-        return dialect.name == self.default_dialect
-
-    def close(self) -> None:
-        self._client.close()
+    @staticmethod
+    def headers(api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def body(self, request: GenerationRequest, dialect: Dialect) -> dict[str, Any]:
         plan = request.plan
@@ -154,35 +119,23 @@ class ResponsesEngine(Engine):
             body["instructions"] = instructions
         return body
 
-    def execute(self, request: GenerationRequest, dialect: Dialect) -> Iterator[EngineEvent]:
-        reading = _Reading()
-        started = False
-        try:
-            with self._client.stream("POST", self.url, json=self.body(request, dialect)
-                                     ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise status_error(self.url, response)
-                for event in iter_events(response.iter_lines(), self.url):
-                    for out in self._read(event, reading):
-                        started = True
-                        yield out
-        except httpx.HTTPError as error:
-            raise reach_error(self.url, error, started) from error
+    def start_reading(self) -> _Reading:
+        return _Reading()
+
+    def finish(self, reading: _Reading) -> Iterator[EngineEvent]:
         if reading.finish is None:
-            raise EngineUnavailableError(f"{self.url} ended its stream before the response "
-                                         "completed")
-        self.memo.keep(turn_key("".join(reading.answer), reading.calls),
-                       reading.reasoning_items)
+            raise self.ended_before("the response completed")
         usage = reading.usage or {}
         details = usage.get("output_tokens_details") or {}
         output = int(usage.get("output_tokens") or 0)
         reasoning = int(details.get("reasoning_tokens") or reading.thinking)
-        yield UsageReport(int(usage.get("input_tokens") or 0), reasoning,
-                          max(0, output - reasoning))
-        yield Finish(reading.finish)
+        yield from self.finished(
+            "".join(reading.answer), reading.calls, reading.reasoning_items,
+            UsageReport(int(usage.get("input_tokens") or 0), reasoning,
+                        max(0, output - reasoning)),
+            reading.finish)
 
-    def _read(self, event: dict[str, Any], reading: _Reading) -> Iterator[EngineEvent]:
+    def read(self, event: dict[str, Any], reading: _Reading) -> Iterator[EngineEvent]:
         kind = str(event.get("type", ""))
         if kind in THINKING_EVENTS:
             if reading.thinking_kind in (None, kind):
@@ -202,8 +155,7 @@ class ResponsesEngine(Engine):
                 "tool_calls" if reading.calls else "stop")
         elif kind in ("error", "response.failed"):
             error = event.get("error") or (event.get("response") or {}).get("error") or event
-            raise EngineUnavailableError(
-                f"{self.url} failed mid-stream: {error.get('message', 'error')}")
+            raise self.failed_mid_stream(str(error.get("message", "error")))
 
     @staticmethod
     def _item_done(item: dict[str, Any], reading: _Reading) -> Iterator[EngineEvent]:
