@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.parsing import run_parser
 
 from thinkswitch.thinking.dialects import DIALECTS
 from thinkswitch.thinking.parsers import PARSERS, ReasoningParser, StartState
@@ -30,19 +32,6 @@ def _pieces(parser: type[ReasoningParser]) -> st.SearchStrategy[str]:
     ).map("".join)
 
 
-def _stream(parser: type[ReasoningParser], start: StartState,
-            chunks: list[str], scrub: bool = False) -> tuple[str, str]:
-    instance = parser(start, scrub=scrub)
-    thinking: list[str] = []
-    answer: list[str] = []
-    for chunk in chunks:
-        for segment in [*instance.feed(chunk)]:
-            (thinking if segment.kind == "thinking" else answer).append(segment.text)
-    for segment in instance.flush():
-        (thinking if segment.kind == "thinking" else answer).append(segment.text)
-    return "".join(thinking), "".join(answer)
-
-
 def _chunked(data: st.DataObject, text: str) -> list[str]:
     cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=12), label="cuts"))
     bounds = [0, *cuts, len(text)]
@@ -54,27 +43,19 @@ def test_every_dialect_parser_is_registered() -> None:
     assert len(DIALECT_PARSERS) >= 2
 
 
+@pytest.mark.parametrize("scrub", [False, True], ids=["plain", "scrubbed"])
 @FUZZ
 @given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS), start=st.sampled_from(STARTS))
 def test_random_output_and_chunking_stream_like_the_whole_parse(
-    data: st.DataObject, parser: type[ReasoningParser], start: StartState
+    data: st.DataObject, parser: type[ReasoningParser], start: StartState, scrub: bool
 ) -> None:
+    """Any output, cut anywhere, streams to the whole parse's split (plain and scrubbed);
+    scrubbing changes only the answer, and the same way at every chunking."""
     text = data.draw(_pieces(parser), label="output")
     chunks = _chunked(data, text)
     assert "".join(chunks) == text
-    assert _stream(parser, start, chunks) == parser.split(text, start)
-
-
-@FUZZ
-@given(data=st.data(), parser=st.sampled_from(DIALECT_PARSERS), start=st.sampled_from(STARTS))
-def test_scrubbed_output_streams_like_the_whole_parse(
-    data: st.DataObject, parser: type[ReasoningParser], start: StartState
-) -> None:
-    """Scrubbing changes only the answer, and the same way at every chunking."""
-    text = data.draw(_pieces(parser), label="output")
-    chunks = _chunked(data, text)
-    thinking, answer = _stream(parser, start, chunks, scrub=True)
-    assert (thinking, answer) == parser.split(text, start, scrub=True)
+    thinking, answer = run_parser(parser, chunks, start, streaming=True, scrub=scrub)
+    assert (thinking, answer) == parser.split(text, start, scrub=scrub)
     assert thinking == parser.split(text, start)[0]
 
 
@@ -87,7 +68,7 @@ def test_whole_markers_in_an_answer_are_removed_at_any_chunking(
     answer_parts = data.draw(st.lists(words, max_size=8), label="answer")
     text = "Final" + "".join(answer_parts)
     chunks = _chunked(data, text)
-    _, answer = _stream(parser, "disabled", chunks, scrub=True)
+    _, answer = run_parser(parser, chunks, "disabled", streaming=True, scrub=True)
     expected = "Final" + "".join(p for p in answer_parts if p not in (parser.start, parser.end))
     assert answer == expected
 
@@ -105,7 +86,8 @@ def test_a_thinking_then_answer_trace_comes_back_apart_at_any_chunking(
     assume(parser.end not in thinking + parser.end[:-1])  # the first end marker is ours
     assume(opened or not text.lstrip().startswith(parser.start))
     chunks = _chunked(data, text)
-    assert _stream(parser, "inside", chunks) == parser.split(text, "inside") == (thinking, answer)
+    assert run_parser(parser, chunks, "inside", streaming=True) == parser.split(
+        text, "inside") == (thinking, answer)
     if opened:
-        assert _stream(parser, "optional", chunks) == (thinking, answer)
-    assert _stream(parser, "disabled", chunks) == ("", text)
+        assert run_parser(parser, chunks, "optional", streaming=True) == (thinking, answer)
+    assert run_parser(parser, chunks, "disabled", streaming=True) == ("", text)

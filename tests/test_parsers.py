@@ -5,122 +5,84 @@ from __future__ import annotations
 import random
 
 import pytest
+from support.parsing import ParserCase, parser_cases, run_parser
 
 from thinkswitch.kernel.errors import UnknownNameError
 from thinkswitch.thinking.parsers import (
     GraniteParser,
-    ReasoningParser,
     StartState,
     ThinkTagParser,
     get_parser,
 )
 
-
-def run_parser(
-    parser: type[ReasoningParser], chunks: list[str], start: StartState, streaming: bool,
-    scrub: bool = False,
-) -> tuple[str, str]:
-    """Parse `chunks` one way or the other and return (thinking, answer)."""
-    if not streaming:
-        return parser.split("".join(chunks), start, scrub=scrub)
-    instance = parser(start, scrub=scrub)
-    segments = [segment for chunk in chunks for segment in instance.feed(chunk)]
-    segments += instance.flush()
-    thinking = "".join(s.text for s in segments if s.kind == "thinking")
-    answer = "".join(s.text for s in segments if s.kind == "answer")
-    return thinking, answer
-
-
 CASES = [
-    # id, parser, chunks, start state, expected thinking, expected answer
-    ("whole", ThinkTagParser, ["<think>a b</think>ans"], "inside", "a b", "ans"),
-    ("tag split across chunks", ThinkTagParser,
-     ["<thi", "nk>reas", "oning</th", "ink>", "the answer"], "inside", "reasoning", "the answer"),
-    ("end tag and text in one chunk", ThinkTagParser,
-     ["<think>", "x y", "z</think>\n\nFinal: 4"], "inside", "x yz", "\n\nFinal: 4"),
-    ("start tag and text in one chunk", ThinkTagParser,
-     ["<think>step one", " step two</think>", "42"], "inside", "step one step two", "42"),
-    ("prefilled start, only end in output", ThinkTagParser,
-     ["step", " one</think>", "Paris"], "inside", "step one", "Paris"),
-    ("missing end tag is all thinking", ThinkTagParser,
-     ["<think>still ", "thinking when cut"], "inside", "still thinking when cut", ""),
-    ("missing end tag keeps a partial tag as thinking", ThinkTagParser,
-     ["<think>abc</thi"], "inside", "abc</thi", ""),
-    ("thinking disabled is all answer", ThinkTagParser,
-     ["<think>not", " parsed</think>x"], "disabled", "", "<think>not parsed</think>x"),
-    ("optional without tag is all answer", ThinkTagParser,
-     ["Paris ", "is the capital"], "optional", "", "Paris is the capital"),
-    ("optional with tag thinks", ThinkTagParser,
-     ["\n<think>", "hmm</think>", "Paris"], "optional", "hmm", "Paris"),
-    ("optional empty think block (qwen3 /no_think)", ThinkTagParser,
-     ["<think>\n\n</think>\n\n", "Paris"], "optional", "\n\n", "\n\nParis"),
-    ("optional partial start that never completes", ThinkTagParser,
-     ["<thi"], "optional", "", "<thi"),
-    ("less-than sign inside thinking", ThinkTagParser,
-     ["<think>3 < 4 and </", "b> tag</think>yes"], "inside", "3 < 4 and </b> tag", "yes"),
-    ("granite markers", GraniteParser,
-     ["Here is my thought", " process:\nadd them\nHere is my re", "sponse:\n7"], "inside",
-     "\nadd them\n", "\n7"),
-    ("empty output", ThinkTagParser, [], "inside", "", ""),
+    ParserCase("whole", ThinkTagParser, ["<think>a b</think>ans"], "inside", "a b", "ans"),
+    ParserCase("tag split across chunks", ThinkTagParser,
+        ["<thi", "nk>reas", "oning</th", "ink>", "the answer"], "inside", "reasoning",
+        "the answer"),
+    ParserCase("end tag and text in one chunk", ThinkTagParser,
+        ["<think>", "x y", "z</think>\n\nFinal: 4"], "inside", "x yz", "\n\nFinal: 4"),
+    ParserCase("start tag and text in one chunk", ThinkTagParser,
+        ["<think>step one", " step two</think>", "42"], "inside", "step one step two", "42"),
+    ParserCase("prefilled start, only end in output", ThinkTagParser,
+        ["step", " one</think>", "Paris"], "inside", "step one", "Paris"),
+    ParserCase("missing end tag is all thinking", ThinkTagParser,
+        ["<think>still ", "thinking when cut"], "inside", "still thinking when cut", ""),
+    ParserCase("missing end tag keeps a partial tag as thinking", ThinkTagParser,
+        ["<think>abc</thi"], "inside", "abc</thi", ""),
+    ParserCase("thinking disabled is all answer", ThinkTagParser,
+        ["<think>not", " parsed</think>x"], "disabled", "", "<think>not parsed</think>x"),
+    ParserCase("optional without tag is all answer", ThinkTagParser,
+        ["Paris ", "is the capital"], "optional", "", "Paris is the capital"),
+    ParserCase("optional with tag thinks", ThinkTagParser,
+        ["\n<think>", "hmm</think>", "Paris"], "optional", "hmm", "Paris"),
+    ParserCase("optional empty think block (qwen3 /no_think)", ThinkTagParser,
+        ["<think>\n\n</think>\n\n", "Paris"], "optional", "\n\n", "\n\nParis"),
+    ParserCase("optional partial start that never completes", ThinkTagParser,
+        ["<thi"], "optional", "", "<thi"),
+    ParserCase("less-than sign inside thinking", ThinkTagParser,
+        ["<think>3 < 4 and </", "b> tag</think>yes"], "inside", "3 < 4 and </b> tag", "yes"),
+    ParserCase("granite markers", GraniteParser,
+        ["Here is my thought", " process:\nadd them\nHere is my re", "sponse:\n7"], "inside",
+        "\nadd them\n", "\n7"),
+    ParserCase("empty output", ThinkTagParser, [], "inside", "", ""),
 ]
 
 
-@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
-@pytest.mark.parametrize(
-    ("parser", "chunks", "start", "thinking", "answer"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
-def test_parser_matrix(
-    parser: type[ReasoningParser],
-    chunks: list[str],
-    start: StartState,
-    thinking: str,
-    answer: str,
-    streaming: bool,
-) -> None:
-    assert run_parser(parser, chunks, start, streaming) == (thinking, answer)
+@parser_cases(CASES)
+def test_parser_matrix(case: ParserCase, streaming: bool) -> None:
+    assert run_parser(case.parser, case.chunks, case.start, streaming) == (case.thinking,
+                                                                           case.answer)
 
 
-SCRUB_CASES = [
-    # id, parser, chunks, start state, expected thinking, expected answer (markers removed)
-    ("close marker again after a budget cut", ThinkTagParser,
-     ["20", "\n</think>"], "disabled", "", "20\n"),
-    ("close marker split across chunks", ThinkTagParser,
-     ["20\n</th", "in", "k>"], "disabled", "", "20\n"),
-    ("close marker split, text after it", ThinkTagParser,
-     ["The answer is 4.<", "/think> Done"], "disabled", "", "The answer is 4. Done"),
-    ("start and end markers in the answer", ThinkTagParser,
-     ["<think>", "x</think>", "\n<thi", "nk>y"], "disabled", "", "x\ny"),
-    ("stray marker after a real close", ThinkTagParser,
-     ["<think>a</think>4", "</think>"], "inside", "a", "4"),
-    ("partial marker at the end stays text", ThinkTagParser,
-     ["4 </thi"], "disabled", "", "4 </thi"),
-    ("a less-than sign is not a marker", ThinkTagParser,
-     ["3 <", " 4 <b>"], "disabled", "", "3 < 4 <b>"),
-    ("optional: a stray close in a direct answer", ThinkTagParser,
-     ["Paris", "</think>"], "optional", "", "Paris"),
-    ("granite markers in the answer", GraniteParser,
-     ["7\nHere is my re", "sponse:"], "disabled", "", "7\n"),
-    ("only a marker", ThinkTagParser, ["</think>"], "disabled", "", ""),
+SCRUB_CASES = [  # the answers with the markers removed
+    ParserCase("close marker again after a budget cut", ThinkTagParser,
+        ["20", "\n</think>"], "disabled", "", "20\n"),
+    ParserCase("close marker split across chunks", ThinkTagParser,
+        ["20\n</th", "in", "k>"], "disabled", "", "20\n"),
+    ParserCase("close marker split, text after it", ThinkTagParser,
+        ["The answer is 4.<", "/think> Done"], "disabled", "", "The answer is 4. Done"),
+    ParserCase("start and end markers in the answer", ThinkTagParser,
+        ["<think>", "x</think>", "\n<thi", "nk>y"], "disabled", "", "x\ny"),
+    ParserCase("stray marker after a real close", ThinkTagParser,
+        ["<think>a</think>4", "</think>"], "inside", "a", "4"),
+    ParserCase("partial marker at the end stays text", ThinkTagParser,
+        ["4 </thi"], "disabled", "", "4 </thi"),
+    ParserCase("a less-than sign is not a marker", ThinkTagParser,
+        ["3 <", " 4 <b>"], "disabled", "", "3 < 4 <b>"),
+    ParserCase("optional: a stray close in a direct answer", ThinkTagParser,
+        ["Paris", "</think>"], "optional", "", "Paris"),
+    ParserCase("granite markers in the answer", GraniteParser,
+        ["7\nHere is my re", "sponse:"], "disabled", "", "7\n"),
+    ParserCase("only a marker", ThinkTagParser, ["</think>"], "disabled", "", ""),
 ]
 
 
-@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "whole"])
-@pytest.mark.parametrize(
-    ("parser", "chunks", "start", "thinking", "answer"),
-    [case[1:] for case in SCRUB_CASES],
-    ids=[case[0] for case in SCRUB_CASES],
-)
-def test_scrub_removes_thinking_markers_from_the_answer(
-    parser: type[ReasoningParser],
-    chunks: list[str],
-    start: StartState,
-    thinking: str,
-    answer: str,
-    streaming: bool,
-) -> None:
-    assert run_parser(parser, chunks, start, streaming, scrub=True) == (thinking, answer)
+@parser_cases(SCRUB_CASES)
+def test_scrub_removes_thinking_markers_from_the_answer(case: ParserCase, streaming: bool
+                                                        ) -> None:
+    assert run_parser(case.parser, case.chunks, case.start, streaming, scrub=True) == (
+        case.thinking, case.answer)
 
 
 def test_scrub_holds_back_only_what_may_be_a_marker() -> None:
