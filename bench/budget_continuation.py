@@ -28,6 +28,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -69,7 +70,7 @@ def thinking_tokens(engine: LlamaCppEngine, prompt: list[int], budget: int) -> l
 def engine_cut_to_answer(engine: LlamaCppEngine, budget: int) -> float:
     """Through the real switch: seconds from the last thinking delta to the first answer text."""
     settings = Settings(temperature=0.0, n_ctx=4096)
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), settings)
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), settings))
     request = Request.build(QUESTION, think="on", budget=budget, min_thinking=budget,
                             answer_max_tokens=ANSWER_TOKENS)
     last_thinking = first_answer = 0.0

@@ -35,6 +35,7 @@ from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.cascade import CascadePolicy
@@ -107,8 +108,8 @@ def _row(result: Result) -> dict[str, Any]:
 def gsm8k(engine: LlamaCppEngine, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     suite = load_live_suite("gsm8k", settings.data_dir, args.items, args.seed)
     dialect = get_dialect("prompted")
-    plain = Switch(engine, dialect, RulesPolicy(), settings)
-    cascade = Switch(engine, dialect, CascadePolicy(args.threshold), settings)
+    plain = Switch(SwitchParts(engine, dialect, RulesPolicy(), settings))
+    cascade = Switch(SwitchParts(engine, dialect, CascadePolicy(args.threshold), settings))
     rows = []
     for index, item in enumerate(suite.items):
         runs = {}

@@ -23,6 +23,7 @@ from thinkswitch.bench.math_suites import read_jsonl
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -64,7 +65,8 @@ def main() -> None:
 
     settings = Settings(n_ctx=2048)
     engine = LlamaCppEngine.from_settings(settings)
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), settings)  # no recorder
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(),
+                                settings))  # no recorder
     pool = questions(settings, args.gsm8k)
     finishes: Counter[str] = Counter()
     empty: list[dict[str, object]] = []

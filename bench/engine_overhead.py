@@ -24,6 +24,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -43,7 +44,7 @@ def main() -> None:
                         n_threads=args.threads)
     engine = LlamaCppEngine.from_settings(settings)
     dialect = get_dialect("prompted")
-    switch = Switch(engine, dialect, RulesPolicy(), settings)
+    switch = Switch(SwitchParts(engine, dialect, RulesPolicy(), settings))
     request = Request.build(QUESTION, think="off")
     messages = (ChatMessage(role="user", content=QUESTION),)
     prompt = dialect.prepare(messages, ThinkingPlan(mode="off", answer_max_tokens=args.tokens))

@@ -42,6 +42,7 @@ from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -87,7 +88,7 @@ def build_switch(urls: list[str], health_interval_s: float = 1.0) -> Switch:
     engine = OpenAICompatEngine(base_url=",".join(urls), model=MODEL,
                                 first_token_timeout_s=30.0, total_timeout_s=60.0,
                                 health_interval_s=health_interval_s)
-    return Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    return Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
 
 
 def load(switch: Switch, clients: int, seconds: float, progress: Progress,

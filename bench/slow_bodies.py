@@ -26,6 +26,7 @@ from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.server.protocol import server_config
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -63,7 +64,8 @@ def main() -> None:
     parser.add_argument("--body-timeout", type=float, default=30.0)
     args = parser.parse_args()
 
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     app = create_app(switch, capacity=args.capacity, body_timeout_s=args.body_timeout)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ from support.scripted_native_upstreams import THOUGHTS, NativeScript, create_mes
 from thinkswitch.engines.anthropic_upstream import AnthropicEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -33,8 +34,8 @@ def front() -> Iterator[tuple[str, NativeScript]]:
         engine = AnthropicEngine(base_url=f"{upstream}/v1", model="claude-scripted",
                                  api_key="sk-test")
         assert guess_dialect(engine.model) == "anthropic"
-        switch = Switch(engine, get_dialect("anthropic"), RulesPolicy(),
-                        Settings(answer_max_tokens=100))
+        switch = Switch(SwitchParts(engine, get_dialect("anthropic"), RulesPolicy(),
+                                    Settings(answer_max_tokens=100)))
         with live_server(create_app(switch)) as root:
             yield root, script
         engine.close()

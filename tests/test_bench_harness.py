@@ -20,6 +20,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings, default_data_dir
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -57,7 +58,7 @@ class InterruptingEngine(ScriptedEngine):
 
 
 def context(engine: ScriptedEngine, store: ResultStore) -> RunContext:
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     return RunContext(switch, store, "rules")
 
 

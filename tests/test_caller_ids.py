@@ -19,6 +19,7 @@ from thinkswitch.server.admission import ApiKeys, caller_id_secret
 from thinkswitch.server.app import create_app
 from thinkswitch.server.secret import load_or_create_secret
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -60,8 +61,8 @@ def test_records_are_keyed_and_old_records_stay_readable(tmp_path: Path) -> None
     old = store.append(TraceRecord(caller=unsalted("alice-key"), answer="from before",
                                    messages=[{"role": "user", "content": "old"}]))
     store.append(TraceRecord(caller=unsalted("bob-key"), answer="bob's"))
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store))
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     alice = {"x-api-key": "alice-key"}
     app = create_app(switch, api_keys=["alice-key", "bob-key"], signing_key=b"s" * 32)
     with live_server(app) as root:

@@ -12,6 +12,7 @@ from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import Request
 from thinkswitch.settings import Settings
 from thinkswitch.switch.degrade import degrade, parse_deadline
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.switch.speed import PRIOR_TOKENS_PER_S, DecodeSpeed
 from thinkswitch.thinking.dialects import get_dialect
@@ -59,7 +60,7 @@ def test_parse_deadline_header() -> None:
 
 def _switch() -> tuple[Switch, ScriptedEngine]:
     engine = ScriptedEngine()
-    return Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings()), engine
+    return Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings())), engine
 
 
 def test_switch_answers_fast_when_thinking_would_miss_the_deadline() -> None:

@@ -16,6 +16,7 @@ from support.env_files import env_file
 from thinkswitch.config.load import LoadedConfig, load_config
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -40,7 +41,8 @@ def app_get_routes() -> set[str]:
     """GET paths of the real app (what probes and health checks may call)."""
     from thinkswitch.server.app import create_app
 
-    switch = Switch(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     app = create_app(switch)
     return {route.path for route in app.routes  # type: ignore[attr-defined]
             if "GET" in getattr(route, "methods", set())}

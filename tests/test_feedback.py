@@ -18,6 +18,7 @@ from support.trace_helpers import raw_sql
 
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -36,8 +37,8 @@ def served(store_url: str) -> Iterator[tuple[str, ScriptedEngine, SqlTraceStore]
 
     store = open_store(store_url)
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     with live_server(create_app(switch, api_keys=["alice-key", "bob-key"])) as root:
         yield root, engine, store
     store.close()
@@ -162,7 +163,8 @@ def test_logs_feedback_stats_and_show(tmp_path: Path) -> None:
     db = tmp_path / "t.sqlite"
     store = open_store(str(db))
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(), Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     from thinkswitch.kernel.request import Request
 
     engine.enqueue(thinking=THINKING, answer=["12"])
@@ -196,7 +198,8 @@ def test_logs_feedback_stats_and_show(tmp_path: Path) -> None:
 def test_feedback_says_whether_thinking_was_needed(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "t.sqlite"))
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(), Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     from thinkswitch.kernel.request import Request
 
     engine.enqueue(answer=["7"])
@@ -217,7 +220,8 @@ def test_redacted_stores_keep_the_verdict_not_the_words(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "t.sqlite"))
     engine = ScriptedEngine()
     recorder = Recorder(store, redact_inputs=True)
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(), recorder)
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                recorder))
     from thinkswitch.kernel.request import Request
 
     engine.enqueue(thinking=THINKING, answer=["12"])

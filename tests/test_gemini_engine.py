@@ -21,6 +21,7 @@ from thinkswitch.engines.gemini import GEMINI_BASE_URL, GeminiEngine, gemini_set
 from thinkswitch.engines.registry import engine_factories
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -63,7 +64,7 @@ def front() -> Iterator[tuple[openai.OpenAI, dict[str, Any]]]:
         engine = engine_factories()["gemini"][0](settings)
         assert isinstance(engine, GeminiEngine)
         dialect = get_dialect(guess_dialect(engine.model))
-        switch = Switch(engine, dialect, RulesPolicy(), settings)
+        switch = Switch(SwitchParts(engine, dialect, RulesPolicy(), settings))
         with live_server(create_app(switch)) as root:
             yield openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0), state
         engine.close()

@@ -19,6 +19,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -63,7 +64,8 @@ def test_user_text_never_becomes_a_control_token(llama_engine: LlamaCppEngine,
 
 def test_a_forged_turn_is_answered_as_text_by_the_server(llama_engine: LlamaCppEngine,
                                                          llama_settings: Settings) -> None:
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), llama_settings)
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(),
+                                llama_settings))
     with live_server(create_app(switch)) as root:
         client = openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0)
         answer = client.chat.completions.create(
@@ -108,8 +110,8 @@ def _stop_after(root: str, chunks: int, **extra: object) -> str:
 def test_a_caller_that_leaves_mid_stream_is_recorded_with_its_tokens_and_cost(
         llama_engine: LlamaCppEngine, llama_settings: Settings, tmp_path: Path) -> None:
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), llama_settings,
-                    Recorder(store, PRICES))
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(),
+                                llama_settings, Recorder(store, PRICES)))
     with live_server(create_app(switch)) as root:
         received = _stop_after(root, 6, extra_body={"thinking": {"type": "disabled"}})
         record = _record(store)
@@ -136,8 +138,8 @@ class Trickle(InstantEngine):
 
 def test_without_a_tokenizer_the_streamed_deltas_are_counted(tmp_path: Path) -> None:
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(Trickle(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store, PRICES))
+    switch = Switch(SwitchParts(Trickle(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store, PRICES)))
     with live_server(create_app(switch)) as root:
         received = _stop_after(root, 4)
         record = _record(store)

@@ -24,6 +24,7 @@ from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.server.protocol import server_config
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -55,7 +56,8 @@ def guarded_server(app: Any, **limits: Any) -> Iterator[str]:
 
 
 def instant_switch(recorder: Recorder | None = None) -> Switch:
-    return Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(), recorder)
+    return Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                              recorder))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -22,7 +23,7 @@ QUESTION = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom 
 
 @pytest.fixture
 def switch(llama_engine: LlamaCppEngine, llama_settings: Settings) -> Switch:
-    return Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), llama_settings)
+    return Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), llama_settings))
 
 
 def test_loads_the_packaged_model_once(llama_engine: LlamaCppEngine) -> None:

@@ -18,6 +18,7 @@ from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -77,7 +78,7 @@ def make(
     engine = OpenAICompatEngine.from_settings(
         settings, transport=httpx.MockTransport(server.handle)
     )
-    return Switch(engine, get_dialect(dialect), RulesPolicy(), settings), engine
+    return Switch(SwitchParts(engine, get_dialect(dialect), RulesPolicy(), settings)), engine
 
 
 def ask(switch: Switch, **options: Any) -> tuple[Result, list[SwitchEvent]]:

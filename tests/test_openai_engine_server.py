@@ -20,6 +20,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -106,7 +107,7 @@ def _switch(base_url: str, dialect: str, transport: httpx.BaseTransport | None =
         engine="openai", base_url=base_url, temperature=0.0, seed=1, answer_max_tokens=48
     )
     engine = OpenAICompatEngine.from_settings(settings, transport=transport)
-    return Switch(engine, get_dialect(dialect), RulesPolicy(), settings)
+    return Switch(SwitchParts(engine, get_dialect(dialect), RulesPolicy(), settings))
 
 
 def test_off_answers_without_thinking(base_url: str) -> None:
@@ -175,7 +176,8 @@ def test_unreachable_port_is_engine_unavailable() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     settings = Settings(engine="openai", base_url=url, model="any", connect_timeout_s=2.0)
     switch = Switch(
-        OpenAICompatEngine.from_settings(settings), get_dialect("prompted"), RulesPolicy(), settings
+        SwitchParts(OpenAICompatEngine.from_settings(settings), get_dialect("prompted"),
+                    RulesPolicy(), settings)
     )
     with pytest.raises(EngineUnavailableError, match=f"cannot reach {url}/chat/completions"):
         switch.run(Request.build(QUESTION, think="off"))

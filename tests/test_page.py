@@ -28,6 +28,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import AnswerDelta, EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -167,8 +168,8 @@ def llama_site(llama_engine: LlamaCppEngine, tmp_path_factory: pytest.TempPathFa
 
     db = tmp_path_factory.mktemp("page") / "traces.sqlite"
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=32)
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
-                    Recorder(open_store(db)))
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
+                                Recorder(open_store(db))))
     with live_server(create_app(switch)) as root:
         yield root, switch
 
@@ -200,8 +201,8 @@ def scripted_site(tmp_path: Path) -> Iterator[Any]:
                   **options: Any) -> tuple[str, PacedEngine, Switch]:
             engine = PacedEngine(delay)
             recorder = Recorder(open_store(tmp_path / f"t{id(engine)}.sqlite")) if record else None
-            switch = Switch(engine, get_dialect("prompted"), policy or RulesPolicy(), Settings(),
-                            recorder)
+            switch = Switch(SwitchParts(engine, get_dialect("prompted"), policy or RulesPolicy(),
+                                        Settings(), recorder))
             root = servers.enter_context(live_server(create_app(switch, **options)))
             return root, engine, switch
 
@@ -539,8 +540,8 @@ def test_a_stream_that_fails_midway_keeps_what_came_and_says_why(tmp_path: Path,
                                                                  open_tab: Any) -> None:
     from thinkswitch.server.app import create_app
 
-    switch = Switch(BreakingEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(open_store(tmp_path / "t.sqlite")))
+    switch = Switch(SwitchParts(BreakingEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings(), Recorder(open_store(tmp_path / "t.sqlite"))))
     with live_server(create_app(switch)) as root:
         tab = open_tab(root)
         tab.page.click('[role="radio"][data-mode="off"]')
@@ -560,7 +561,7 @@ def test_server_down_is_a_readable_message(browser: Any) -> None:
     from thinkswitch.server.app import create_app
 
     engine = PacedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     context = browser.new_context()
     try:
         page = context.new_page()

@@ -24,6 +24,7 @@ from thinkswitch.kernel.plan import ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -58,7 +59,7 @@ def raw_row_for(relative: str, question: str) -> dict[str, Any]:
 def make_switch(model: str | None = None) -> tuple[Switch, ReplayEngine]:
     settings = Settings(engine="replay", model=model, data_dir=DATA_DIR)
     engine = ReplayEngine.from_settings(settings)
-    return Switch(engine, get_dialect("qwen3"), RulesPolicy(), settings), engine
+    return Switch(SwitchParts(engine, get_dialect("qwen3"), RulesPolicy(), settings)), engine
 
 
 def ask(switch: Switch, question: str, **options: object) -> Result:
@@ -109,7 +110,8 @@ def test_stream_chunks_join_to_the_exact_trace() -> None:
 
 
 def switch_events(engine: ReplayEngine, question: str) -> list[object]:
-    switch = Switch(engine, get_dialect("qwen3"), RulesPolicy(), Settings(data_dir=DATA_DIR))
+    switch = Switch(SwitchParts(engine, get_dialect("qwen3"), RulesPolicy(),
+                                Settings(data_dir=DATA_DIR)))
     return list(switch.stream(Request.build(question, think="on")))
 
 

@@ -15,6 +15,7 @@ from support.scripted_native_upstreams import THOUGHTS, NativeScript, create_res
 from thinkswitch.engines.responses_upstream import ResponsesEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -29,8 +30,8 @@ def front() -> Iterator[tuple[openai.OpenAI, NativeScript]]:
     script = NativeScript()
     with live_server(create_responses_upstream(script)) as upstream:
         engine = ResponsesEngine(base_url=f"{upstream}/v1", model="o4-mini", api_key="sk")
-        switch = Switch(engine, get_dialect("openai_effort"), RulesPolicy(),
-                        Settings(answer_max_tokens=100))
+        switch = Switch(SwitchParts(engine, get_dialect("openai_effort"), RulesPolicy(),
+                                    Settings(answer_max_tokens=100)))
         with live_server(create_app(switch)) as root:
             yield openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0), script
         engine.close()

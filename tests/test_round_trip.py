@@ -18,6 +18,7 @@ from thinkswitch.engines.responses_upstream import ResponsesEngine
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -30,15 +31,16 @@ def chain() -> Iterator[tuple[openai.OpenAI, ScriptedEngine]]:
     bottom = ScriptedEngine("claude-scripted")
     with ExitStack() as stack:
         c = stack.enter_context(live_server(create_app(Switch(
-            bottom, get_dialect("prompted"), RulesPolicy(), Settings()))))
+            SwitchParts(bottom, get_dialect("prompted"), RulesPolicy(), Settings())))))
         messages_engine = AnthropicEngine(base_url=f"{c}/v1", model="claude-scripted")
         stack.callback(messages_engine.close)
         b = stack.enter_context(live_server(create_app(Switch(
-            messages_engine, get_dialect("anthropic"), RulesPolicy(), Settings()))))
+            SwitchParts(messages_engine, get_dialect("anthropic"), RulesPolicy(), Settings())))))
         responses_engine = ResponsesEngine(base_url=f"{b}/v1", model="claude-scripted")
         stack.callback(responses_engine.close)
         a = stack.enter_context(live_server(create_app(Switch(
-            responses_engine, get_dialect("openai_effort"), RulesPolicy(), Settings()))))
+            SwitchParts(responses_engine, get_dialect("openai_effort"), RulesPolicy(),
+                        Settings())))))
         yield openai.OpenAI(base_url=f"{a}/v1", api_key="unused", max_retries=0), bottom
 
 

@@ -14,6 +14,7 @@ from support.live_server import live_server
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -25,7 +26,7 @@ QUESTION = "Tom has 3 boxes with 4 apples each. How many apples?"
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, ScriptedEngine]]:
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     budgets = {"low": 100, "medium": 200, "high": 300}
     with live_server(create_app(switch, effort_budgets=budgets)) as root:
         yield root, engine

@@ -17,6 +17,7 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.server.anthropic_tools import tool_use_block
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -217,7 +218,8 @@ def test_stop_sequences_reach_the_upstream_as_stop(served: tuple[Any, Script]) -
 def test_stop_sequences_are_refused_by_their_name_where_the_engine_cannot() -> None:
     from thinkswitch.engines.instant import InstantEngine
 
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     with live_server(create_app(switch)) as root:
         client = anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0)
         with pytest.raises(anthropic.BadRequestError) as refused:

@@ -14,6 +14,7 @@ from support.live_server import live_server
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -24,7 +25,7 @@ BUDGETS = {"low": 100, "medium": 200, "high": 300}
 @contextmanager
 def served(**options: object) -> Iterator[tuple[openai.OpenAI, ScriptedEngine]]:
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     with live_server(create_app(switch, effort_budgets=BUDGETS, **options)) as root:  # type: ignore[arg-type]
         yield openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0), engine
 

@@ -16,6 +16,7 @@ from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -41,8 +42,9 @@ def serve():  # type: ignore[no-untyped-def]
     with ExitStack() as servers:
 
         def start(**options: object) -> str:
-            switch = Switch(SlowEngine(float(options.pop("delay", 0.0))),  # type: ignore[arg-type]
-                            get_dialect("prompted"), RulesPolicy(), Settings())
+            delay = float(options.pop("delay", 0.0))  # type: ignore[arg-type]
+            switch = Switch(SwitchParts(SlowEngine(delay), get_dialect("prompted"),
+                                        RulesPolicy(), Settings()))
             return servers.enter_context(live_server(create_app(switch, **options)))  # type: ignore[arg-type]
 
         yield start
@@ -114,7 +116,7 @@ def trickle() -> Iterator[tuple[TrickleEngine, str]]:
     from thinkswitch.server.app import create_app
 
     engine = TrickleEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     with live_server(create_app(switch)) as root:
         yield engine, root
 
@@ -151,8 +153,8 @@ def test_cost_is_in_the_response(tmp_path: Path) -> None:
     engine.enqueue(thinking=["a", "b"], answer=["c"], prompt_tokens=1_000_000)
     prices = PriceTable({"priced": Price(input=2.0, output=10.0, thinking=5.0)})
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store, prices))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store, prices)))
     response = TestClient(create_app(switch)).post(
         "/v1/chat/completions", json={**BODY, "model": "priced:think"})
     cost = response.json()["thinkswitch"]["cost"]

@@ -19,6 +19,7 @@ from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -30,7 +31,7 @@ LIMIT = 4096
 
 
 def instant_switch() -> Switch:
-    return Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    return Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings()))
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +136,8 @@ class BrokenEngine(InstantEngine):
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SqlTraceStore]]:
     store = open_store(tmp_path_factory.mktemp("broken") / "traces.sqlite")
-    switch = Switch(BrokenEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store))
+    switch = Switch(SwitchParts(BrokenEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     with live_server(create_app(switch, api_keys=["k1"])) as url:
         yield url, store
     store.close()
@@ -190,8 +191,8 @@ def test_the_key_is_checked_before_the_body_is_read(broken: tuple[str, SqlTraceS
 
 def test_with_keys_a_caller_sees_only_its_own_traces(tmp_path: Path) -> None:
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store))
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     alice, bob = {"x-api-key": "alice-key"}, {"x-api-key": "bob-key"}
     with live_server(create_app(switch, api_keys=["alice-key", "bob-key"])) as root:
         answered = httpx.post(f"{root}/v1/chat/completions", json=chat_body(5), headers=alice)
@@ -224,7 +225,7 @@ def test_streams_filling_the_capacity_do_not_starve_other_requests() -> None:
     """45 held streams are more than anyio's default 40 worker threads: without a larger
     limiter the next request would wait for a stream to end."""
     engine = HoldingEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     held = {**chat_body(5), "stream": True, "max_tokens": 7, "model": "m:nothink"}
     opened = threading.Semaphore(0)
 

@@ -15,6 +15,7 @@ from support.parity import anthropic_parity, openai_parity, responses_parity
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -24,8 +25,8 @@ QUESTION = [{"role": "user", "content": "How many apples are 3 boxes of 4?"}]
 
 @pytest.fixture(scope="module")
 def root() -> Iterator[str]:
-    switch = Switch(InstantEngine(thinking_tokens=6, answer_tokens=5),
-                    get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(InstantEngine(thinking_tokens=6, answer_tokens=5),
+                                get_dialect("prompted"), RulesPolicy(), Settings()))
     with live_server(create_app(switch)) as url:
         yield url
 

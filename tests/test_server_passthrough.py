@@ -19,6 +19,7 @@ from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.request import Request
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -97,7 +98,8 @@ def test_sampling_and_format_parameters_reach_the_upstream_unchanged(
 
 
 def test_an_engine_that_cannot_honour_a_parameter_refuses_it_by_name() -> None:
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     with live_server(create_app(switch)) as root:
         sdk = client(f"{root}/v1")
         for extra, name in [({"tools": TOOLS}, "tools"), ({"stop": ["x"]}, "stop"),
@@ -113,7 +115,7 @@ def test_an_engine_that_cannot_honour_a_parameter_refuses_it_by_name() -> None:
 
 def test_the_switch_refuses_options_its_engine_does_not_declare() -> None:
     engine = ScriptedEngine()
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     with pytest.raises(UsageError, match="parameter 'stop' is not supported"):
         switch.run(Request.build("hi", think="off", options={"stop": ["x"]}))
     assert engine.requests == []
@@ -146,7 +148,8 @@ def test_an_agent_loop_sends_tool_turns_back_unchanged(proxy: tuple[str, Script,
 
 
 def test_tool_turns_to_an_engine_without_tools_are_refused() -> None:
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     with live_server(create_app(switch)) as root, \
             pytest.raises(openai.BadRequestError) as refused:
         client(f"{root}/v1").chat.completions.create(model="m", messages=[

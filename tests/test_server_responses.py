@@ -17,6 +17,7 @@ from support.scripted_upstream import Script, create_upstream, thinkswitch_in_fr
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -31,8 +32,8 @@ THINKING = ["First, 3 boxes. ", "Each has 4.\n\n", "So 3 times 4 is 12."]
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ScriptedEngine]]:
     engine = ScriptedEngine()
     db = tmp_path_factory.mktemp("responses") / "traces.sqlite"
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(open_store(db)))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(open_store(db))))
     with live_server(create_app(switch, api_keys=KEYS,
                                 effort_budgets={"low": 100, "medium": 200, "high": 300})) as root:
         yield f"{root}/v1", engine
@@ -262,8 +263,8 @@ def test_streamed_tool_call_items(upstream: tuple[str, Script]) -> None:
 
 def test_real_engine_create_and_stream(llama_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=32)
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
-                    Recorder(open_store(tmp_path / "traces.sqlite")))
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
+                                Recorder(open_store(tmp_path / "traces.sqlite"))))
     question = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
     with live_server(create_app(switch, effort_budgets={"low": 16, "medium": 32,
                                                         "high": 64})) as root:

@@ -19,6 +19,7 @@ from support.live_server import live_server
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -33,8 +34,8 @@ EXAMPLES_PER_OPERATION = 40
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = open_store(tmp_path_factory.mktemp("schema") / "traces.sqlite")
-    switch = Switch(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store))
+    switch = Switch(SwitchParts(InstantEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     with live_server(create_app(switch)) as url:
         yield url
     store.close()

@@ -28,6 +28,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.server.app import create_app
 from thinkswitch.settings import Settings, default_data_dir
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -133,8 +134,8 @@ class HeldEngine(ScriptedEngine):
 def scripted_switch(engine: ScriptedEngine, tmp_path: Path, rate: float,
                     prices: PriceTable | None = None) -> Switch:
     store = open_store(tmp_path / "traces.sqlite")
-    return Switch(engine, get_dialect("prompted"), RulesPolicy(),
-                  Settings(shadow_rate=rate, record=True), Recorder(store, prices))
+    return Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(),
+                              Settings(shadow_rate=rate, record=True), Recorder(store, prices)))
 
 
 def test_no_shadow_run_when_capacity_is_full(tmp_path: Path) -> None:
@@ -251,8 +252,8 @@ def test_bad_shadow_rates_are_clear_errors(tmp_path: Path) -> None:
     assert run.returncode != 0 and "shadow_rate" in run.stderr + run.stdout
     assert "Traceback" not in run.stderr
     with pytest.raises(UsageError, match="record"):
-        create_app(Switch(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
-                          Settings(shadow_rate=0.5)))
+        create_app(Switch(SwitchParts(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
+                                      Settings(shadow_rate=0.5))))
 
 
 def test_report_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
@@ -266,8 +267,8 @@ def test_report_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
                                       "yesterday"), 2, "--since wants a date")
     store = open_store(empty)
     recorder = Recorder(store)
-    switch = Switch(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(), Settings(),
-                    recorder)
+    switch = Switch(SwitchParts(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings(), recorder))
     assert isinstance(switch.engine, ScriptedEngine)
     switch.engine.enqueue(answer=["4"])
     from thinkswitch.kernel.request import Request
@@ -285,8 +286,8 @@ def words(text: str) -> list[str]:
 def test_the_optional_judge_call_is_shadow_work(tmp_path: Path) -> None:
     engine = ScriptedEngine()
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(),
-                    Settings(shadow_rate=1.0, shadow_judge=True), Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(),
+                                Settings(shadow_rate=1.0, shadow_judge=True), Recorder(store)))
     app = create_app(switch)
     direct = "Rain is likely in the afternoon, so take an umbrella with you when you go out"
     thought = "Expect showers after lunch; carrying an umbrella would be wise for the walk home"
@@ -313,8 +314,9 @@ def test_the_optional_judge_call_is_shadow_work(tmp_path: Path) -> None:
 def test_a_redacting_server_keeps_the_pairs_label_and_no_text(tmp_path: Path) -> None:
     engine = ScriptedEngine()
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(),
-                    Settings(shadow_rate=1.0, redact=True), Recorder(store, redact_inputs=True))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(),
+                                Settings(shadow_rate=1.0, redact=True),
+                                Recorder(store, redact_inputs=True)))
     app = create_app(switch)
     engine.enqueue(answer=["Canberra"])
     engine.enqueue(thinking=["t "] * 8, answer=["Canberra"])
@@ -336,8 +338,8 @@ def test_the_real_embedded_engine_records_a_pair_and_yields_to_the_next_user(
     settings = llama_settings.model_copy(update={"shadow_rate": 1.0, "default_budget": 1600,
                                                  "answer_max_tokens": 16})
     store = open_store(tmp_path / "traces.sqlite")
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
-                    Recorder(store))
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
+                                Recorder(store)))
     app = create_app(switch)
     hello = {"model": "m", "messages": [{"role": "user", "content": "Say hello to Ada."}]}
     with live_server(app) as url:

@@ -11,6 +11,7 @@ from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.thinking.steps import split_steps
@@ -75,7 +76,7 @@ def test_steps_cover_all_text_in_order_without_overlap() -> None:
 def _result(chunks: list[str], stream: bool) -> Result:
     engine = ScriptedEngine()
     engine.enqueue(thinking=chunks, answer=["36"])
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     request = Request.build("What is 12*3?", think="on", budget=64)
     if not stream:
         return switch.run(request)
@@ -102,6 +103,6 @@ def test_the_switch_splits_the_thinking_the_same_however_it_arrives(
 def test_thinking_off_has_no_steps() -> None:
     engine = ScriptedEngine()
     engine.enqueue(answer=["Paris"])
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
     result = switch.run(Request.build("Capital of France?", think="off"))
     assert result.thinking == "" and result.steps == []

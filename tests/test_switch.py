@@ -11,6 +11,7 @@ from thinkswitch.kernel.events import AnswerDelta, ThinkingDelta, UsageReport
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -24,7 +25,7 @@ def engine() -> ScriptedEngine:
 @pytest.fixture
 def switch(engine: ScriptedEngine) -> Switch:
     settings = Settings(default_budget=300, answer_max_tokens=77, temperature=0.3)
-    return Switch(engine, get_dialect("prompted"), RulesPolicy(), settings)
+    return Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), settings))
 
 
 def test_on_passes_the_budget_and_assembles_the_result(
@@ -126,4 +127,4 @@ def test_switch_refuses_a_dialect_the_engine_cannot_drive() -> None:
             return False
 
     with pytest.raises(UsageError, match="cannot drive dialect 'openai_effort'"):
-        Switch(LocalOnly(), get_dialect("openai_effort"), RulesPolicy(), Settings())
+        Switch(SwitchParts(LocalOnly(), get_dialect("openai_effort"), RulesPolicy(), Settings()))

@@ -39,8 +39,8 @@ def test_close_closes_the_engine_and_the_store(tmp_path: Path) -> None:
     engine.enqueue(answer=["12"])
     store = open_store(str(tmp_path / "t.db"))
     prices = PriceTable({"scripted-model": Price(input=1.0, output=2.0)})
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store, prices))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store, prices)))
     assert switch.trace_store is store and switch.prices is prices
     switch.run(Request.build("q?", think="off"))
     switch.close()
@@ -50,7 +50,8 @@ def test_close_closes_the_engine_and_the_store(tmp_path: Path) -> None:
 
 
 def test_without_a_recorder_there_is_no_store_and_no_price() -> None:
-    switch = Switch(ClosingEngine(), get_dialect("prompted"), RulesPolicy(), Settings())
+    switch = Switch(SwitchParts(ClosingEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
     assert switch.trace_store is None
     assert switch.prices.cost("scripted-model", Usage(prompt_tokens=10**6)).input == 0.0
     switch.close()
@@ -75,7 +76,8 @@ def test_ask_closes_the_switch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 def test_a_server_that_owns_its_switch_closes_it_on_shutdown(tmp_path: Path) -> None:
     engine = ClosingEngine()
     store = open_store(str(tmp_path / "t.db"))
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(), Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)))
     with TestClient(create_app(switch)) as client:
         assert client.get("/v1/traces").status_code == 200
     assert engine.closed == 0  # a borrowed switch is left open

@@ -178,14 +178,14 @@ def test_after_answer_steps_run_once_the_result_was_recorded_and_yielded(
     engine = ScriptedEngine()
     engine.enqueue(answer=["12"])
     seen: list[Any] = []
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
-                    Recorder(store), after_answer=[Broken(), Remember(seen)])
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+                                Recorder(store)), after_answer=[Broken(), Remember(seen)])
     for event in switch.stream(Request.build("q?", think="off")):
         seen.append(type(event).__name__)
     trace_id = store.records(limit=1)[0].id
     assert seen == ["Decision", "AnswerDelta", "Result", ("after", "off", "off", trace_id)]
-    assert Switch(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
-                  Settings()).after_answer == ()  # none by default
+    assert Switch(SwitchParts(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
+                              Settings())).after_answer == ()  # none by default
     store.close()
 
 
@@ -193,7 +193,7 @@ def test_switch_run_runs_the_after_answer_steps_before_it_returns() -> None:
     engine = ScriptedEngine()
     engine.enqueue(answer=["12"])
     seen: list[Any] = []
-    switch = Switch(engine, get_dialect("prompted"), RulesPolicy(), Settings(),
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()),
                     after_answer=[Remember(seen)])
     assert switch.run(Request.build("q?", think="off")).answer == "12"
     assert seen == [("after", "off", "off", None)]
@@ -219,8 +219,8 @@ def test_a_streamed_auto_cascade_request_goes_down_the_layers_once(tmp_path: Pat
     engine = ScriptedEngine()
     engine.enqueue(answer=["maybe"], logprobs=UNSURE)
     engine.enqueue(thinking=["let me see"], answer=["12"])
-    switch = Switch(engine, get_dialect("prompted"), CascadePolicy(0.7),
-                    Settings(default_budget=64), Recorder(store))
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), CascadePolicy(0.7),
+                                Settings(default_budget=64), Recorder(store)))
     stacks: list[tuple[str, ...]] = []
 
     def profile(frame: FrameType, event: str, arg: object) -> None:

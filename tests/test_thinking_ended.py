@@ -15,6 +15,7 @@ from support.live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.triage.rules import RulesPolicy
@@ -33,7 +34,7 @@ def root(llama_engine: LlamaCppEngine) -> Iterator[str]:
     from thinkswitch.server.app import create_app
 
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=24)
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings)
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), settings))
     with live_server(create_app(switch)) as url:
         yield url
 

@@ -21,6 +21,7 @@ from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -41,8 +42,8 @@ def store(store_url: str) -> Iterator[SqlTraceStore]:
 
 def make_switch(engine: ScriptedEngine | LlamaCppEngine, store: SqlTraceStore,
                 prices: PriceTable | None = None, settings: Settings | None = None) -> Switch:
-    return Switch(engine, get_dialect("prompted"), RulesPolicy(), settings or Settings(),
-                  Recorder(store, prices))
+    return Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(),
+                              settings or Settings(), Recorder(store, prices)))
 
 
 def assert_recorded(record: TraceRecord, result: Result, question: str) -> None:

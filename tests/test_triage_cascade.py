@@ -22,6 +22,7 @@ from thinkswitch.kernel.plan import GenerationRequest, ThinkingPlan
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.switch.probe import calibrate, confidence_of
 from thinkswitch.thinking.dialects import get_dialect
@@ -42,7 +43,7 @@ def _switch(engine: ScriptedEngine, threshold: float = 0.7, temperature: float =
     settings = Settings(default_budget=300, answer_max_tokens=77, temperature=temperature,
                         seed=11)
     policy = CascadePolicy(threshold, source)  # type: ignore[arg-type]
-    return Switch(engine, get_dialect("prompted"), policy, settings, recorder)
+    return Switch(SwitchParts(engine, get_dialect("prompted"), policy, settings, recorder))
 
 
 def test_a_confident_fast_answer_is_kept_with_one_engine_call() -> None:
@@ -256,8 +257,8 @@ def test_llama_cascade_end_to_end_counts_the_probe(
     store = open_store(tmp_path / "traces.sqlite")
     question = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
     for threshold, mode in ((1.0, "on"), (0.0, "off")):
-        switch = Switch(llama_engine, get_dialect("prompted"), CascadePolicy(threshold),
-                        settings, Recorder(store))
+        switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), CascadePolicy(threshold),
+                                    settings, Recorder(store)))
         result = switch.run(Request.build(question, budget=16))
         usage = result.usage
         assert result.decision.mode == mode and result.decision.policy == "cascade"
@@ -275,7 +276,8 @@ def test_server_shows_the_cascade_decision(llama_engine: LlamaCppEngine) -> None
     from thinkswitch.server.app import create_app
 
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=16)
-    switch = Switch(llama_engine, get_dialect("prompted"), CascadePolicy(0.0), settings)
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), CascadePolicy(0.0),
+                                settings))
     with live_server(create_app(switch)) as root:
         response = httpx.post(f"{root}/v1/chat/completions", timeout=60, json={
             "model": "smollm2", "max_tokens": 16,

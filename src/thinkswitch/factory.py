@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from thinkswitch.engines.registry import create_engine
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.settings import Settings, default_trace_db
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect, guess_dialect
 from thinkswitch.trace.backends import open_store
@@ -77,4 +78,4 @@ def build_switch(settings: Settings, record: bool = True,
     recorder = build_recorder(settings, prices) if record else None
     engine = create_engine(settings)
     dialect = get_dialect(settings.dialect or guess_dialect(engine.model))
-    return Switch(engine, dialect, policy, settings, recorder)
+    return Switch(SwitchParts(engine, dialect, policy, settings, recorder))

@@ -11,6 +11,7 @@ import pytest
 from support.live_server import live_server
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
 from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import get_dialect
 from thinkswitch.trace.backends import open_store
@@ -27,7 +28,7 @@ def server(llama_engine: LlamaCppEngine, tmp_path_factory: pytest.TempPathFactor
 
     db = tmp_path_factory.mktemp("server") / "traces.sqlite"
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=32)
-    switch = Switch(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
-                    Recorder(open_store(db)))
+    switch = Switch(SwitchParts(llama_engine, get_dialect("prompted"), RulesPolicy(), settings,
+                                Recorder(open_store(db))))
     with live_server(create_app(switch)) as root:
         yield f"{root}/v1", db

@@ -199,12 +199,13 @@ def thinkswitch_in_front(urls: list[str], dialect: str = "prompted", recorder: A
     from thinkswitch.engines.openai_compat import OpenAICompatEngine
     from thinkswitch.server.app import create_app
     from thinkswitch.settings import Settings
+    from thinkswitch.switch.parts import SwitchParts
     from thinkswitch.switch.pipeline import Switch
     from thinkswitch.thinking.dialects import get_dialect
     from thinkswitch.triage.rules import RulesPolicy
 
     engine = OpenAICompatEngine(base_url=",".join(urls), model=MODEL, **engine_options)
-    switch = Switch(engine, get_dialect(dialect), RulesPolicy(), Settings(), recorder)
+    switch = Switch(SwitchParts(engine, get_dialect(dialect), RulesPolicy(), Settings(), recorder))
     try:
         with live_server(create_app(switch, capacity=capacity)) as root:
             yield root, engine

@@ -7,7 +7,7 @@ steps in order in the request's own thread, after the `Result` was yielded and t
 asked for more (a face that iterates the stream to its end, or `Switch.run`); a step with slow
 work should hand it off (a thread pool, a queue) and return. A step that raises is logged and
 does not fail the request: its answer is already delivered. The list is empty by default:
-`Switch(..., after_answer=[step, ...])`.
+`Switch(parts, after_answer=[step, ...])`.
 """
 
 from __future__ import annotations

@@ -11,15 +11,13 @@ module with a `run(turn, parts)` and its place in `STEPS`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from thinkswitch.engines.base import Engine
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError, ThinkswitchError
 from thinkswitch.kernel.events import SwitchEvent
 from thinkswitch.kernel.request import Request
 from thinkswitch.kernel.result import Result
-from thinkswitch.settings import Settings
 from thinkswitch.switch.after_answer import AfterAnswer, run_after_answer
 from thinkswitch.switch.decide import Decide, decision_for
 from thinkswitch.switch.degrade import Degrade, degrade
@@ -28,27 +26,21 @@ from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.probe import ProbeFirstStep
 from thinkswitch.switch.record import Record, record_failure, record_stopped
 from thinkswitch.switch.turn import Step, Turn
-from thinkswitch.thinking.dialects import Dialect
-from thinkswitch.trace.recorder import Recorder
-from thinkswitch.triage.base import TriagePolicy
 
 #: A request's path, in order.
 STEPS: tuple[Step, ...] = (Decide(), Degrade(), ProbeFirstStep(), Generate(), Record())
 
 
 class Switch(SwitchParts):
-    """The parts (engine, dialect, policy, settings, recorder) and the pipeline over them."""
+    """The parts (engine, dialect, policy, settings, recorder) and the pipeline over them.
 
-    def __init__(
-        self,
-        engine: Engine,
-        dialect: Dialect,
-        policy: TriagePolicy | Callable[[], TriagePolicy],
-        settings: Settings,
-        recorder: Recorder | None = None,
-        after_answer: Sequence[AfterAnswer] = (),
-    ) -> None:
-        super().__init__(engine, dialect, policy, settings, recorder)
+    Built from its parts, `Switch(SwitchParts(engine, dialect, policy, settings, recorder),
+    after_answer=[...])`, whose state it takes over (`SwitchParts` checks and holds it; the
+    steps receive the switch as those parts)."""
+
+    def __init__(self, parts: SwitchParts, after_answer: Sequence[AfterAnswer] = ()) -> None:
+        # the same engine, dialect, policy (built or not), settings, recorder and speed
+        vars(self).update(vars(parts))
         self.steps = STEPS
         self.after_answer = tuple(after_answer)
 
