@@ -15,6 +15,7 @@ from thinkswitch.cli.options import (
     EngineOption,
     ModelOption,
     TraceDbOption,
+    engine_overrides,
 )
 from thinkswitch.cli.render import StreamPrinter
 from thinkswitch.factory import build_switch, load_settings
@@ -64,7 +65,7 @@ def ask(
         seed=seed,
     )
     settings = load_settings(
-        engine=engine, model=model, dialect=dialect, base_url=base_url, data_dir=data_dir,
+        **engine_overrides(engine, model, dialect, base_url, data_dir),
         trace_db=db, record=None if record else False, redact=True if redact else None,
     )
     switch = build_switch(settings)

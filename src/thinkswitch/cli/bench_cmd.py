@@ -21,6 +21,7 @@ from thinkswitch.cli.options import (
     DialectOption,
     EngineOption,
     ModelOption,
+    engine_overrides,
 )
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.kernel.errors import UsageError
@@ -64,9 +65,9 @@ def bench(
         "sandbox, as this user (for machines where bwrap cannot run)")] = False,
 ) -> None:
     """Run SUITES under each mode; report accuracy against tokens, as tables and plots."""
-    settings = load_settings(engine=engine, model=model, dialect=dialect, base_url=base_url,
-                             data_dir=data_dir, temperature=temperature, policy=policy,
-                             knob=knob, triage_model=triage_model)
+    settings = load_settings(**engine_overrides(engine, model, dialect, base_url, data_dir),
+                             temperature=temperature, policy=policy, knob=knob,
+                             triage_model=triage_model)
     check_suite_names(suites)
     sandbox = choose_isolation(suites, unsafe_no_sandbox)
     if sandbox == "unsafe":

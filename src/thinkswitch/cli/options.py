@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +17,15 @@ BaseUrlOption = Annotated[str | None, typer.Option(help="OpenAI-compatible base 
 DataDirOption = Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")]
 TraceDbOption = Annotated[str | None,
                           typer.Option(help="trace store: SQLite path or postgres URL")]
+
+
+def engine_overrides(engine: str | None, model: str | None, dialect: str | None,
+                     base_url: str | None, data_dir: Path | None) -> dict[str, Any]:
+    """The engine options every model-running command takes (`--engine --model --dialect
+    --base-url --data-dir`) as `Settings` overrides; None is an option not given, which
+    `load_settings` leaves to the environment and the defaults."""
+    return {"engine": engine, "model": model, "dialect": dialect, "base_url": base_url,
+            "data_dir": data_dir}
 
 
 def parse_since(text: str | None) -> float | None:

@@ -17,6 +17,7 @@ from thinkswitch.cli.options import (
     EngineOption,
     ModelOption,
     TraceDbOption,
+    engine_overrides,
 )
 from thinkswitch.config.load import ServerOptions, load_config
 from thinkswitch.factory import build_switch, load_settings
@@ -86,9 +87,8 @@ def serve(
     if reasoning_field not in (None, "reasoning_content", "reasoning", "both"):
         raise UsageError(f"unknown reasoning field {reasoning_field!r}; valid: both, reasoning, "
                          "reasoning_content")
-    settings_flags = {"engine": engine, "model": model, "dialect": dialect,
-                      "base_url": base_url, "policy": policy, "trace_db": db,
-                      "data_dir": data_dir, "shadow_rate": shadow_rate}
+    settings_flags = {**engine_overrides(engine, model, dialect, base_url, data_dir),
+                      "policy": policy, "trace_db": db, "shadow_rate": shadow_rate}
     server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
                     "api_keys": tuple(api_key) if api_key else None,
                     "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
