@@ -27,9 +27,10 @@ def default_policy_dir() -> Path:
     return default_state_dir() / "policies"
 
 
-def _open_existing(db: str | None) -> tuple[SqlTraceStore, str, Path | None]:
-    """The trace store (refused when it does not exist or holds nothing), its name and the
-    configured triage model."""
+def open_filled_store(db: str | None, purpose: str = "learn from"
+                      ) -> tuple[SqlTraceStore, str, Path | None]:
+    """The trace store (refused when it does not exist, or holds nothing to `purpose`), its
+    name and the configured triage model."""
     settings = load_settings(trace_db=db)
     where = settings.trace_db or str(default_trace_db())
     if not is_postgres(where) and not Path(where).expanduser().is_file():
@@ -38,7 +39,7 @@ def _open_existing(db: str | None) -> tuple[SqlTraceStore, str, Path | None]:
     store = open_trace_store(settings)
     if not store.records(limit=1):
         store.close()
-        raise UsageError(f"the trace store {where} is empty: nothing to learn from")
+        raise UsageError(f"the trace store {where} is empty: nothing to {purpose}")
     return store, where, settings.triage_model
 
 
@@ -49,7 +50,7 @@ def train_from_traces(db: str | None, since: str | None, holdout: float,
     from thinkswitch.triage.trace_training import train_on_examples
 
     start = parse_since(since)
-    store, where, _ = _open_existing(db)
+    store, where, _ = open_filled_store(db)
     try:
         examples = store_examples(store, start)
     finally:
@@ -83,7 +84,7 @@ def promote(
     from thinkswitch.shadow.promotion import promote as run_promotion
     from thinkswitch.triage.guard import GuardOptions
 
-    store, _, configured = _open_existing(db)
+    store, _, configured = open_filled_store(db)
     try:
         verdict, record = run_promotion(
             store, candidate, policy_dir or default_policy_dir(), configured,

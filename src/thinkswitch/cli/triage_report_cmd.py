@@ -9,10 +9,7 @@ import typer
 
 from thinkswitch.cli.logs_cmd import Db
 from thinkswitch.cli.options import parse_since
-from thinkswitch.factory import load_settings, open_trace_store
-from thinkswitch.kernel.errors import UsageError
-from thinkswitch.settings import default_trace_db
-from thinkswitch.trace.backends import is_postgres
+from thinkswitch.cli.triage_learn_cmd import open_filled_store
 
 
 def report(
@@ -32,15 +29,8 @@ def report(
     from thinkswitch.shadow.report_render import text_lines, write
 
     window = Window(parse_since(since), model, policy_version, caller)
-    settings = load_settings(trace_db=db)
-    where = settings.trace_db or str(default_trace_db())
-    if not is_postgres(where) and not Path(where).expanduser().is_file():
-        raise UsageError(f"no trace store at {where}; serve with recording on first, or give "
-                         "--db")
-    store = open_trace_store(settings)
+    store, _, _ = open_filled_store(db, "report")
     try:
-        if not store.records(limit=1):
-            raise UsageError(f"the trace store {where} is empty: nothing to report")
         requests = [record for record in store.records(
             since=window.since, policy=policy_version, caller=caller, kind="request")
             if window.admits(record)]
