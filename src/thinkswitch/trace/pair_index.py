@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thinkswitch.kernel.pairs import ShadowPair
+from thinkswitch.trace.sql_where import where_clause
 
 MIGRATION: tuple[str, tuple[str, ...]] = ("0005_shadow_pairs", (
     "CREATE TABLE shadow_pairs (trace_id TEXT PRIMARY KEY, request_id TEXT NOT NULL,"
@@ -36,14 +37,9 @@ def row(record_id: str, pair: ShadowPair) -> tuple[Any, ...]:
 def select(since: float | None, before: float | None, model: str | None,
            policy_version: str | None, caller: str | None) -> tuple[str, list[Any]]:
     """The query (with `?` placeholders) for the bodies of the pairs that match, oldest first."""
-    clauses, params = [], []
-    for condition, value in (("s.created_at >= ?", since), ("s.created_at < ?", before),
-                             ("s.model = ?", model), ("s.policy = ?", policy_version),
-                             ("s.caller = ?", caller)):
-        if value is not None:
-            clauses.append(condition)
-            params.append(value)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    where, params = where_clause((
+        ("s.created_at >= ?", since), ("s.created_at < ?", before), ("s.model = ?", model),
+        ("s.policy = ?", policy_version), ("s.caller = ?", caller)))
     return (f"SELECT t.body FROM shadow_pairs s JOIN traces t ON t.id = s.trace_id{where}"
             " ORDER BY t.seq", params)
 

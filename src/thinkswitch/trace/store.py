@@ -29,6 +29,7 @@ from thinkswitch.kernel.pairs import ShadowPair
 from thinkswitch.trace import pair_index
 from thinkswitch.trace.checkpoint import Checkpoint, Checkpointer, CheckpointSchedule
 from thinkswitch.trace.record import GENESIS, Cost, TraceRecord, canonical
+from thinkswitch.trace.sql_where import where_clause
 
 if TYPE_CHECKING:
     from thinkswitch.trace.signing import SigningKey
@@ -331,30 +332,19 @@ class SqlTraceStore(TraceStore):
                 policy: str | None = None, limit: int | None = None,
                 before: float | None = None, caller: str | None = None,
                 after_id: str | None = None, kind: str | None = None) -> list[TraceRecord]:
-        clauses, params = [], []
-        for condition, value in (("created_at >= ?", since), ("mode = ?", mode),
-                                 ("policy = ?", policy), ("created_at < ?", before),
-                                 ("caller = ?", caller), ("kind = ?", kind),
-                                 ("seq < (SELECT seq FROM traces WHERE id = ?)", after_id)):
-            if value is not None:
-                clauses.append(condition)
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = where_clause((
+            ("created_at >= ?", since), ("mode = ?", mode), ("policy = ?", policy),
+            ("created_at < ?", before), ("caller = ?", caller), ("kind = ?", kind),
+            ("seq < (SELECT seq FROM traces WHERE id = ?)", after_id)))
         tail = f" LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT body FROM traces{where} ORDER BY seq DESC{tail}", params)
         return [self._parse(row[0]) for row in rows]
 
     def related(self, kind: str, ref: str | None = None, since: float | None = None,
                 caller: str | None = None) -> list[TraceRecord]:
-        clauses: list[str] = ["kind = ?"]
-        params: list[str | float] = [kind]
-        for condition, value in (("ref = ?", ref), ("created_at >= ?", since),
-                                 ("caller = ?", caller)):
-            if value is not None:
-                clauses.append(condition)
-                params.append(value)
-        rows = self._read(f"SELECT body FROM traces WHERE {' AND '.join(clauses)} ORDER BY seq",
-                          params)
+        where, params = where_clause((("kind = ?", kind), ("ref = ?", ref),
+                                      ("created_at >= ?", since), ("caller = ?", caller)))
+        rows = self._read(f"SELECT body FROM traces{where} ORDER BY seq", params)
         return [self._parse(row[0]) for row in rows]
 
     def shadow_pairs(self, since: float | None = None, model: str | None = None,
