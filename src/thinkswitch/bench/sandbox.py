@@ -3,16 +3,21 @@
 The code suites execute what a model wrote. The layers, from the operating system up:
 
 - bubblewrap (`sandbox_bwrap.py`): own user, PID, mount, network, IPC, UTS and cgroup
-  namespaces, uid 65534 with no capabilities, a read-only view of the interpreter and its
-  standard library only, a size-capped private tmpfs as working directory, no host /proc,
-  `--die-with-parent`, `--new-session`, and the seccomp filter of `sandbox_seccomp.py`.
+  namespaces, uid 65534 with no capabilities (65534 on the host too: as root, bubblewrap is
+  started unprivileged through `setpriv`, see `sandbox_identity.py`), a read-only view of
+  Debian's interpreter and its standard library only, a size-capped private tmpfs as
+  working directory, no host /proc, `--die-with-parent`, `--new-session`, and the seccomp
+  filter of `sandbox_seccomp.py`.
 - Resource limits, set in `preexec_fn` and inherited through bubblewrap: RLIMIT_AS
   (`memory_mb`), RLIMIT_CPU (ceil(timeout)+1 s), RLIMIT_FSIZE (10 MB, which also caps the
   captured output), RLIMIT_CORE 0, and a bound on processes: RLIMIT_NPROC for an ordinary
-  user, a `pids` cgroup as root (`sandbox_cgroup.py`), since root's tasks are exempt from
-  RLIMIT_NPROC even inside a user namespace. `preexec_fn` runs between fork and exec, which is
-  only safe with threads around when it does as little as here: a few `setrlimit` calls on
-  values computed beforehand and one write to the cgroup.
+  user, a `pids` cgroup per run as root (`sandbox_cgroup.py`): there the program's host uid is
+  65534, shared by every concurrent run (and other `nobody` processes), so a per-uid count
+  would bound one run by the others. The limits and the cgroup are set as root in `preexec_fn`,
+  before `setpriv` drops to uid 65534, so they bind the program and it cannot undo them.
+  `preexec_fn` runs between fork and exec, which is only safe with threads around when it
+  does as little as here: a few `setrlimit` calls on values computed beforehand and one write
+  to the cgroup.
 - A wall-clock timeout, then SIGKILL to bubblewrap's process group; its PID namespace dies with
   it, and the run waits until the namespace's init (and with it every process inside) is gone.
 - The grading channel: a run passes only if the program exits 0 in time *and* the guard's
@@ -47,7 +52,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from thinkswitch.bench import sandbox_bwrap, sandbox_unsafe
+from thinkswitch.bench import sandbox_bwrap, sandbox_identity, sandbox_probe, sandbox_unsafe
 from thinkswitch.bench.sandbox_cgroup import PidsCgroup
 from thinkswitch.bench.sandbox_guard import NONCE_BYTES, PROGRAM_FILE
 from thinkswitch.bench.sandbox_seccomp import filter_program
@@ -131,7 +136,7 @@ def _guard_source() -> str:
 
 def sandbox_problem() -> str | None:
     """Why the bubblewrap sandbox cannot run here (one line), or None when it can."""
-    return sandbox_bwrap.bwrap_problem()
+    return sandbox_probe.bwrap_problem()
 
 
 def require_sandbox() -> None:
@@ -174,7 +179,8 @@ def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descripto
     passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
     command = sandbox_bwrap.command(program_fd, seccomp_fd, info_fd,
                                     ["-c", _guard_source(), *guard_args])
-    return Launch(command, root, minimal_env(sandbox_bwrap.WORK_DIR), passed,
+    # bwrap starts in "/": after the privilege drop it may not enter our private `root`.
+    return Launch(command, Path("/"), minimal_env(sandbox_bwrap.WORK_DIR), passed,
                   PidsCgroup.create(MAX_TASKS))
 
 
@@ -321,6 +327,7 @@ def describe_isolation() -> Mapping[str, object]:
         "sandbox": "bubblewrap" if sandbox_problem() is None else "unavailable",
         "problem": sandbox_problem(),
         "seccomp": filter_program() is not None,
+        "host_uid": sandbox_identity.host_uid(),
         "process_bound": ("RLIMIT_NPROC" if not root else
                           "pids cgroup" if PidsCgroup.available() else "none"),
     }
