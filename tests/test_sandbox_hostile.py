@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.local_listener import local_listener
 from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import CodeChecker
@@ -360,22 +360,11 @@ def test_a_memory_bomb_fails_with_memory_error(audit_hook: bool) -> None:
 
 @BOTH_LAYERS
 def test_no_connection_reaches_a_local_server(audit_hook: bool) -> None:
-    accepted: list[object] = []
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        server.settimeout(3.0)
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                accepted.append(server.accept())
-
-        waiter = threading.Thread(target=accept)
-        waiter.start()
+    with local_listener() as (port, accepted):
         result = run(f"""
             import socket
             socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')
         """, audit_hook, timeout_s=5.0)
-        waiter.join()
     assert not result.passed
     assert accepted == []
     assert ("PermissionError: sandbox: socket.connect" if audit_hook
