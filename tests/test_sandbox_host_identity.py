@@ -9,15 +9,14 @@ mounts, keeps them out of reach.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.public_dir import public_dir
 from support.sandbox_required import sandbox, skip_unless_root  # noqa: F401  (the fixture)
 
 from thinkswitch.bench import sandbox_bwrap, sandbox_probe
@@ -99,16 +98,12 @@ def root_owned_dir() -> Iterator[Path]:
     """A root-owned 0755 directory others can enter (so unprivileged bwrap can bind it), with
     a root-only 0600 file and a world-readable one."""
     skip_unless_root("the files must belong to root, not to the sandbox's host uid")
-    directory = Path(tempfile.mkdtemp(prefix="thinkswitch-root-owned-", dir="/tmp"))
-    try:
-        directory.chmod(0o755)
+    with public_dir("thinkswitch-root-owned-") as directory:
         (directory / "secret").write_text(SECRET)
         (directory / "secret").chmod(0o600)
         (directory / "public").write_text("public")
         (directory / "public").chmod(0o644)
         yield directory
-    finally:
-        shutil.rmtree(directory)
 
 
 def run_with_binds(options: list[str], program: str) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,8 @@ from pathlib import Path
 SANDBOX_ID = 65534
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 QUERY_TIMEOUT_S = 20.0
+# Root runs the privilege drop from the system's directories only, never from a PATH entry.
+SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 _PATHS_QUERY = "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"
 
 
@@ -66,13 +68,17 @@ def host_uid() -> int:
     return SANDBOX_ID if drops_root() else os.geteuid()
 
 
+def setpriv() -> str | None:
+    """util-linux `setpriv`, from the system's directories, or None."""
+    return shutil.which("setpriv", path=SYSTEM_PATH)
+
+
 def privilege_drop() -> list[str]:
     """The command prefix that runs bubblewrap unprivileged when we are root (else nothing)."""
     if not drops_root():
         return []
-    setpriv = shutil.which("setpriv") or "setpriv"
-    return [setpriv, f"--reuid={SANDBOX_ID}", f"--regid={SANDBOX_ID}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return [setpriv() or "/usr/bin/setpriv", f"--reuid={SANDBOX_ID}", f"--regid={SANDBOX_ID}",
+            "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 def host_ids(pid: int) -> tuple[set[int], set[int]] | None:

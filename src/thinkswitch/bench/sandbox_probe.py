@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from thinkswitch.bench.sandbox_bwrap import command
-from thinkswitch.bench.sandbox_identity import drops_root, host_ids, interpreter
+from thinkswitch.bench.sandbox_identity import drops_root, host_ids, interpreter, setpriv
 from thinkswitch.bench.sandbox_seccomp import filter_program
 
 PROBE_TIMEOUT_S = 20.0
@@ -49,7 +49,7 @@ def _read_until_closed(fd: int, timeout_s: float) -> bytes:
 def _missing_tool() -> str | None:
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)"
-    if drops_root() and shutil.which("setpriv") is None:
+    if drops_root() and setpriv() is None:
         return ("setpriv is not installed (Debian: apt-get install util-linux); as root it "
                 "starts bubblewrap unprivileged")
     if not interpreter().exists():
