@@ -7,11 +7,11 @@ What the program gets (nothing else of the host is mounted):
   its own session (`--new-session`: no TIOCSTI into our terminal), killed when the process that
   started bubblewrap dies (`--die-with-parent`);
 - read-only: the interpreter binary (Debian's `/usr/bin/python3`, see `sandbox_identity`), its
-  standard library, and the directories of the shared
-  libraries it links (found with `ldd`), at their own paths, with the symbolic links on the way
-  (`/lib64 -> usr/lib64`) recreated. The interpreter's own site-packages is covered with an empty
-  read-only tmpfs, and the interpreter runs with `-S`, so no installed package (ours, the venv's)
-  is reachable: the code suites need only the standard library;
+  standard library, and the directories of the shared libraries it links (found with `ldd`),
+  at their own paths, with the symbolic links on the way (`/lib64 -> usr/lib64`) recreated. The
+  interpreter's own site-packages, where it lies inside those, is covered with an empty
+  read-only tmpfs, and the interpreter runs with `-S`, so no installed package (ours, the
+  venv's, Debian's) is reachable: the code suites need only the standard library;
 - a fresh `/proc` of its own PID namespace (it sees its own processes only), a minimal `/dev`,
   and a private tmpfs of `WORK_DIR_BYTES` as its working directory, HOME and TMPDIR;
 - the seccomp filter of `sandbox_seccomp` (`--seccomp FD`), where one exists for the machine.
