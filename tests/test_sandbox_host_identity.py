@@ -80,7 +80,9 @@ def test_the_sandboxed_program_is_not_root_on_the_host() -> None:
     tree, result = sandbox_tree_while_running()
     assert result.passed, result.stderr_tail
     # bubblewrap outside, bubblewrap as the namespace's init, the interpreter inside.
-    assert sorted(fields["Name"] for fields in tree.values()) == ["bwrap", "bwrap", "python3.11"]
+    names = sorted(fields["Name"] for fields in tree.values())
+    assert names[:2] == ["bwrap", "bwrap"] and len(names) == 3, names
+    assert names[2].startswith("python"), names
     uid = SANDBOX_ID if os.geteuid() == 0 else os.getuid()
     gid = SANDBOX_ID if os.geteuid() == 0 else os.getgid()
     for fields in tree.values():
