@@ -4,8 +4,10 @@ bubblewrap maps the sandbox's uid to the uid that started bubblewrap. Started by
 program would be root on the host behind its user namespace: a file that leaks into its view
 (a bind, a kernel bug) would be root's to read and write. So when we are root, bubblewrap is
 started through util-linux `setpriv` as uid/gid 65534 (`nobody`/`nogroup`) with no supplementary
-groups, no inheritable or bounding-set capabilities and `no_new_privs`; it then builds the
-sandbox with an unprivileged user namespace. What must happen as root (joining the run's
+groups and no inheritable or bounding-set capabilities; it then builds the sandbox with an
+unprivileged user namespace and sets `no_new_privs` for the program itself. (`setpriv` does not
+set `no_new_privs`: that would disarm a setuid bwrap, Debian's mode for kernels without
+unprivileged user namespaces.) What must happen as root (joining the run's
 cgroups, setting the resource limits) happens in `preexec_fn`, before `setpriv` runs.
 
 An unprivileged bubblewrap cannot reach an interpreter under a 0700 home (pyenv under /root),
@@ -78,7 +80,7 @@ def privilege_drop() -> list[str]:
     if not drops_root():
         return []
     return [setpriv() or "/usr/bin/setpriv", f"--reuid={SANDBOX_ID}", f"--regid={SANDBOX_ID}",
-            "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+            "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
 
 
 def host_ids(pid: int) -> tuple[set[int], set[int]] | None:
