@@ -71,10 +71,14 @@ browser:
 	$(call debian_package,chromium,[ -x /usr/bin/chromium ],the chat page browser tests)
 
 # The code suites (mbpp, humaneval) run model-written code inside Debian's bubblewrap
-# (/usr/bin/bwrap); without it they refuse to run and the sandbox tests skip. As root it is
-# installed here.
+# (/usr/bin/bwrap) with Debian's world-readable /usr/bin/python3 and its standard library
+# (python3); as root, bubblewrap is started as uid 65534 by setpriv (util-linux). Without them
+# the suites refuse to run and the sandbox tests skip. As root they are installed here.
+SYSTEM_PYTHON_OK := [ -x /usr/bin/python3 ] && /usr/bin/python3 -I -S -c 'import decimal; import sqlite3'
 sandbox:
 	$(call debian_package,bubblewrap,[ -x /usr/bin/bwrap ],the code sandbox tests)
+	$(call debian_package,python3,$(SYSTEM_PYTHON_OK),the code sandbox tests)
+	$(call debian_package,util-linux,[ -x /usr/bin/setpriv ],the code sandbox tests as root)
 
 # As root (CI) the PostgreSQL, browser and sandbox tests must run: THINKSWITCH_REQUIRE_POSTGRES,
 # THINKSWITCH_REQUIRE_BROWSER and THINKSWITCH_REQUIRE_SANDBOX turn a skip into a failure.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import assert_one_line_error, thinkswitch
+from support.public_dir import public_dir
 
 from thinkswitch.settings import default_data_dir
 
@@ -72,12 +73,14 @@ def test_code_suites_refuse_to_run_without_the_sandbox() -> None:
     assert "--unsafe-no-sandbox" in run.stderr
 
 
-def test_code_suites_refuse_when_bwrap_cannot_make_namespaces(tmp_path: Path) -> None:
-    """A bwrap that fails the way it does with user namespaces disabled."""
-    fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
-                    "exit 1\n")
-    fake.chmod(0o755)
-    run = thinkswitch("bench", "humaneval", "--limit", "1", env={"PATH": str(tmp_path)})
+def test_code_suites_refuse_when_bwrap_cannot_make_namespaces() -> None:
+    """A bwrap that fails the way it does with user namespaces disabled (in a directory that
+    uid 65534 can reach: as root, bwrap is started as that uid)."""
+    with public_dir("thinkswitch-fake-bwrap-") as directory:
+        fake = directory / "bwrap"
+        fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                        "exit 1\n")
+        fake.chmod(0o755)
+        run = thinkswitch("bench", "humaneval", "--limit", "1", env={"PATH": str(directory)})
     assert_one_line_error(run, 2, "bubblewrap cannot create a sandbox here (bwrap: No "
                                   "permissions to create new namespace)")

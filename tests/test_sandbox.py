@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
+from support.local_listener import local_listener
 from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.sandbox import (
@@ -138,23 +136,12 @@ def test_files_inside_the_temp_dir_work_and_the_dir_is_removed_after() -> None:
 
 
 def test_the_network_is_unreachable_even_to_a_local_listener() -> None:
-    accepted: list[object] = []
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        server.settimeout(3.0)
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                accepted.append(server.accept())
-
-        waiter = threading.Thread(target=accept)
-        waiter.start()
+    with local_listener() as (port, accepted):
         program = (
             "import socket\n"
             f"socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n"
         )
         result = run_python(program, timeout_s=5.0)
-        waiter.join()
     assert not result.passed
     assert accepted == []
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -24,13 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.local_listener import local_listener
 from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import CodeChecker
 from thinkswitch.bench.items import Item
 from thinkswitch.bench.sandbox import MAX_TASKS, SandboxResult, run_python
 from thinkswitch.bench.sandbox_bwrap import WORK_DIR_BYTES
-from thinkswitch.bench.sandbox_cgroup import PidsCgroup, _pids_hierarchy
+from thinkswitch.bench.sandbox_cgroup import CONTROLLERS, NAME_PREFIX, RunCgroups, hierarchy
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 BOTH_LAYERS = pytest.mark.parametrize("audit_hook", [True, False], ids=["guarded", "os-only"])
@@ -40,12 +39,10 @@ def run(program: str, audit_hook: bool, timeout_s: float = 10.0) -> SandboxResul
     return run_python(textwrap.dedent(program), timeout_s=timeout_s, audit_hook=audit_hook)
 
 
-def leftover_cgroups() -> list[str]:
-    found = _pids_hierarchy()
-    if found is None:
-        return []
-    mount_point, own = found
-    return sorted(p.name for p in (mount_point / own.lstrip("/")).glob("thinkswitch-sandbox-*"))
+def leftover_cgroups() -> list[Path]:
+    """The run cgroups that exist now, in every hierarchy we make them in."""
+    places = {found.parent for found in map(hierarchy, CONTROLLERS) if found is not None}
+    return sorted(path for place in places for path in place.glob(f"{NAME_PREFIX}*"))
 
 
 @pytest.fixture
@@ -360,22 +357,11 @@ def test_a_memory_bomb_fails_with_memory_error(audit_hook: bool) -> None:
 
 @BOTH_LAYERS
 def test_no_connection_reaches_a_local_server(audit_hook: bool) -> None:
-    accepted: list[object] = []
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        server.settimeout(3.0)
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                accepted.append(server.accept())
-
-        waiter = threading.Thread(target=accept)
-        waiter.start()
+    with local_listener() as (port, accepted):
         result = run(f"""
             import socket
             socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')
         """, audit_hook, timeout_s=5.0)
-        waiter.join()
     assert not result.passed
     assert accepted == []
     assert ("PermissionError: sandbox: socket.connect" if audit_hook
@@ -397,20 +383,50 @@ def test_seccomp_refuses_new_namespaces_even_to_native_code() -> None:
     assert result.stdout_tail.splitlines() == ["unshare -1 1", "mount -1 1", "ptrace -1 1"]
 
 
-def test_root_runs_get_a_pids_cgroup_that_is_removed() -> None:
-    if os.geteuid() != 0 or not PidsCgroup.available():
-        pytest.skip("not root, or no pids cgroup hierarchy: RLIMIT_NPROC bounds processes")
+def test_root_runs_get_pids_and_memory_cgroups_that_are_removed() -> None:
+    if not RunCgroups.available():
+        pytest.skip("not root, or no pids/memory cgroup hierarchy: RLIMIT_NPROC and RLIMIT_AS "
+                    "bound the run")
     results: list[SandboxResult] = []
-    runner = threading.Thread(target=lambda: results.append(
-        run("import time\ntime.sleep(1.5)", audit_hook=False)))
+    runner = threading.Thread(target=lambda: results.append(run_python(
+        "import time\ntime.sleep(1.5)", memory_mb=300, audit_hook=False)))
     runner.start()
-    seen: list[str] = []
+    seen: list[Path] = []
     while runner.is_alive() and not seen:
         seen = leftover_cgroups()
-    found = _pids_hierarchy()
-    assert found is not None and len(seen) == 1
-    limit = found[0] / found[1].lstrip("/") / seen[0] / "pids.max"
-    assert limit.read_text().strip() == str(MAX_TASKS)
+    limits = {name: (path / name).read_text().strip() for path in seen
+              for name in ("pids.max", "memory.limit_in_bytes", "memory.max")
+              if (path / name).exists()}
     runner.join()
     assert results[0].passed
+    if "pids" in RunCgroups.available():
+        assert limits["pids.max"] == str(MAX_TASKS)
+    if "memory" in RunCgroups.available():
+        memory = limits.get("memory.limit_in_bytes") or limits["memory.max"]
+        assert memory == str(300 * 1024 * 1024)
+    assert leftover_cgroups() == []
+
+
+@BOTH_LAYERS
+def test_the_memory_cgroup_counts_the_tmpfs_too(audit_hook: bool) -> None:
+    """RLIMIT_AS sees only the address space; files written to the tmpfs live in memory too.
+    Filling most of the tmpfs, then allocating up to the address-space limit, exceeds the
+    run's memory: the memory cgroup ends the program (SIGKILL) before it is done."""
+    if "memory" not in RunCgroups.available():
+        pytest.skip("not root, or no memory cgroup hierarchy: RLIMIT_AS alone bounds memory")
+    result = run_python(textwrap.dedent("""
+        for number in range(6):  # 54 MiB, in files under RLIMIT_FSIZE
+            with open(f'fill{number}', 'wb') as handle:
+                handle.write(b'x' * 9 * 1024 * 1024)
+        print('filled', flush=True)
+        blocks = []
+        try:
+            while True:
+                blocks.append(bytearray(8 * 1024 * 1024))
+        except MemoryError:
+            print('address space exhausted at', len(blocks) * 8, 'MiB', flush=True)
+    """), memory_mb=160, audit_hook=audit_hook)
+    assert result.stdout_tail == "filled\n", result.stderr_tail
+    assert not result.passed and not result.completed and not result.timed_out
+    assert result.returncode == 128 + 9  # bubblewrap's init reports the program's SIGKILL
     assert leftover_cgroups() == []

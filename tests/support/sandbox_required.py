@@ -24,3 +24,13 @@ def skip_without_sandbox() -> None:
 def sandbox() -> None:
     """Use as `pytest.mark.usefixtures("sandbox")` (import it into the test module)."""
     skip_without_sandbox()
+
+
+def skip_unless_root(why: str) -> None:
+    """Skip (fail under THINKSWITCH_REQUIRE_SANDBOX=1, which `make test` sets only as root) a
+    test that needs root; `why` says what it shows."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("THINKSWITCH_REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"this sandbox test must run as root (THINKSWITCH_REQUIRE_SANDBOX=1): {why}")
+    pytest.skip(f"needs root: {why}")

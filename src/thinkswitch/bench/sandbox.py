@@ -3,16 +3,22 @@
 The code suites execute what a model wrote. The layers, from the operating system up:
 
 - bubblewrap (`sandbox_bwrap.py`): own user, PID, mount, network, IPC, UTS and cgroup
-  namespaces, uid 65534 with no capabilities, a read-only view of the interpreter and its
-  standard library only, a size-capped private tmpfs as working directory, no host /proc,
-  `--die-with-parent`, `--new-session`, and the seccomp filter of `sandbox_seccomp.py`.
+  namespaces, uid 65534 with no capabilities (65534 on the host too: as root, bubblewrap is
+  started unprivileged through `setpriv`, see `sandbox_identity.py`), a read-only view of
+  Debian's interpreter and its standard library only, a size-capped private tmpfs as
+  working directory, no host /proc, `--die-with-parent`, `--new-session`, and the seccomp
+  filter of `sandbox_seccomp.py`.
 - Resource limits, set in `preexec_fn` and inherited through bubblewrap: RLIMIT_AS
   (`memory_mb`), RLIMIT_CPU (ceil(timeout)+1 s), RLIMIT_FSIZE (10 MB, which also caps the
   captured output), RLIMIT_CORE 0, and a bound on processes: RLIMIT_NPROC for an ordinary
-  user, a `pids` cgroup as root (`sandbox_cgroup.py`), since root's tasks are exempt from
-  RLIMIT_NPROC even inside a user namespace. `preexec_fn` runs between fork and exec, which is
-  only safe with threads around when it does as little as here: a few `setrlimit` calls on
-  values computed beforehand and one write to the cgroup.
+  user, a `pids` cgroup per run as root (`sandbox_cgroup.py`): there the program's host uid is
+  65534, shared by every concurrent run (and other `nobody` processes), so a per-uid count
+  would bound one run by the others. As root a `memory` cgroup also bounds the whole run to
+  `memory_mb`, its tmpfs files and kernel memory included. The limits and the cgroups are set
+  as root in `preexec_fn`, before `setpriv` drops to uid 65534, so they bind the program and
+  it cannot undo them. `preexec_fn` runs between fork and exec, which is only safe with
+  threads around when it does as little as here: a few `setrlimit` calls on values computed
+  beforehand and a write to each cgroup.
 - A wall-clock timeout, then SIGKILL to bubblewrap's process group; its PID namespace dies with
   it, and the run waits until the namespace's init (and with it every process inside) is gone.
 - The grading channel: a run passes only if the program exits 0 in time *and* the guard's
@@ -47,8 +53,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from thinkswitch.bench import sandbox_bwrap, sandbox_unsafe
-from thinkswitch.bench.sandbox_cgroup import PidsCgroup
+from thinkswitch.bench import sandbox_bwrap, sandbox_identity, sandbox_probe, sandbox_unsafe
+from thinkswitch.bench.sandbox_cgroup import RunCgroups
 from thinkswitch.bench.sandbox_guard import NONCE_BYTES, PROGRAM_FILE
 from thinkswitch.bench.sandbox_seccomp import filter_program
 from thinkswitch.kernel.errors import UsageError
@@ -58,6 +64,7 @@ GUARD_FILE = Path(__file__).with_name("sandbox_guard.py")
 FILE_SIZE_LIMIT = 10 * 1024 * 1024
 MAX_TASKS = 32  # processes and threads one run may have (RLIMIT_NPROC margin or pids.max)
 TAIL_CHARS = 2000
+MIB = 1024 * 1024
 EXIT_WAIT_S = 2.0
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 
@@ -83,13 +90,13 @@ class SandboxResult:
 @dataclass
 class Launch:
     """What one isolation needs to start a run: its command, directory, environment, the
-    descriptors to hand over, and the pids cgroup to put it in (bwrap as root)."""
+    descriptors to hand over, and the cgroups to put it in (bwrap as root)."""
 
     command: list[str]
     cwd: Path
     env: dict[str, str]
     pass_fds: tuple[int, ...] = ()
-    cgroup: PidsCgroup | None = None
+    cgroup: RunCgroups | None = None
 
 
 class Descriptors:
@@ -131,7 +138,7 @@ def _guard_source() -> str:
 
 def sandbox_problem() -> str | None:
     """Why the bubblewrap sandbox cannot run here (one line), or None when it can."""
-    return sandbox_bwrap.bwrap_problem()
+    return sandbox_probe.bwrap_problem()
 
 
 def require_sandbox() -> None:
@@ -154,7 +161,7 @@ def _capped(which: int, value: int) -> tuple[int, int]:
 def resource_limits(timeout_s: float, memory_mb: int) -> Limits:
     """The limits for one run, computed in the parent so `preexec_fn` only applies them."""
     limits = [
-        (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, memory_mb * 1024 * 1024)),
+        (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, memory_mb * MIB)),
         (resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, math.ceil(timeout_s) + 1)),
         (resource.RLIMIT_FSIZE, _capped(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT)),
         (resource.RLIMIT_CORE, (0, 0)),
@@ -167,20 +174,22 @@ def resource_limits(timeout_s: float, memory_mb: int) -> Limits:
 
 
 def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descriptors,
-                  info_fd: int) -> Launch:
+                  info_fd: int, memory_mb: int) -> Launch:
     program_fd = fds.memfd("program", source.encode("utf-8"))
     seccomp = filter_program()
     seccomp_fd = fds.memfd("seccomp", seccomp) if seccomp is not None else None
     passed = tuple(fd for fd in (program_fd, seccomp_fd) if fd is not None)
     command = sandbox_bwrap.command(program_fd, seccomp_fd, info_fd,
                                     ["-c", _guard_source(), *guard_args])
-    return Launch(command, root, minimal_env(sandbox_bwrap.WORK_DIR), passed,
-                  PidsCgroup.create(MAX_TASKS))
+    # bwrap starts in "/": after the privilege drop it may not enter our private `root`.
+    return Launch(command, Path("/"), minimal_env(sandbox_bwrap.WORK_DIR), passed,
+                  RunCgroups.create(MAX_TASKS, memory_mb * MIB))
 
 
 def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descriptors,
-                   info_fd: int) -> Launch:
-    """The old launcher: `info_fd` stays unused (nothing reports a PID namespace's init)."""
+                   info_fd: int, memory_mb: int) -> Launch:
+    """The old launcher: `info_fd` stays unused (nothing reports a PID namespace's init), and
+    `memory_mb` is bounded by RLIMIT_AS alone."""
     work = root / "work"
     work.mkdir()
     (work / PROGRAM_FILE).write_text(source, encoding="utf-8")
@@ -189,11 +198,11 @@ def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descript
 
 
 #: isolation name -> how to prepare a run under it.
-LAUNCHERS: Mapping[str, Callable[[str, Path, list[str], Descriptors, int], Launch]] = (
+LAUNCHERS: Mapping[str, Callable[[str, Path, list[str], Descriptors, int, int], Launch]] = (
     MappingProxyType({"bwrap": _launch_bwrap, "unsafe": _launch_unsafe}))
 
 
-def _preexec(limits: Limits, cgroup: PidsCgroup | None) -> Callable[[], None]:
+def _preexec(limits: Limits, cgroup: RunCgroups | None) -> Callable[[], None]:
     def apply() -> None:
         if cgroup is not None:
             cgroup.join()
@@ -275,7 +284,7 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
             fds.close(nonce_w)
             root = Path(tmp)
             guard_args = [str(nonce_r), str(verdict_w), "hook" if audit_hook else "no-hook"]
-            launch = LAUNCHERS[isolation](source, root, guard_args, fds, info_w)
+            launch = LAUNCHERS[isolation](source, root, guard_args, fds, info_w, memory_mb)
             out_path, err_path = root / "stdout", root / "stderr"
             with out_path.open("wb") as out, err_path.open("wb") as err:
                 started = time.monotonic()
@@ -317,10 +326,13 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
 def describe_isolation() -> Mapping[str, object]:
     """What protects sandboxed programs on this machine, for reports and `--verbose` output."""
     root = os.geteuid() == 0
+    cgroups = RunCgroups.available()
     return {
         "sandbox": "bubblewrap" if sandbox_problem() is None else "unavailable",
         "problem": sandbox_problem(),
         "seccomp": filter_program() is not None,
+        "host_uid": sandbox_identity.host_uid(),
         "process_bound": ("RLIMIT_NPROC" if not root else
-                          "pids cgroup" if PidsCgroup.available() else "none"),
+                          "pids cgroup" if "pids" in cgroups else "none"),
+        "memory_bound": "RLIMIT_AS" + (" and memory cgroup" if "memory" in cgroups else ""),
     }
