@@ -18,18 +18,20 @@ import sys
 import sysconfig
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.local_listener import local_listener
-from support.sandbox_required import sandbox  # noqa: F401  (the fixture)
+from support.sandbox_cgroups import leftover, record_run_cgroups
+from support.sandbox_required import require_cgroup, sandbox  # noqa: F401  (the fixture)
 
 from thinkswitch.bench.code_suites import CodeChecker
 from thinkswitch.bench.items import Item
 from thinkswitch.bench.sandbox import MAX_TASKS, SandboxResult, run_python
 from thinkswitch.bench.sandbox_bwrap import WORK_DIR_BYTES
-from thinkswitch.bench.sandbox_cgroup import CONTROLLERS, NAME_PREFIX, RunCgroups, hierarchy
+from thinkswitch.bench.sandbox_cgroup import RunCgroups
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 BOTH_LAYERS = pytest.mark.parametrize("audit_hook", [True, False], ids=["guarded", "os-only"])
@@ -39,10 +41,10 @@ def run(program: str, audit_hook: bool, timeout_s: float = 10.0) -> SandboxResul
     return run_python(textwrap.dedent(program), timeout_s=timeout_s, audit_hook=audit_hook)
 
 
-def leftover_cgroups() -> list[Path]:
-    """The run cgroups that exist now, in every hierarchy we make them in."""
-    places = {found.parent for found in map(hierarchy, CONTROLLERS) if found is not None}
-    return sorted(path for place in places for path in place.glob(f"{NAME_PREFIX}*"))
+@pytest.fixture
+def run_cgroups(monkeypatch: pytest.MonkeyPatch) -> list[RunCgroups]:
+    """The cgroups this test's runs create (others' runs share the parent cgroup)."""
+    return record_run_cgroups(monkeypatch)
 
 
 @pytest.fixture
@@ -281,7 +283,8 @@ def test_a_forged_pass_is_graded_failed() -> None:
 
 
 @BOTH_LAYERS
-def test_a_fork_bomb_is_bounded_and_leaves_nothing(audit_hook: bool) -> None:
+def test_a_fork_bomb_is_bounded_and_leaves_nothing(audit_hook: bool,
+                                                   run_cgroups: list[RunCgroups]) -> None:
     result = run("""
         import os, time
         children = 0
@@ -299,12 +302,13 @@ def test_a_fork_bomb_is_bounded_and_leaves_nothing(audit_hook: bool) -> None:
         assert result.stdout_tail == "stopped after 0 None\n"  # PermissionError from the guard
     else:
         assert result.stdout_tail == "stopped after 0 1\n"  # EPERM from the seccomp filter
-    assert leftover_cgroups() == []
+    assert leftover(run_cgroups) == []
     assert run_python("print(6 * 7)").stdout_tail == "42\n"
 
 
 @BOTH_LAYERS
-def test_a_thread_bomb_stops_at_the_task_bound(audit_hook: bool) -> None:
+def test_a_thread_bomb_stops_at_the_task_bound(audit_hook: bool,
+                                               run_cgroups: list[RunCgroups]) -> None:
     """Threads are allowed, but counted: the pids cgroup (root) or RLIMIT_NPROC stops them."""
     result = run("""
         import threading, time
@@ -322,7 +326,7 @@ def test_a_thread_bomb_stops_at_the_task_bound(audit_hook: bool) -> None:
     assert words[:2] == ["stopped", "after"], result.stderr_tail
     assert 0 < int(words[2]) < MAX_TASKS
     assert "can't start new thread" in result.stdout_tail
-    assert not result.timed_out and leftover_cgroups() == []
+    assert not result.timed_out and leftover(run_cgroups) == []
 
 
 @BOTH_LAYERS
@@ -383,37 +387,37 @@ def test_seccomp_refuses_new_namespaces_even_to_native_code() -> None:
     assert result.stdout_tail.splitlines() == ["unshare -1 1", "mount -1 1", "ptrace -1 1"]
 
 
-def test_root_runs_get_pids_and_memory_cgroups_that_are_removed() -> None:
-    if not RunCgroups.available():
-        pytest.skip("not root, or no pids/memory cgroup hierarchy: RLIMIT_NPROC and RLIMIT_AS "
-                    "bound the run")
+def test_root_runs_get_pids_and_memory_cgroups_that_are_removed(
+    run_cgroups: list[RunCgroups],
+) -> None:
+    for controller in ("pids", "memory"):
+        require_cgroup(controller, "the run's own task and memory bounds")
     results: list[SandboxResult] = []
     runner = threading.Thread(target=lambda: results.append(run_python(
         "import time\ntime.sleep(1.5)", memory_mb=300, audit_hook=False)))
+    trials = len(run_cgroups)  # require_cgroup's trial runs, already removed
     runner.start()
-    seen: list[Path] = []
-    while runner.is_alive() and not seen:
-        seen = leftover_cgroups()
-    limits = {name: (path / name).read_text().strip() for path in seen
+    while runner.is_alive() and len(run_cgroups) == trials:
+        time.sleep(0.001)
+    ours = run_cgroups[trials]
+    limits = {name: (path / name).read_text().strip() for path in ours.paths()
               for name in ("pids.max", "memory.limit_in_bytes", "memory.max")
               if (path / name).exists()}
     runner.join()
     assert results[0].passed
-    if "pids" in RunCgroups.available():
-        assert limits["pids.max"] == str(MAX_TASKS)
-    if "memory" in RunCgroups.available():
-        memory = limits.get("memory.limit_in_bytes") or limits["memory.max"]
-        assert memory == str(300 * 1024 * 1024)
-    assert leftover_cgroups() == []
+    assert ours.controllers == {"pids", "memory"}
+    assert limits["pids.max"] == str(MAX_TASKS)
+    assert (limits.get("memory.limit_in_bytes") or limits["memory.max"]) == str(300 * 1024 * 1024)
+    assert leftover(run_cgroups) == []
 
 
 @BOTH_LAYERS
-def test_the_memory_cgroup_counts_the_tmpfs_too(audit_hook: bool) -> None:
+def test_the_memory_cgroup_counts_the_tmpfs_too(audit_hook: bool,
+                                                run_cgroups: list[RunCgroups]) -> None:
     """RLIMIT_AS sees only the address space; files written to the tmpfs live in memory too.
     Filling most of the tmpfs, then allocating up to the address-space limit, exceeds the
     run's memory: the memory cgroup ends the program (SIGKILL) before it is done."""
-    if "memory" not in RunCgroups.available():
-        pytest.skip("not root, or no memory cgroup hierarchy: RLIMIT_AS alone bounds memory")
+    require_cgroup("memory", "the memory cgroup counts tmpfs files, RLIMIT_AS does not")
     result = run_python(textwrap.dedent("""
         for number in range(6):  # 54 MiB, in files under RLIMIT_FSIZE
             with open(f'fill{number}', 'wb') as handle:
@@ -429,4 +433,4 @@ def test_the_memory_cgroup_counts_the_tmpfs_too(audit_hook: bool) -> None:
     assert result.stdout_tail == "filled\n", result.stderr_tail
     assert not result.passed and not result.completed and not result.timed_out
     assert result.returncode == 128 + 9  # bubblewrap's init reports the program's SIGKILL
-    assert leftover_cgroups() == []
+    assert leftover(run_cgroups) == []

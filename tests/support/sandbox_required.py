@@ -9,6 +9,7 @@ import os
 import pytest
 
 from thinkswitch.bench.sandbox import sandbox_problem
+from thinkswitch.bench.sandbox_cgroup import RunCgroups
 
 
 def skip_without_sandbox() -> None:
@@ -34,3 +35,16 @@ def skip_unless_root(why: str) -> None:
     if os.environ.get("THINKSWITCH_REQUIRE_SANDBOX") == "1":
         pytest.fail(f"this sandbox test must run as root (THINKSWITCH_REQUIRE_SANDBOX=1): {why}")
     pytest.skip(f"needs root: {why}")
+
+
+def require_cgroup(controller: str, why: str) -> None:
+    """Skip a test that needs the run cgroups of `controller` where runs get none: not root,
+    or no such hierarchy. As root under THINKSWITCH_REQUIRE_SANDBOX=1 that is a failure:
+    a CI machine must bound its runs with them."""
+    skip_unless_root(why)
+    if controller in RunCgroups.available():
+        return
+    if os.environ.get("THINKSWITCH_REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"root runs get no {controller} cgroup here (THINKSWITCH_REQUIRE_SANDBOX=1): "
+                    f"{why}")
+    pytest.skip(f"no writable {controller} cgroup hierarchy: {why}")

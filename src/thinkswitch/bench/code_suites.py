@@ -28,6 +28,7 @@ from typing import Any
 from thinkswitch.bench.items import Checker, Item, Suite, Verdict
 from thinkswitch.bench.jsonl import json_rows
 from thinkswitch.bench.sandbox import Isolation, require_sandbox, run_python
+from thinkswitch.bench.sandbox_unsafe import require_privilege_drop
 from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.outcomes.spec import SuiteSpec
 
@@ -251,8 +252,10 @@ class CodeChecker(Checker):
 def choose_isolation(suite_names: Sequence[str], unsafe_no_sandbox: bool) -> Isolation:
     """How `thinkswitch bench` runs model-written code: in the bubblewrap sandbox, or, only
     when the user passed `--unsafe-no-sandbox`, unconfined. Refuses (UsageError, one line)
-    before any work when a code suite is asked for and the sandbox cannot run here."""
+    before any work when a code suite is asked for and the sandbox cannot run here, or when
+    the unconfined mode would run it as root."""
     if unsafe_no_sandbox:
+        require_privilege_drop()
         return "unsafe"
     if any(SuiteSpec.parse(name).base in CODE_SUITES for name in suite_names):
         require_sandbox()

@@ -116,7 +116,7 @@ class Descriptors:
 
     def memfd(self, name: str, data: bytes) -> int:
         """An anonymous file holding `data`, positioned at its start, for bubblewrap."""
-        fd = self.adopt(os.memfd_create(name, 0))
+        fd = self.adopt(os.memfd_create(name, os.MFD_CLOEXEC))
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
         return fd
@@ -158,17 +158,20 @@ def _capped(which: int, value: int) -> tuple[int, int]:
     return value, value
 
 
-def resource_limits(timeout_s: float, memory_mb: int) -> Limits:
-    """The limits for one run, computed in the parent so `preexec_fn` only applies them."""
+def resource_limits(timeout_s: float, memory_mb: int,
+                    cgroups: RunCgroups | None = None) -> Limits:
+    """The limits for one run, computed in the parent so `preexec_fn` only applies them.
+    Without a pids cgroup, RLIMIT_NPROC bounds the tasks: a count per uid, so the margin is
+    added to what the program's host uid (65534 as root: not exempt, it has no capabilities)
+    runs already."""
     limits = [
         (resource.RLIMIT_AS, _capped(resource.RLIMIT_AS, memory_mb * MIB)),
         (resource.RLIMIT_CPU, _capped(resource.RLIMIT_CPU, math.ceil(timeout_s) + 1)),
         (resource.RLIMIT_FSIZE, _capped(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT)),
         (resource.RLIMIT_CORE, (0, 0)),
     ]
-    uid = os.geteuid()
-    if uid != 0:
-        tasks = sandbox_unsafe.user_tasks(uid) + MAX_TASKS
+    if cgroups is None or "pids" not in cgroups.controllers:
+        tasks = sandbox_unsafe.user_tasks(sandbox_identity.host_uid()) + MAX_TASKS
         limits.append((resource.RLIMIT_NPROC, _capped(resource.RLIMIT_NPROC, tasks)))
     return tuple(limits)
 
@@ -189,10 +192,15 @@ def _launch_bwrap(source: str, root: Path, guard_args: list[str], fds: Descripto
 def _launch_unsafe(source: str, root: Path, guard_args: list[str], fds: Descriptors,
                    info_fd: int, memory_mb: int) -> Launch:
     """The old launcher: `info_fd` stays unused (nothing reports a PID namespace's init), and
-    `memory_mb` is bounded by RLIMIT_AS alone."""
+    `memory_mb` is bounded by RLIMIT_AS alone. As root the program runs as SANDBOX_ID, which
+    gets its own working directory and may only pass through (not list) the run's directory."""
     work = root / "work"
     work.mkdir()
     (work / PROGRAM_FILE).write_text(source, encoding="utf-8")
+    if sandbox_identity.drops_root():
+        root.chmod(0o711)
+        for path in (work, work / PROGRAM_FILE):
+            os.chown(path, sandbox_identity.SANDBOX_ID, sandbox_identity.SANDBOX_ID)
     return Launch(sandbox_unsafe.command(_guard_source(), guard_args), work,
                   minimal_env(str(work)))
 
@@ -270,7 +278,8 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
         raise UsageError(f"bad sandbox limits: timeout_s={timeout_s}, memory_mb={memory_mb}")
     if isolation == "bwrap":
         require_sandbox()
-    limits = resource_limits(timeout_s, memory_mb)
+    else:
+        sandbox_unsafe.require_privilege_drop()
     nonce = secrets.token_hex(NONCE_BYTES // 4).encode("ascii")
     fds = Descriptors()
     launch: Launch | None = None
@@ -285,6 +294,7 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
             root = Path(tmp)
             guard_args = [str(nonce_r), str(verdict_w), "hook" if audit_hook else "no-hook"]
             launch = LAUNCHERS[isolation](source, root, guard_args, fds, info_w, memory_mb)
+            limits = resource_limits(timeout_s, memory_mb, launch.cgroup)
             out_path, err_path = root / "stdout", root / "stderr"
             with out_path.open("wb") as out, err_path.open("wb") as err:
                 started = time.monotonic()
@@ -324,15 +334,14 @@ def run_python(source: str, timeout_s: float = 10.0, memory_mb: int = 512, *,
 
 
 def describe_isolation() -> Mapping[str, object]:
-    """What protects sandboxed programs on this machine, for reports and `--verbose` output."""
-    root = os.geteuid() == 0
+    """What protects sandboxed programs on this machine, for reports and `--verbose` output.
+    The cgroup bounds are those a trial run's cgroups applied, not those that could exist."""
     cgroups = RunCgroups.available()
     return {
         "sandbox": "bubblewrap" if sandbox_problem() is None else "unavailable",
         "problem": sandbox_problem(),
         "seccomp": filter_program() is not None,
         "host_uid": sandbox_identity.host_uid(),
-        "process_bound": ("RLIMIT_NPROC" if not root else
-                          "pids cgroup" if "pids" in cgroups else "none"),
+        "process_bound": "pids cgroup" if "pids" in cgroups else "RLIMIT_NPROC",
         "memory_bound": "RLIMIT_AS" + (" and memory cgroup" if "memory" in cgroups else ""),
     }

@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ from thinkswitch.bench.sandbox_identity import (
     interpreter,
     interpreter_paths,
     privilege_drop,
+    system_tool,
 )
 
 WORK_DIR = "/sandbox"
@@ -47,7 +47,7 @@ _LDD_PATH = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 
 def _linked_libraries(binary: Path) -> list[str]:
     """The absolute paths `ldd` prints for `binary` (the loader included)."""
-    ldd = shutil.which("ldd")
+    ldd = system_tool("ldd")
     if ldd is None:
         return []
     try:
@@ -111,7 +111,7 @@ def command(program_fd: int, seccomp_fd: int | None, info_fd: int | None,
     filter from `seccomp_fd`, and writes the host PID of the sandbox's init to `info_fd`
     (JSON), so the end of a run can wait for it. `extra_options` go after ours (the tests use
     them to bind host files into view)."""
-    bwrap = shutil.which("bwrap") or "bwrap"
+    bwrap = system_tool("bwrap") or "/usr/bin/bwrap"
     info = ["--info-fd", str(info_fd)] if info_fd is not None else []
     options = [
         *privilege_drop(), bwrap, *info,

@@ -10,9 +10,18 @@ created and limited by us as root; the launcher joins them in `preexec_fn`, befo
 root, so the program cannot leave them. They also list every task of the run, so the end of the
 run can kill them all and wait for none to remain before removing them.
 
-`RunCgroups.create` returns None where no writable hierarchy exists (not root, or neither
-controller is ours); a missing controller just means that bound is absent, which
-`describe_isolation` reports.
+A controller counts as applied only when its limit file (`pids.max`, `memory.limit_in_bytes`
+or `memory.max`) was written and reads back the value; only the swap files are optional (swap
+accounting may be off). In cgroup v2 a controller limits our children only when our own
+cgroup's `cgroup.subtree_control` enables it. `RunCgroups.create` returns None where nothing
+could be applied (not root, or no controller is ours); the launcher then bounds the tasks with
+RLIMIT_NPROC, and `describe_isolation` reports what a trial run's cgroups actually applied.
+
+A caller killed with SIGKILL cannot remove its cgroups: each creation first removes our empty
+siblings older than `STALE_AFTER_S` (rmdir refuses a cgroup that still has tasks). The end of a
+run kills its tasks with cgroup v2's `cgroup.kill` where it exists, else each listed pid through
+a pidfd, after checking through `/proc/<pid>/cgroup` that the pidfd's process is still in the
+cgroup: a pid read from `cgroup.procs` may have been reused by another process since.
 """
 
 from __future__ import annotations
@@ -28,11 +37,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 EMPTY_WAIT_S = 2.0
+STALE_AFTER_S = 300.0
 NAME_PREFIX = "thinkswitch-sandbox-"
 CONTROLLERS = ("pids", "memory")
 
 #: (cgroup version, controller) -> the files that set its limit, in order, and which limit:
-#: "tasks" or "memory" (bytes), or a fixed value. Swap is not allowed to stretch the memory.
+#: "tasks" or "memory" (bytes), or a fixed value. The first file is the limit itself and must
+#: take; the others (swap, which may not stretch the memory) are optional.
 LIMIT_FILES: Mapping[tuple[str, str], tuple[tuple[str, str], ...]] = MappingProxyType({
     ("cgroup", "pids"): (("pids.max", "tasks"),),
     ("cgroup2", "pids"): (("pids.max", "tasks"),),
@@ -76,39 +87,71 @@ def hierarchy(controller: str) -> Hierarchy | None:
             if own is not None:
                 return Hierarchy(mount_point, kind, own)
         if kind == "cgroup2" and "" in ours:
+            found = Hierarchy(mount_point, kind, ours[""])
             with contextlib.suppress(OSError):
-                if controller in (mount_point / "cgroup.controllers").read_text().split():
-                    return Hierarchy(mount_point, kind, ours[""])
+                if controller in (found.parent / "cgroup.subtree_control").read_text().split():
+                    return found
     return None
+
+
+def remove_stale(parent: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove our empty cgroups under `parent` older than `older_than_s` (left by a caller
+    killed before it could); return them. A cgroup with tasks, or a new one, is left alone."""
+    removed = []
+    now = time.time()
+    for path in parent.glob(f"{NAME_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > older_than_s:
+                path.rmdir()
+                removed.append(path)
+    return removed
+
+
+def _apply_limit(path: Path, kind: str, controller: str, limits: Mapping[str, int]) -> bool:
+    """Write the controller's limit files; whether its own limit took (written, read back)."""
+    (name, which), *optional = LIMIT_FILES[(kind, controller)]
+    value = str(limits.get(which, which))
+    try:
+        (path / name).write_text(value, encoding="ascii")
+        if (path / name).read_text(encoding="ascii").strip() != value:
+            return False
+    except OSError:
+        return False
+    for name, which in optional:
+        with contextlib.suppress(OSError):
+            (path / name).write_text(str(limits.get(which, which)), encoding="ascii")
+    return True
 
 
 @dataclass(frozen=True, slots=True)
 class Cgroup:
-    """One cgroup directory; `procs_fd` is open for writing so a child can join before exec."""
+    """One cgroup directory and the controllers whose limits it applies; `procs_fd` is open
+    for writing so a child can join before exec."""
 
     path: Path
+    found: Hierarchy
+    controllers: frozenset[str]
     procs_fd: int
 
     @classmethod
     def create(cls, found: Hierarchy, controllers: list[str],
                limits: Mapping[str, int]) -> Cgroup | None:
+        remove_stale(found.parent)
         path = found.parent / f"{NAME_PREFIX}{uuid.uuid4().hex[:12]}"
         try:
             path.mkdir()
         except OSError:
             return None
+        applied = frozenset(c for c in controllers if _apply_limit(path, found.kind, c, limits))
         try:
-            for controller in controllers:
-                for name, limit in LIMIT_FILES[(found.kind, controller)]:
-                    value = str(limits.get(limit, limit))
-                    if (path / name).exists():
-                        (path / name).write_text(value, encoding="ascii")
+            if not applied:
+                raise OSError("no limit took")
             procs_fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
         except OSError:
             with contextlib.suppress(OSError):
                 path.rmdir()
             return None
-        return cls(path, procs_fd)
+        return cls(path, found, applied, procs_fd)
 
     def tasks(self) -> list[int]:
         try:
@@ -117,25 +160,67 @@ class Cgroup:
             return []
         return [int(pid) for pid in text.split()]
 
+    def holds(self, pid: int) -> bool:
+        """Whether the process `pid` is in this cgroup now (from /proc/<pid>/cgroup)."""
+        relative = "/" + str(self.path.relative_to(self.found.mount_point))
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return False
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            names = controllers.split(",")
+            mine = controllers == "" if self.found.kind == "cgroup2" else bool(
+                self.controllers.intersection(names))
+            if mine and path == relative:
+                return True
+        return False
+
+    def kill_listed(self) -> None:
+        """SIGKILL each listed task through a pidfd, once the pidfd's process is known to be
+        in the cgroup: the pidfd pins the process, so a reused pid is never signalled."""
+        for pid in self.tasks():
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                if self.holds(pid):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            finally:
+                os.close(pidfd)
+
+    def kill_tasks(self) -> None:
+        """Kill every task: `cgroup.kill` (v2, Linux 5.14+) where it exists, else one by one."""
+        try:
+            (self.path / "cgroup.kill").write_text("1", encoding="ascii")
+        except OSError:
+            self.kill_listed()
+
 
 @dataclass(frozen=True, slots=True)
 class RunCgroups:
-    """The cgroups of one run and the controllers they apply."""
+    """The cgroups of one run and the controllers whose limits they applied."""
 
     groups: tuple[Cgroup, ...]
     controllers: frozenset[str]
 
-    @staticmethod
-    def available() -> frozenset[str]:
-        """The controllers runs here get a cgroup of (root only)."""
-        if os.geteuid() != 0:
+    @classmethod
+    def available(cls) -> frozenset[str]:
+        """The controllers a run here gets a limit from, found by creating (then removing) the
+        cgroups of a trial run: empty when not root."""
+        trial = cls.create(1, 64 * 1024 * 1024)
+        if trial is None:
             return frozenset()
-        return frozenset(c for c in CONTROLLERS if hierarchy(c) is not None)
+        trial.destroy()
+        return trial.controllers
 
     @classmethod
     def create(cls, max_tasks: int, memory_bytes: int) -> RunCgroups | None:
         """New cgroups allowing `max_tasks` tasks and `memory_bytes` of memory, or None when no
-        controller is ours. Controllers sharing a hierarchy (v2) share one cgroup."""
+        controller's limit took. Controllers sharing a hierarchy (v2) share one cgroup."""
         if os.geteuid() != 0:
             return None
         by_place: dict[Hierarchy, list[str]] = {}
@@ -144,13 +229,13 @@ class RunCgroups:
             if found is not None:
                 by_place.setdefault(found, []).append(controller)
         limits = {"tasks": max_tasks, "memory": memory_bytes}
-        groups, applied = [], set()
-        for found, controllers in by_place.items():
-            group = Cgroup.create(found, controllers, limits)
-            if group is not None:
-                groups.append(group)
-                applied.update(controllers)
-        return cls(tuple(groups), frozenset(applied)) if groups else None
+        groups = [group for found, controllers in by_place.items()
+                  if (group := Cgroup.create(found, controllers, limits)) is not None]
+        applied = frozenset[str]().union(*(group.controllers for group in groups))
+        return cls(tuple(groups), applied) if groups else None
+
+    def paths(self) -> tuple[Path, ...]:
+        return tuple(group.path for group in self.groups)
 
     def join(self) -> None:
         """Move the calling process into every cgroup (in the child, before exec, as root)."""
@@ -164,9 +249,7 @@ class RunCgroups:
         deadline = time.monotonic() + EMPTY_WAIT_S
         for group in self.groups:
             while True:
-                for pid in group.tasks():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                group.kill_tasks()
                 try:
                     group.path.rmdir()
                     break

@@ -29,7 +29,7 @@ from pathlib import Path
 SANDBOX_ID = 65534
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 QUERY_TIMEOUT_S = 20.0
-# Root runs the privilege drop from the system's directories only, never from a PATH entry.
+# The tools we start (setpriv, bwrap, ldd) come from the system's directories, never from PATH.
 SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 _PATHS_QUERY = "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"
 
@@ -61,8 +61,9 @@ def interpreter_paths() -> dict[str, str]:
 
 
 def drops_root() -> bool:
-    """Whether bubblewrap is started as SANDBOX_ID instead of as us (we are root)."""
-    return os.geteuid() == 0
+    """Whether programs are started as SANDBOX_ID instead of as us: any of our real, effective
+    or saved uids is root (a setuid caller with euid != 0 could regain root otherwise)."""
+    return 0 in os.getresuid()
 
 
 def host_uid() -> int:
@@ -70,9 +71,14 @@ def host_uid() -> int:
     return SANDBOX_ID if drops_root() else os.geteuid()
 
 
+def system_tool(name: str) -> str | None:
+    """The program `name` from the system's directories only (never a PATH entry), or None."""
+    return shutil.which(name, path=SYSTEM_PATH)
+
+
 def setpriv() -> str | None:
     """util-linux `setpriv`, from the system's directories, or None."""
-    return shutil.which("setpriv", path=SYSTEM_PATH)
+    return system_tool("setpriv")
 
 
 def privilege_drop() -> list[str]:
@@ -84,12 +90,13 @@ def privilege_drop() -> list[str]:
 
 
 def host_ids(pid: int) -> tuple[set[int], set[int]] | None:
-    """The real, effective, saved and file-system uids and gids of `pid` as the host sees
-    them (from /proc/<pid>/status), or None when the process is gone."""
+    """The real, effective, saved and file-system uids of `pid` as the host sees them, and
+    its gids of the same four kinds together with its supplementary groups (from
+    /proc/<pid>/status), or None when the process is gone."""
     try:
         lines = Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines()
     except OSError:
         return None
     fields = dict(line.split(":", 1) for line in lines if ":" in line)
     return ({int(uid) for uid in fields["Uid"].split()},
-            {int(gid) for gid in fields["Gid"].split()})
+            {int(gid) for gid in (fields["Gid"] + " " + fields.get("Groups", "")).split()})

@@ -2,11 +2,11 @@
 
 The probe starts the real command line (privilege drop, every bwrap option, the seccomp filter)
 on a program that waits for its stdin to close. While it waits, the probe reads the host uids
-and gids of the sandbox's init (bwrap reports its PID on the info descriptor) from /proc, and
-refuses the sandbox if any of them is 0: the program must never be root on the host, whoever
-starts it. An older bwrap that lacks an option, a missing `setpriv`, an interpreter the
-sandbox's uid cannot reach, or user namespaces that are switched off all show up here, with
-bwrap's own message, rather than at the first item of a bench.
+and gids, supplementary groups included, of the sandbox's init (bwrap reports its PID on the
+info descriptor) from /proc, and refuses the sandbox if any of them is 0: the program must
+never be root on the host, whoever starts it. An older bwrap that lacks an option, a missing
+`setpriv`, an interpreter the sandbox's uid cannot reach, or user namespaces that are switched
+off all show up here, with bwrap's own message, rather than at the first item of a bench.
 """
 
 from __future__ import annotations
@@ -16,19 +16,25 @@ import functools
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 
 from thinkswitch.bench.sandbox_bwrap import command
-from thinkswitch.bench.sandbox_identity import drops_root, host_ids, interpreter, setpriv
+from thinkswitch.bench.sandbox_identity import (
+    SYSTEM_PATH,
+    drops_root,
+    host_ids,
+    interpreter,
+    setpriv,
+    system_tool,
+)
 from thinkswitch.bench.sandbox_seccomp import filter_program
 
 PROBE_TIMEOUT_S = 20.0
 PROBE_PROGRAM = "import sys; sys.stdin.read()"
-USERNS_HINT = ("are unprivileged user namespaces enabled? Where they cannot be, Debian's other "
-               "mode is a setuid bwrap: dpkg-statoverride --update --add root root 4755 "
-               "/usr/bin/bwrap")
+USERNS_HINT = ("are unprivileged user namespaces enabled? (sysctl kernel.unprivileged_userns_clone"
+               "=1, user.max_user_namespaces > 0; a setuid-root bwrap is a last resort, see "
+               "the README's Security model)")
 
 
 def _read_until_closed(fd: int, timeout_s: float) -> bytes:
@@ -47,8 +53,9 @@ def _read_until_closed(fd: int, timeout_s: float) -> bytes:
 
 
 def _missing_tool() -> str | None:
-    if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)"
+    if system_tool("bwrap") is None:
+        return (f"bubblewrap (bwrap) is not installed in {SYSTEM_PATH} (Debian: apt-get "
+                "install bubblewrap)")
     if drops_root() and setpriv() is None:
         return ("setpriv is not installed (Debian: apt-get install util-linux); as root it "
                 "starts bubblewrap unprivileged")
@@ -63,9 +70,9 @@ def _run_probe() -> tuple[int, str, tuple[set[int], set[int]] | None]:
     seccomp = filter_program()
     fds: list[int] = []
     try:
-        program_fd = os.memfd_create("probe", 0)
+        program_fd = os.memfd_create("probe", os.MFD_CLOEXEC)
         fds.append(program_fd)
-        seccomp_fd = os.memfd_create("seccomp", 0) if seccomp is not None else None
+        seccomp_fd = os.memfd_create("seccomp", os.MFD_CLOEXEC) if seccomp is not None else None
         if seccomp is not None and seccomp_fd is not None:
             fds.append(seccomp_fd)
             os.write(seccomp_fd, seccomp)
@@ -110,6 +117,6 @@ def bwrap_problem() -> str | None:
         return "bubblewrap did not report the sandbox's process, so its host uid is unknown"
     uids, gids = ids
     if 0 in uids or 0 in gids:
-        return (f"the sandbox would run as root on the host (uids {sorted(uids)}, gids "
-                f"{sorted(gids)}); refusing")
+        return (f"the sandbox would run as root on the host (uids {sorted(uids)}, gids and "
+                f"groups {sorted(gids)}); refusing")
     return None

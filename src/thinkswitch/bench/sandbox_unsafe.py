@@ -5,20 +5,30 @@ Used only when the user passes `--unsafe-no-sandbox` (bubblewrap cannot run here
 (`sys.executable -I -B`) in a host temporary directory, under util-linux `unshare` namespaces
 when they can be created (`--user --map-root-user --net --pid --fork --kill-child`, else `--net`
 alone, probed once per process), with the audit-hook guard and the resource limits of
-`sandbox.py`. It is NOT a security boundary: the program runs as the caller (root in CI), reads
-every file the caller can read, and only the in-process guard stops writes outside its
-directory; a program that disables the guard (interpreter internals) owns the caller's account.
+`sandbox.py`. It is NOT a security boundary: the program runs as the caller, reads every file
+the caller can read, and only the in-process guard stops writes outside its directory; a
+program that disables the guard (interpreter internals) owns the caller's account. As root it
+is never root: it starts through the same `setpriv` privilege drop as bubblewrap (uid/gid
+65534, Debian's `/usr/bin/python3`, which that uid can reach), and refuses without `setpriv`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from thinkswitch.bench.sandbox_identity import (
+    drops_root,
+    interpreter,
+    privilege_drop,
+    setpriv,
+    system_tool,
+)
+from thinkswitch.kernel.errors import UsageError
 
 INTERPRETER_FLAGS = ("-I", "-B")
 NAMESPACE_TIERS = (
@@ -39,17 +49,34 @@ def minimal_env(home: str) -> dict[str, str]:
     }
 
 
+def require_privilege_drop() -> None:
+    """Refuse, in one line, to run model-written code as root when it cannot drop root."""
+    if drops_root() and setpriv() is None:
+        raise UsageError("refusing to run model-written code as root: --unsafe-no-sandbox "
+                         "needs setpriv (Debian: apt-get install util-linux) to run it as "
+                         "uid 65534")
+
+
+def runner() -> tuple[str, ...]:
+    """The privilege drop (as root) and the interpreter that run the guard."""
+    if drops_root():
+        return (*privilege_drop(), str(interpreter()))
+    return (sys.executable,)
+
+
 @functools.cache
 def isolation_prefix() -> tuple[str, ...]:
     """The `unshare ... --` command prefix that works here, or () without namespaces."""
-    unshare = shutil.which("unshare")
+    unshare = system_tool("unshare")
     if unshare is None:
         return ()
+    *drop, python = runner()
     for flags in NAMESPACE_TIERS:
         prefix = (unshare, *flags, "--")
         try:
             probe = subprocess.run(
-                [*prefix, sys.executable, *INTERPRETER_FLAGS, "-c", "pass"],
+                [*drop, *prefix, python, *INTERPRETER_FLAGS, "-c", "pass"],
+                cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -82,5 +109,6 @@ def user_tasks(uid: int) -> int:
 
 def command(guard_source: str, guard_arguments: list[str]) -> list[str]:
     """The command that runs the guard (and through it `prog.py` in the working directory)."""
-    return [*isolation_prefix(), sys.executable, *INTERPRETER_FLAGS, "-c", guard_source,
+    *drop, python = runner()
+    return [*drop, *isolation_prefix(), python, *INTERPRETER_FLAGS, "-c", guard_source,
             *guard_arguments]

@@ -62,7 +62,7 @@ def bench(
     ] = None,
     unsafe_no_sandbox: Annotated[bool, typer.Option(
         "--unsafe-no-sandbox", help="run mbpp/humaneval answers WITHOUT the bubblewrap "
-        "sandbox, as this user (for machines where bwrap cannot run)")] = False,
+        "sandbox, as this user, or uid 65534 when root (where bwrap cannot run)")] = False,
 ) -> None:
     """Run SUITES under each mode; report accuracy against tokens, as tables and plots."""
     settings = load_settings(**engine_overrides(engine, model, dialect, base_url, data_dir),
@@ -72,7 +72,8 @@ def bench(
     sandbox = choose_isolation(suites, unsafe_no_sandbox)
     if sandbox == "unsafe":
         typer.echo("warning: --unsafe-no-sandbox: model-written code runs unconfined, as this "
-                   "user, guarded only by an in-process audit hook", err=True)
+                   "user (uid 65534 when root), guarded only by an in-process audit hook",
+                   err=True)
     if concurrency > 1 and settings.engine == "llama_cpp":
         raise UsageError("--concurrency > 1 needs an HTTP engine; llama_cpp runs one at a time")
     chosen = get_policy(settings.policy, settings.knob, settings.triage_model)
