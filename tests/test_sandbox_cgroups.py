@@ -59,23 +59,24 @@ def test_root_without_a_pids_cgroup_falls_back_to_rlimit_nproc(
     run_cgroups: list[RunCgroups],
 ) -> None:
     """uid 65534 has no capabilities, so RLIMIT_NPROC binds it: the thread bomb stops at the
-    margin (RLIMIT_AS alone would allow some 60 threads of 8 MiB stacks)."""
+    margin. Small stacks and 2 GiB of address space, so RLIMIT_AS would allow all 200."""
     limits = dict(resource_limits(5.0, 512, RunCgroups.create(MAX_TASKS, 512 * MIB)))
     for made in run_cgroups:
         made.destroy()
     assert resource.RLIMIT_NPROC in limits
     result = run_python(textwrap.dedent("""
-        import threading, time
+        import os, threading, time
+        threading.stack_size(256 * 1024)
         started = 0
         try:
-            while True:
+            while started < 200:
                 threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
                 started += 1
-        except RuntimeError as error:
-            print('stopped after', started, flush=True)
-        import os
+        except RuntimeError:
+            pass
+        print('stopped after', started, flush=True)
         os._exit(0)
-    """), timeout_s=5.0, audit_hook=False)
+    """), timeout_s=5.0, memory_mb=2048, audit_hook=False)
     words = result.stdout_tail.split()
     assert words[:2] == ["stopped", "after"], result.stderr_tail
     assert 0 < int(words[2]) < MAX_TASKS

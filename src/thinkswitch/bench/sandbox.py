@@ -13,7 +13,8 @@ The code suites execute what a model wrote. The layers, from the operating syste
   captured output), RLIMIT_CORE 0, and a bound on processes: RLIMIT_NPROC for an ordinary
   user, a `pids` cgroup per run as root (`sandbox_cgroup.py`): there the program's host uid is
   65534, shared by every concurrent run (and other `nobody` processes), so a per-uid count
-  would bound one run by the others. As root a `memory` cgroup also bounds the whole run to
+  would bound one run by the others (where no pids cgroup takes, RLIMIT_NPROC again: the
+  uid's current tasks plus the margin). As root a `memory` cgroup also bounds the whole run to
   `memory_mb`, its tmpfs files and kernel memory included. The limits and the cgroups are set
   as root in `preexec_fn`, before `setpriv` drops to uid 65534, so they bind the program and
   it cannot undo them. `preexec_fn` runs between fork and exec, which is only safe with
@@ -30,7 +31,7 @@ The code suites execute what a model wrote. The layers, from the operating syste
 
 When bubblewrap cannot run, `run_python` refuses (UsageError naming the reason) unless the
 caller chose `isolation="unsafe"` (the `--unsafe-no-sandbox` flag): the old launcher of
-`sandbox_unsafe.py`, which is not a security boundary.
+`sandbox_unsafe.py`, which is not a security boundary (as root it still drops to uid 65534).
 """
 
 from __future__ import annotations
