@@ -2,7 +2,8 @@
 
 Grades every MBPP reference solution (test split, 500 programs) twice through `CodeChecker`:
 once in the bubblewrap sandbox (`bwrap`: namespaces, seccomp, limits, pids cgroup as root) and
-once with the old launcher (`unsafe`: `unshare` namespaces, audit hook, limits), alternating the
+once with the old launcher (`unsafe`: `unshare` namespaces, audit hook, limits; as root also
+`setpriv` to uid 65534 and Debian's python3, as bwrap), alternating the
 two program by program so machine noise hits both alike. One program at a time, so the figure is
 the latency a grade adds, not throughput. Both runs must pass every program: the suite stays
 usable. Writes ms per program (median, mean, p90) for each, and the ratio of the medians and of

@@ -111,8 +111,8 @@ def root_owned_dir() -> Iterator[Path]:
 def run_with_binds(options: list[str], program: str) -> subprocess.CompletedProcess[str]:
     """The production command line (privilege drop, namespaces, seccomp) plus `options`."""
     seccomp = filter_program()
-    program_fd = os.memfd_create("program", 0)
-    seccomp_fd = os.memfd_create("seccomp", 0) if seccomp is not None else None
+    program_fd = os.memfd_create("program")
+    seccomp_fd = os.memfd_create("seccomp") if seccomp is not None else None
     try:
         if seccomp is not None and seccomp_fd is not None:
             os.write(seccomp_fd, seccomp)
