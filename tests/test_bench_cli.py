@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from support.bind_over import bind_over
 from support.cli import assert_one_line_error, thinkswitch
 from support.public_dir import public_dir
 
+from thinkswitch.bench.sandbox_identity import system_tool
 from thinkswitch.settings import default_data_dir
 
 DATA = default_data_dir()
+SYSTEM_BWRAP = Path(system_tool("bwrap") or "/usr/bin/bwrap")
 needs_gsm8k = pytest.mark.skipif(not (DATA / "benchmarks" / "gsm8k").is_dir(),
                                  reason="shared benchmark data not present")
 
@@ -66,8 +69,10 @@ def test_bench_bad_input(args: list[str], code: int, words: str) -> None:
 
 
 def test_code_suites_refuse_to_run_without_the_sandbox() -> None:
-    """No bwrap on PATH: one line naming the reason and the flag, before any model is asked."""
-    run = thinkswitch("bench", "mbpp", "--limit", "1", env={"PATH": "/nonexistent"})
+    """No bwrap in the system's directories: one line naming the reason and the flag, before
+    any model is asked. (A bwrap on PATH would not count: only those directories do.)"""
+    run = thinkswitch("bench", "mbpp", "--limit", "1",
+                      prefix=bind_over({SYSTEM_BWRAP: Path("/dev/null")}))
     assert_one_line_error(run, 2, "the code sandbox cannot run: bubblewrap (bwrap) is not "
                                   "installed")
     assert "--unsafe-no-sandbox" in run.stderr
@@ -81,6 +86,7 @@ def test_code_suites_refuse_when_bwrap_cannot_make_namespaces() -> None:
         fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
                         "exit 1\n")
         fake.chmod(0o755)
-        run = thinkswitch("bench", "humaneval", "--limit", "1", env={"PATH": str(directory)})
+        run = thinkswitch("bench", "humaneval", "--limit", "1",
+                          prefix=bind_over({SYSTEM_BWRAP: fake}))
     assert_one_line_error(run, 2, "bubblewrap cannot create a sandbox here (bwrap: No "
                                   "permissions to create new namespace)")

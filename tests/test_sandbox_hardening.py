@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from support.bind_over import bind_over
+from support.cli import assert_one_line_error, thinkswitch
 from support.public_dir import public_dir
 from support.sandbox_required import sandbox, skip_unless_root  # noqa: F401  (the fixture)
 
@@ -115,3 +117,11 @@ def test_unsafe_mode_as_root_without_setpriv_refuses(monkeypatch: pytest.MonkeyP
     with pytest.raises(UsageError, match="refusing to run model-written code as root"):
         run_python("print(1)", isolation="unsafe")
 
+
+
+def test_unsafe_mode_as_root_without_setpriv_is_a_one_line_cli_error() -> None:
+    skip_unless_root("only root's unsafe runs need the privilege drop")
+    setpriv = Path(sandbox_identity.setpriv() or "/usr/bin/setpriv")
+    run = thinkswitch("bench", "mbpp", "--limit", "1", "--unsafe-no-sandbox",
+                      prefix=bind_over({setpriv: Path("/dev/null")}))
+    assert_one_line_error(run, 2, "refusing to run model-written code as root")

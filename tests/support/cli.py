@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from thinkswitch.settings import default_data_dir
 
 REPLAY_DATA = default_data_dir() / "outcomes" / "simpleqa" / "outputs"
 
 
-def thinkswitch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def thinkswitch(*args: str, env: dict[str, str] | None = None,
+                prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """`prefix` goes before the interpreter (e.g. `support.bind_over.bind_over`)."""
     return subprocess.run(
-        [sys.executable, "-m", "thinkswitch", *args],
+        [*prefix, sys.executable, "-m", "thinkswitch", *args],
         capture_output=True,
         text=True,
         timeout=300,  # a live bench run takes ~60 s on a quiet 2-core machine
