@@ -65,6 +65,16 @@ def test_an_unfamiliar_request_that_is_not_work_answers_directly(request_text: s
     assert "thinking by default" not in reason
 
 
+def test_bare_arithmetic_is_said_to_think_because_it_is_work_like() -> None:
+    """The reason leads with the strongest cause: the work prior's share of the score
+    outweighs the model's here, so it says arithmetic is work before any familiarity."""
+    mode, reason = decide("What is 17 * 23?")
+    assert mode == "on"
+    lead = reason.split("; ", 1)[1]
+    assert lead.startswith("work-like request (arithmetic or math): thinking pays off"), reason
+    assert "partly unfamiliar" not in reason and "by default" not in reason
+
+
 def test_a_familiar_exam_question_is_scored_by_the_model_alone() -> None:
     mode, reason = decide("If 5 pencils cost $2.50, how much do 12 cost?\nA. $5\nB. $6\nC. $7")
     assert "unfamiliar" not in reason and mode == "on"

@@ -35,6 +35,7 @@ from thinkswitch.kernel.errors import (
 )
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.triage.base import TriagePolicy
+from thinkswitch.triage.blend_reason import Blend, blend_reason
 from thinkswitch.triage.context import triage_text
 from thinkswitch.triage.familiarity import Familiarity
 from thinkswitch.triage.features import FeatureSpace, Featurizer, Reading
@@ -228,19 +229,10 @@ class LearnedPolicy(TriagePolicy):
     def _unfamiliar(self, weight: float, learned: float, work: WorkReading,
                     thinks: bool) -> str:
         """What the decision owes to the work prior rather than to the model ('' if nothing)."""
-        if weight >= 1.0 or self.model.familiarity is None:
+        if self.model.familiarity is None:
             return ""
-        new = self.model.familiarity.new_kinds(work)
-        seen = (f"looks like work: {', '.join(work.cues)}" if work.cues
-                else "no sign of code, proof or analysis")
-        if new:
-            seen += f"; new to this model: {', '.join(new)}"
-        if weight <= 0.5:
-            default = "thinking" if thinks else "answering directly"
-            return (f"unfamiliar kind of request: {default} by default ({seen}; familiarity "
-                    f"{weight:.2f}, the model alone would score {learned:.2f}); ")
-        return (f"partly unfamiliar request (familiarity {weight:.2f}; {seen}; the model alone "
-                f"would score {learned:.2f}); ")
+        return blend_reason(Blend(weight, learned, work, self.threshold, thinks,
+                                  self.model.familiarity.new_kinds(work)))
 
     def explain(self, text: str) -> str:
         """The parts of `text` that pushed the score most, each way."""

@@ -22,6 +22,8 @@ class WorkCue:
     label: str
     pattern: re.Pattern[str]
     weight: float
+    #: How a reason names it (the label, unless said otherwise).
+    said: str = ""
 
 
 WORK_CUES: tuple[WorkCue, ...] = (
@@ -51,7 +53,7 @@ WORK_CUES: tuple[WorkCue, ...] = (
         re.I), 0.7),
     WorkCue("math", re.compile(
         r"\d\s*[-+*/^=<>\u00d7\u00f7]\s*\d|\\frac|\\sqrt|\b[a-z]\s*\^\s*\d|\b\d+\s*[a-z]\s*[-+=]"
-        r"|\bintegral\b|\bderivative\b|\bequation\b|\bprobability\b", re.I), 0.6),
+        r"|\bintegral\b|\bderivative\b|\bequation\b|\bprobability\b", re.I), 0.6, "arithmetic or math"),
 )
 
 
@@ -61,6 +63,8 @@ class WorkReading:
 
     score: float
     cues: tuple[str, ...]
+    #: The fired cues as a reason names them.
+    phrases: tuple[str, ...] = ()
 
 
 def read_work(text: str) -> WorkReading:
@@ -69,4 +73,5 @@ def read_work(text: str) -> WorkReading:
     absent = 1.0 - NO_WORK_PRIOR
     for cue in fired:
         absent *= 1.0 - cue.weight
-    return WorkReading(1.0 - absent, tuple(cue.label for cue in fired))
+    return WorkReading(1.0 - absent, tuple(cue.label for cue in fired),
+                       tuple(cue.said or cue.label for cue in fired))
