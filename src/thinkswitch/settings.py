@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     shadow_tokens_per_minute: int = Field(
         100_000, ge=0, description="cap on shadow tokens per minute")
     shadow_seed: int | None = Field(None, description="seed of the shadow draw")
+    shadow_gauges_s: float = Field(
+        10.0, ge=0.0, le=86_400.0, description="seconds between recomputations of the "
+        "/metrics estimates of what auto costs, from the trace store's shadow pairs")
     shadow_judge: bool = Field(
         False, description="ask the engine whether a pair's answers agree where the local "
         "judges cannot tell (long free text); its tokens are shadow tokens")

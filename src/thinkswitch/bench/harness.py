@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
+from thinkswitch.bench.gradebook import GradeBook
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.runner import RunContext, run_suite
 from thinkswitch.bench.sandbox import Isolation
@@ -48,6 +49,7 @@ class BenchOptions:
     concurrency: int = 1
     answer_max_tokens: int | None = None
     sandbox: Isolation = "bwrap"
+    grades: GradeBook | None = None
 
 
 @dataclass
@@ -104,7 +106,7 @@ def run_live(
 
         suite = with_isolation(suite, options.sandbox)
     context = RunContext(switch, store, options.policy_label, options.answer_max_tokens,
-                         options.fresh, options.concurrency)
+                         options.fresh, options.concurrency, options.grades)
     records = run_suite(context, suite, options.modes, progress)
     modes = [summarize_mode(label, rows, options.seed) for label, rows in records.items()]
     paired = None

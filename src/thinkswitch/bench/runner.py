@@ -20,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from thinkswitch.bench.gradebook import GradeBook
 from thinkswitch.bench.items import Item, Suite, Verdict
 from thinkswitch.bench.modes import ModeSpec
 from thinkswitch.bench.store import ItemRecord, ResultStore, RunKey
@@ -36,6 +37,8 @@ class RunContext:
     answer_max_tokens: int | None = None
     fresh: bool = False
     concurrency: int = 1
+    #: Where each asked item is registered for shadow grading (`bench --shadow-rate`).
+    grades: GradeBook | None = None
 
 
 def run_key(context: RunContext, suite: Suite, mode: ModeSpec) -> RunKey:
@@ -48,6 +51,8 @@ def ask_item(context: RunContext, suite: Suite, mode: ModeSpec, item: Item) -> I
     """Ask one item and grade it; engine failures become an error record, not an exception."""
     request = Request.build(item.prompt, think=mode.think, budget=mode.budget,
                             answer_max_tokens=context.answer_max_tokens)
+    if context.grades is not None:
+        context.grades.register(item, suite.checker)
     try:
         result = context.switch.run(request)
     except ThinkswitchError as error:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from thinkswitch.bench.code_suites import choose_isolation
+from thinkswitch.bench.gradebook import GradeBook
 from thinkswitch.bench.harness import BenchOptions, run_bench, save_outcomes
 from thinkswitch.bench.modes import parse_modes
 from thinkswitch.bench.report import suite_markdown, write_report
@@ -25,9 +26,13 @@ from thinkswitch.cli.options import (
 )
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.kernel.errors import UsageError
-from thinkswitch.settings import default_state_dir
+from thinkswitch.settings import Settings, default_state_dir
+from thinkswitch.switch.pipeline import Switch
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.registry import get_policy
+
+if TYPE_CHECKING:
+    from thinkswitch.shadow.bench_shadow import BenchShadow
 
 
 def bench(
@@ -60,6 +65,10 @@ def bench(
     save_outcomes_to: Annotated[
         Path | None, typer.Option("--save-outcomes", help="write a paired outcome table")
     ] = None,
+    shadow_rate: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="share of auto requests whose other side is also run and "
+        "graded by the suite's checker; the pairs go to the trace store (triage report, "
+        "triage train --from-traces)")] = 0.0,
     unsafe_no_sandbox: Annotated[bool, typer.Option(
         "--unsafe-no-sandbox", help="run mbpp/humaneval answers WITHOUT the bubblewrap "
         "sandbox, as this user, or uid 65534 when root (where bwrap cannot run)")] = False,
@@ -92,12 +101,14 @@ def bench(
         concurrency=concurrency,
         answer_max_tokens=answer_max_tokens,
         sandbox=sandbox,
+        grades=GradeBook() if shadow_rate > 0 else None,
     )
     db_path = db or (out / "results.sqlite" if out else default_state_dir() / "bench.sqlite")
     console = Console(soft_wrap=True)
-    with make_progress() as progress:
-        summaries, live = run_bench(options, lambda: build_switch(settings),
-                                    lambda: ResultStore(db_path), progress)
+    switches = _Switches(settings, shadow_rate, seed, options.grades)
+    with make_progress() as progress, switches:
+        summaries, live = run_bench(options, switches.build, lambda: ResultStore(db_path),
+                                    progress)
     for summary in summaries:
         console.print(suite_markdown(summary), markup=False, highlight=False)
     if live:
@@ -108,6 +119,34 @@ def bench(
     if save_outcomes_to is not None:
         rows = save_outcomes(live, save_outcomes_to)
         console.print(f"paired outcomes: {rows} rows in {save_outcomes_to}")
+
+
+class _Switches:
+    """Builds the bench's switch, with a shadow runner behind it at a positive rate (closed
+    when the run ends)."""
+
+    def __init__(self, settings: Settings, rate: float, seed: int,
+                 grades: GradeBook | None) -> None:
+        self.settings, self.rate, self.seed, self.grades = settings, rate, seed, grades
+        self.shadow: BenchShadow | None = None
+
+    def build(self) -> Switch:
+        switch = build_switch(self.settings)
+        if self.grades is not None:
+            if switch.recorder is None:
+                raise UsageError("--shadow-rate records pairs in the trace store: turn "
+                                 "recording on")
+            from thinkswitch.shadow.bench_shadow import BenchShadow
+
+            self.shadow = BenchShadow(switch, self.rate, self.seed, self.grades)
+        return switch
+
+    def __enter__(self) -> _Switches:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.shadow is not None:
+            self.shadow.close()
 
 
 def _warn_on_training_data(policy: TriagePolicy, suites: list[str]) -> None:

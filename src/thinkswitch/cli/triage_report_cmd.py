@@ -25,6 +25,7 @@ def report(
 ) -> None:
     """Think-rate, tokens and seconds saved, and auto's estimated accuracy against always- and
     never-think (from shadow pairs, with 95% intervals)."""
+    from thinkswitch.shadow.pair_labels import labelled_pairs
     from thinkswitch.shadow.report import Window, build_report
     from thinkswitch.shadow.report_render import text_lines, write
 
@@ -34,8 +35,8 @@ def report(
         requests = [record for record in store.records(
             since=window.since, policy=policy_version, caller=caller, kind="request")
             if window.admits(record)]
-        pairs = store.shadow_pairs(since=window.since, model=model,
-                                   policy_version=policy_version, caller=caller)
+        pairs = labelled_pairs(store, since=window.since, model=model,
+                               policy_version=policy_version, caller=caller)
     finally:
         store.close()
     built = build_report(requests, pairs)

@@ -282,6 +282,9 @@ class TriageSection(Section):
     shadow_judge: bool | None = Field(
         None, description="ask the engine whether a pair's answers agree where the local "
         "judges cannot tell (long free text); its tokens are shadow tokens (default false)")
+    shadow_gauges_s: float | None = Field(
+        None, ge=0.0, le=86_400.0, description="seconds between recomputations of the /metrics "
+        "estimates from the trace store's shadow pairs (default 10)")
 
 
 def _store_url(url: SecretStr) -> SecretStr:

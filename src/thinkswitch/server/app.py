@@ -129,7 +129,9 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:
-        return metrics.exposition(admission.inside) + shadow.metrics.exposition()
+        # The estimate gauges may read the trace store: off the event loop.
+        shadow_lines = await to_thread.run_sync(shadow.metrics.exposition)
+        return metrics.exposition(admission.inside) + shadow_lines
 
     _add_error_handlers(app, refuse)
 

@@ -3,24 +3,28 @@
 Counters: requests drawn for shadowing, shadow runs recorded, runs dropped (by reason: no free
 capacity, the token cap, another shadow run going), preempted and failed; shadow tokens (apart
 from the callers' `thinkswitch_tokens_total`). Gauges: the estimates of `thinkswitch triage
-report` over the pairs this process recorded (the last `KEPT_PAIRS`).
+report`, from the trace store's pairs when the server has one (`thinkswitch.shadow.store_gauges`:
+every process behind the store reports the same), else over the pairs this process recorded
+(the last `KEPT_PAIRS`).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 
 from thinkswitch.kernel.pairs import ShadowPair
-from thinkswitch.outcomes.estimate import Estimate, accuracy, disagreement
+from thinkswitch.shadow.store_gauges import KEPT_PAIRS, gauge_lines
 
-KEPT_PAIRS = 10_000
 DROP_REASONS = ("capacity", "tokens", "busy")
 
 
 class ShadowMetrics:
-    def __init__(self) -> None:
+    def __init__(self, gauges: Callable[[], list[str]] | None = None) -> None:
+        #: Where the estimate gauges come from (`StoreGauges.lines`: the trace store's pairs);
+        #: None: the pairs this process recorded.
+        self.gauges = gauges
         self.counts: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter({reason: 0 for reason in DROP_REASONS})
         self.tokens: Counter[str] = Counter()
@@ -56,29 +60,8 @@ class ShadowMetrics:
             lines += ["# TYPE thinkswitch_shadow_tokens_total counter"]
             lines += [f'thinkswitch_shadow_tokens_total{{kind="{kind}"}} {self.tokens[kind]}'
                       for kind in ("prompt", "thinking", "answer", "judge")]
-        lines += ["# TYPE thinkswitch_shadow_pairs gauge", f"thinkswitch_shadow_pairs {len(pairs)}"]
-        estimates = accuracy(pairs)
-        if estimates is not None:
-            lines += ["# TYPE thinkswitch_auto_estimated_accuracy gauge"]
-            for name, estimate in (("auto", estimates.auto), ("always", estimates.always),
-                                   ("never", estimates.never)):
-                lines += _gauge("thinkswitch_auto_estimated_accuracy", f'policy="{name}"',
-                                estimate)
-            lines += ["# TYPE thinkswitch_auto_estimated_accuracy_loss gauge"]
-            lines += _gauge("thinkswitch_auto_estimated_accuracy_loss", "", estimates.loss)
-        rate = disagreement(pairs)
-        if rate.n:
-            lines += ["# TYPE thinkswitch_auto_direct_disagreement gauge"]
-            lines += _gauge("thinkswitch_auto_direct_disagreement", "", rate)
-        return "\n".join(lines) + "\n"
+        if self.gauges is not None:
+            return "\n".join(lines + self.gauges()) + "\n"
+        return "\n".join(lines + gauge_lines(pairs)) + "\n"
 
 
-def _gauge(name: str, labels: str, estimate: Estimate) -> list[str]:
-    """The estimate and its interval bounds as one gauge with a `bound` label."""
-    lines = []
-    for bound, value in (("estimate", estimate.value), ("low", estimate.low),
-                         ("high", estimate.high)):
-        if not math.isnan(value):
-            joined = ",".join(filter(None, (labels, f'bound="{bound}"')))
-            lines.append(f"{name}{{{joined}}} {value:.6f}")
-    return lines

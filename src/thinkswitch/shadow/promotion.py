@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkswitch.kernel.errors import DataError
+from thinkswitch.shadow.pair_labels import labelled_pairs
 from thinkswitch.trace.feedback import thinking_label
 from thinkswitch.trace.record import TraceRecord
 from thinkswitch.trace.store import TraceStore
@@ -49,9 +50,15 @@ def live_model(store: TraceStore, configured: Path | None) -> LiveModel:
 
 
 def store_examples(store: TraceStore, since: float | None = None) -> list[LabelledExample]:
-    """The store's shadow pairs and ratings (feedback records) as labelled examples."""
-    examples = [from_pair(pair) for pair in store.shadow_pairs(since=since)]
+    """The store's shadow pairs (with their requests' ratings joined in, see
+    `thinkswitch.shadow.pair_labels`) and the other ratings (feedback records) as labelled
+    examples; a rating whose pair it fully labelled is not counted twice."""
+    pairs = labelled_pairs(store, since=since)
+    examples = [from_pair(pair) for pair in pairs]
+    carried = {pair.request_id for pair in pairs if pair.correctness_known}
     for feedback in store.records(since=since, kind="feedback"):
+        if feedback.ref in carried and (feedback.feedback or {}).get("step") is None:
+            continue
         request = store.get(feedback.ref) if feedback.ref else None
         rated = from_rating(feedback, request) if request is not None else None
         if rated is not None:

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinkswitch.bench.items import Checker, Item
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.messages import last_user_text
 from thinkswitch.kernel.pairs import CorrectnessSource, ShadowPair, SideOutcome
 from thinkswitch.kernel.plan import GenerationRequest
 from thinkswitch.kernel.result import Result
+from thinkswitch.shadow.agreement import judge
 from thinkswitch.shadow.judging import JudgeProcess
 from thinkswitch.shadow.limits import Capacity, TokenWindow
 from thinkswitch.shadow.metrics import ShadowMetrics
@@ -72,6 +74,13 @@ class KnowsCorrectness(Protocol):
     def recorded_correctness(self, request: GenerationRequest) -> bool | None: ...
 
 
+@runtime_checkable
+class Grades(Protocol):
+    """Where a bench item asked with a question can be found (`bench.gradebook.GradeBook`)."""
+
+    def grading(self, question: str) -> tuple[Item, Checker] | None: ...
+
+
 class _Preempted(Exception):
     """A user request was admitted while a shadow run held an exclusive engine."""
 
@@ -80,8 +89,9 @@ class ShadowRunner:
     """Draws auto requests at `options.rate` and runs their other side when it costs no user."""
 
     def __init__(self, switch: Switch, capacity: Capacity, options: ShadowOptions,
-                 metrics: ShadowMetrics | None = None) -> None:
+                 metrics: ShadowMetrics | None = None, grades: Grades | None = None) -> None:
         self.switch = switch
+        self.grades = grades
         self.capacity = capacity
         self.options = options
         self.metrics = metrics or ShadowMetrics()
@@ -217,7 +227,11 @@ class ShadowRunner:
         question = last_user_text(request.messages)
         if self._judge is None:  # pragma: no cover - no pair is drawn at rate 0
             raise RuntimeError("a shadow pair at shadow rate 0")
-        verdicts = self._judge.judge(question, live.answer, shadow.answer)
+        graded = self.grades.grading(question) if self.grades is not None else None
+        if graded is not None:  # a bench item: both sides by the suite's checker, here
+            verdicts = judge(question, live.answer, shadow.answer, *graded)
+        else:
+            verdicts = self._judge.judge(question, live.answer, shadow.answer)
         agreement, judge_tokens = verdicts.agreement, 0
         if self.options.judge and not verdicts.settled:
             self._make_way()

@@ -53,7 +53,8 @@ WORK_CUES: tuple[WorkCue, ...] = (
         re.I), 0.7),
     WorkCue("math", re.compile(
         r"\d\s*[-+*/^=<>\u00d7\u00f7]\s*\d|\\frac|\\sqrt|\b[a-z]\s*\^\s*\d|\b\d+\s*[a-z]\s*[-+=]"
-        r"|\bintegral\b|\bderivative\b|\bequation\b|\bprobability\b", re.I), 0.6, "arithmetic or math"),
+        r"|\bintegral\b|\bderivative\b|\bequation\b|\bprobability\b", re.I),
+        0.6, "arithmetic or math"),
 )
 
 
