@@ -23,6 +23,9 @@ triage_app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 DataDir = Annotated[Path | None, typer.Option(help="data directory (THINKSWITCH_DATA)")]
 ModelFile = Annotated[Path | None, typer.Option(help="learned model file (default: shipped)")]
+Tiers = Annotated[bool, typer.Option(
+    "--tiers", help="choose the budget tier per request over every recorded budget of the "
+    "table (replay:simpleqa/<model>[?tiers=no_think,budget256,...]) against each fixed tier")]
 Features = Annotated[str, typer.Option(
     help="learned features: static (MiniLM token table) or hashed (n-grams + cues)")]
 
@@ -55,12 +58,21 @@ def train(
         help="version recorded in the model [default: custom; traces-<UTC time> from traces]")
     ] = None,
     features: Features = "static",
+    tiers: Tiers = False,
     data_dir: DataDir = None,
 ) -> None:
     """Train the `learned` policy on paired outcomes and/or shadow pairs (deterministic)."""
     from thinkswitch.triage.learned import new_featurizer
     from thinkswitch.triage.training import train as fit
 
+    if tiers:
+        from thinkswitch.cli.triage_tiers import train_tiers_cmd
+
+        if from_traces:
+            raise UsageError("--tiers trains on an outcome table with several budgets, not on "
+                             "--from-traces")
+        train_tiers_cmd(outcomes or [], out, version, data_dir)
+        return
     if not outcomes and not from_traces:
         raise UsageError("nothing to train on: give --outcomes and/or --from-traces")
     if since is not None and not from_traces:
@@ -149,9 +161,15 @@ def evaluate_cmd(
         help="learned-cv features: static (default) or hashed")] = None,
     model: ModelFile = None,
     out: Annotated[Path | None, typer.Option(help="write a report with plots")] = None,
+    tiers: Tiers = False,
     data_dir: DataDir = None,
 ) -> None:
     """Report the policy's APGR, CPT(50%), CPT(80%) and curve against the baselines."""
+    if tiers:
+        from thinkswitch.cli.triage_tiers import eval_tiers_cmd
+
+        eval_tiers_cmd(suite, folds, seed, out, data_dir)
+        return
     from thinkswitch.bench.report import write_report
     from thinkswitch.bench.summary import PairedSummary, SuiteSummary
     from thinkswitch.outcomes import metrics

@@ -18,8 +18,20 @@ def _rules(knob: float | None, model: Path | None) -> TriagePolicy:
 
 def _learned(knob: float | None, model: Path | None) -> TriagePolicy:
     from thinkswitch.triage.learned import LearnedPolicy
+    from thinkswitch.triage.tiers import is_tier_file
 
+    if is_tier_file(model):  # a model that carries budget tiers picks the tier too
+        return _tiered(knob, model)
     return LearnedPolicy.from_path(model, knob)
+
+
+def _tiered(knob: float | None, model: Path | None) -> TriagePolicy:
+    from thinkswitch.triage.tiers import TieredPolicy, TierModel
+
+    if model is None:
+        raise UsageError("the tiered policy needs a budget-tier model: train one with "
+                         "`thinkswitch triage train --tiers` and give it as --triage-model")
+    return TieredPolicy(TierModel.load(model), knob)
 
 
 def _cascade(knob: float | None, model: Path | None) -> TriagePolicy:
@@ -29,7 +41,7 @@ def _cascade(knob: float | None, model: Path | None) -> TriagePolicy:
 
 
 POLICIES: Mapping[str, Callable[[float | None, Path | None], TriagePolicy]] = MappingProxyType(
-    {"rules": _rules, "learned": _learned, "cascade": _cascade}
+    {"rules": _rules, "learned": _learned, "cascade": _cascade, "tiered": _tiered}
 )
 
 
