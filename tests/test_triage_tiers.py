@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,19 @@ def test_a_tier_table_holds_every_budget_of_the_model() -> None:
     assert picked.right[:, 1].mean() == pytest.approx(0.285, abs=0.001)
 
 
-@needs_simpleqa
-def test_train_then_serve_the_tier_model_through_learned(tmp_path: Path) -> None:
-    out = tmp_path / "tiers.npz"
+@pytest.fixture(scope="module")
+def tier_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiers") / "tiers.npz"
     run = thinkswitch("triage", "train", "--outcomes", GEMINI, "--tiers", "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert "best fixed tier budget2048 28.6%" in run.stdout
     assert "default weight" in run.stdout and out.is_file()
+    return out
+
+
+@needs_simpleqa
+def test_train_then_decide_with_the_tier_model_through_learned(tier_model: Path) -> None:
+    out = tier_model
     policy = get_policy("learned", None, out)
     assert isinstance(policy, TieredPolicy)
     question = (ChatMessage(role="user", content="Who was the first person to win two Nobel "
@@ -81,7 +88,7 @@ def test_eval_tiers_against_every_fixed_tier_with_a_plot(tmp_path: Path) -> None
     assert weights == sorted(weights)
     # the heavier the token weight, the fewer tokens (up to ties among close predictions);
     # a heavy one spends far less than the best fixed tier
-    assert all(later <= earlier + 1.0 for earlier, later in zip(tokens, tokens[1:]))
+    assert all(later <= earlier + 1.0 for earlier, later in pairwise(tokens))
     assert tokens[-1] < 0.5 * report["fixed"][-1]["tokens"]
     for point in report["chosen"]:
         low, high = point["versus_best_ci95"]
@@ -98,3 +105,36 @@ def test_bad_tier_inputs_are_clear_errors(tmp_path: Path) -> None:
                           "--tiers")
     assert_one_line_error(thinkswitch("triage", "explain", "--policy", "tiered", "2+2?"), 2,
                           "needs a budget-tier model")
+
+
+@needs_simpleqa
+def test_a_server_whose_policy_carries_tiers_records_the_chosen_budget(
+        tier_model: Path, tmp_path: Path) -> None:
+    from openai import OpenAI
+    from support.live_server import live_server
+
+    from thinkswitch.cli.serve_cmd import build_server
+    from thinkswitch.engines.replay import ReplayEngine
+    from thinkswitch.trace.backends import open_store
+
+    db = tmp_path / "traces.sqlite"
+    app, _ = build_server(None, {"engine": "replay", "model": "gemini-2.5-flash",
+                                 "trace_db": str(db), "policy": "learned",
+                                 "triage_model": str(tier_model)}, {})
+    asked = ReplayEngine(default_data_dir(), "gemini-2.5-flash").questions()[:12]
+    with live_server(app) as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        decisions = [client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": question}], extra_body={
+                "thinking": {"type": "auto", "budget_tokens": 4096}}
+        ).model_extra["thinkswitch"]["decision"] for question in asked]  # type: ignore[index]
+    assert {d["policy"].split("@")[0] for d in decisions} == {"tiered"}
+    assert all(d["budget"] in (256, 512, 1024, 2048) for d in decisions if d["mode"] == "on")
+    assert all(d["reason"].split(": ", 1)[1].startswith("tier ") for d in decisions)
+    assert len({d["budget"] for d in decisions}) > 1  # it picks per request
+    store = open_store(db)
+    try:
+        recorded = [r.decision for r in store.records(kind="request")]
+    finally:
+        store.close()
+    assert sorted(str(d["reason"]) for d in recorded) == sorted(d["reason"] for d in decisions)

@@ -127,7 +127,11 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
         key: value for key, value in settings_flags.items() if value is not None}})
     # inline [prices.models] of the file, else the prices file of the settings
     switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
-    if settings.policy == "learned" and switch.trace_store is not None:
+    from thinkswitch.triage.tiers import is_tier_file
+
+    # (a budget-tier model is served as it is: promotion guards only learned's own models)
+    if (settings.policy == "learned" and switch.trace_store is not None
+            and not is_tier_file(settings.triage_model)):
         from thinkswitch.shadow.promotion import live_policy
 
         # The store's latest promoted model, if any; the server can swap it while running.
