@@ -72,6 +72,7 @@ shadow_rate = 0.2
 shadow_tokens_per_minute = 5000
 shadow_seed = 11
 shadow_judge = true
+shadow_gauges_s = 30
 
 [store]
 url_env = "DB_URL"
@@ -114,7 +115,8 @@ def test_a_full_file_sets_every_setting_and_the_server_options(tmp_path: Path) -
     assert values["trace_signing_key_file"] == tmp_path / "trace-signing.key"
     assert (values["checkpoint_every_records"], values["checkpoint_every_s"]) == (50, 30)
     assert (values["shadow_rate"], values["shadow_tokens_per_minute"],
-            values["shadow_seed"], values["shadow_judge"]) == (0.2, 5000, 11, True)
+            values["shadow_seed"], values["shadow_judge"],
+            values["shadow_gauges_s"]) == (0.2, 5000, 11, True, 30)
     # every Settings field can be set from the file: a new field must be added to the schema
     assert set(values) == set(Settings.model_fields)
     settings = Settings(**values)
