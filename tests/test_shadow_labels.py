@@ -231,3 +231,23 @@ def test_bench_shadow_pairs_are_graded_by_the_suites_checker(tmp_path: Path) -> 
         gold = next(item.gold for item in items if item.prompt == question)
         assert found.side("off").correct == (off == gold)
         assert found.side("on").correct == (on == gold)
+
+
+def test_bench_shadow_rate_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "traces.sqlite"
+    run = thinkswitch("bench", "gym:basic_arithmetic", "--modes", "auto", "--limit", "3",
+                      "--shadow-rate", "1", "--engine", "instant", "--policy", "rules",
+                      "--db", str(tmp_path / "bench.sqlite"),
+                      env={"THINKSWITCH_TRACE_DB": str(db)})
+    assert run.returncode == 0, run.stderr
+    store = open_store(db)
+    try:
+        pairs = store.shadow_pairs()
+    finally:
+        store.close()
+    # the instant engine answers "word word ...": the suite's checker grades both sides wrong
+    assert len(pairs) == 3
+    assert all(p.correctness_source == "bench" and p.correctness_known for p in pairs)
+    assert not any(p.live.correct or p.shadow.correct for p in pairs)
+    report = report_json(db, tmp_path / "report")
+    assert report["labelled_pairs"] == 3
