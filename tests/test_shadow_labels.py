@@ -32,6 +32,7 @@ from thinkswitch.shadow.bench_shadow import BenchShadow
 from thinkswitch.shadow.pair_labels import labelled_pairs
 from thinkswitch.shadow.promotion import store_examples
 from thinkswitch.shadow.store_gauges import StoreGauges
+from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
 from thinkswitch.trace.backends import open_store
@@ -72,9 +73,10 @@ class ModeEngine(Engine):
 
 
 def mode_switch(db: Path, answers: dict[str, tuple[str, str]], rate: float) -> Switch:
-    return Switch(ModeEngine(answers), get_dialect("prompted"), RulesPolicy(),
-                  Settings(shadow_rate=rate, shadow_seed=0, shadow_gauges_s=0.0, record=True),
-                  Recorder(open_store(db)))
+    return Switch(SwitchParts(
+        ModeEngine(answers), get_dialect("prompted"), RulesPolicy(),
+        Settings(shadow_rate=rate, shadow_seed=0, shadow_gauges_s=0.0, record=True),
+        Recorder(open_store(db))))
 
 
 def metric_lines(text: str) -> list[str]:
