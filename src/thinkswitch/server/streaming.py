@@ -22,7 +22,7 @@ from anyio import to_thread
 from thinkswitch.kernel.errors import EngineUnavailableError
 
 T = TypeVar("T")
-HIGH_WATER = 64
+HIGH_WATER = 1024
 STALL_S = 120.0
 _END = object()
 
