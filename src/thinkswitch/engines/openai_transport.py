@@ -172,9 +172,10 @@ def retried_once(
         yielded = False
         events = attempt(route)
         try:
-            for event in events:
+            for event in events:  # the first event; the rest pass through `yield from`
                 yielded = True
                 yield event
+                yield from events
             return
         except EngineUnavailableError as error:
             if yielded:

@@ -59,14 +59,17 @@ async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_W
     room = threading.Event()
     stopped = threading.Event()
 
-    def post(item: object, error: BaseException | None = None) -> None:
-        buffer.append((item, error))
+    def wake_consumer() -> None:
         if not pending.is_set():
             pending.set()
             try:
                 loop.call_soon_threadsafe(wake.set)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 stopped.set()
+
+    def post(item: object, error: BaseException | None = None) -> None:
+        buffer.append((item, error))
+        wake_consumer()
 
     def wait_for_room() -> bool:
         """False when the producer should end (the consumer left or stalled)."""
@@ -89,12 +92,15 @@ async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_W
         try:
             if stopped.is_set():  # the consumer left before this thread started
                 return
-            for item in items:
+            append, stopping, woken = buffer.append, stopped.is_set, pending.is_set
+            for item in items:  # `post`, inlined: this runs once per delta
                 if len(buffer) >= high_water and not wait_for_room():
                     return
-                if stopped.is_set():
+                if stopping():
                     return
-                post(item)
+                append((item, None))
+                if not woken():
+                    wake_consumer()
             post(_END)
         except BaseException as error:  # handed to the consumer, raised there
             post(_END, error)
