@@ -19,7 +19,7 @@ U+FFFD for what is not Unicode, so it is read exactly as before (`parse_chunk`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -87,11 +87,6 @@ def _text(value: object) -> str:
     return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
-def _plain(value: object) -> str:
-    """A text field that orjson decoded: already valid Unicode."""
-    return value if type(value) is str else ""
-
-
 def _usage(raw: object) -> StreamUsage | None:
     if not isinstance(raw, Mapping):
         return None
@@ -113,22 +108,13 @@ def parse_chunk(data: str, source: str) -> StreamChunk:
         raise EngineUnavailableError(
             f"{source} sent a stream line that is not JSON: {one_line(data)[:80]!r}"
         ) from None
-    return chunk_of(payload, source, _text)
+    chunk = chunk_of(payload, source)
+    return chunk._replace(reasoning=_text(chunk.reasoning), content=_text(chunk.content))
 
 
-def parse_data(data: bytes, source: str) -> StreamChunk:
-    """`parse_chunk` of a `data:` payload as bytes, through orjson (see the module
-    docstring)."""
-    try:
-        payload: Any = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return parse_chunk(data.decode("utf-8", "replace"), source)
-    return chunk_of(payload, source, _plain)
-
-
-def chunk_of(payload: Any, source: str, text: Callable[[object], str]) -> StreamChunk:
-    """The chunk of a parsed payload (JSON objects are `dict`s, arrays `list`s); `text`
-    reads a text field."""
+def chunk_of(payload: Any, source: str) -> StreamChunk:
+    """The chunk of a parsed payload (JSON objects are `dict`s, arrays `list`s; a text field
+    that is not a string is empty). Inlined field by field: it runs once per delta."""
     if type(payload) is not dict:
         raise EngineUnavailableError(f"{source} sent a stream chunk that is not an object")
     if "error" in payload or "message" in payload or "detail" in payload:
@@ -145,12 +131,17 @@ def chunk_of(payload: Any, source: str, text: Callable[[object], str]) -> Stream
                 continue
             delta = choice.get("delta")
             if type(delta) is dict:
-                reasoning = text(delta.get("reasoning")) or text(delta.get("reasoning_content"))
-                content = text(delta.get("content"))
+                value = delta.get("reasoning")
+                if type(value) is not str or not value:
+                    value = delta.get("reasoning_content")
+                reasoning = value if type(value) is str else ""
+                value = delta.get("content")
+                content = value if type(value) is str else ""
                 calls = delta.get("tool_calls")
                 if type(calls) is list:
                     tool_calls = tuple(call for call in calls if type(call) is dict)
-            finish = text(choice.get("finish_reason")) or None
+            value = choice.get("finish_reason")
+            finish = value if type(value) is str and value else None
     usage = payload.get("usage")
     return StreamChunk(reasoning, content, finish,
                        None if usage is None else _usage(usage), tool_calls)
@@ -197,6 +188,12 @@ class ChunkReader:
                 self.done = True
                 self._rest = b""
                 break
-            if data:
-                chunks.append(parse_data(data, self.source))
+            if not data:
+                continue
+            try:  # parsed once, by orjson (see the module docstring)
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                chunks.append(parse_chunk(data.decode("utf-8", "replace"), self.source))
+                continue
+            chunks.append(chunk_of(payload, self.source))
         return chunks
