@@ -22,7 +22,11 @@ from anyio import to_thread
 from thinkswitch.kernel.errors import EngineUnavailableError
 
 T = TypeVar("T")
-HIGH_WATER = 1024
+HIGH_WATER = 64
+#: Batches: an upstream read can complete hundreds of deltas, and all of them should go out
+#: in one write (the producer holds the GIL while it parses the read, so the loop takes them
+#: all at once), not stop at 64 and wait for room.
+BATCH_HIGH_WATER = 1024
 STALL_S = 120.0
 _END = object()
 
@@ -39,9 +43,10 @@ async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
         await batches.aclose()  # type: ignore[attr-defined]
 
 
-async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
+async def iterate_batches_in_thread(items: Iterator[T], high_water: int = BATCH_HIGH_WATER,
                                     stall_s: float = STALL_S,
-                                    max_batch: int = HIGH_WATER) -> AsyncIterator[list[T]]:
+                                    max_batch: int = BATCH_HIGH_WATER
+                                    ) -> AsyncIterator[list[T]]:
     """See the module docstring: the items in lists of up to `max_batch`, all those waiting
     when the loop looks (a face writes each list as one response chunk, so a stream of many
     small deltas costs one socket write and one pass through the middleware per batch, not
