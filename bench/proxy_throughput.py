@@ -27,10 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from load import LoadResult, streaming_load
-from loopback import VENV_BIN, free_port, running
+from loopback import VENV_BIN, cpu_seconds, free_port, running
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -48,18 +49,25 @@ CASES: dict[str, tuple[int | None, dict[str, object]]] = {
 
 
 def measure(name: str, url: str, clients: int, seconds: float, progress: Progress,
-            body: dict[str, object] | None = None) -> LoadResult:
+            body: dict[str, object] | None = None,
+            cpu_of: Sequence[tuple[int, list[float]]] = ()) -> LoadResult:
+    """One timed load after a warm-up; for each (pid, list) in `cpu_of`, the CPU seconds that
+    process used during the timed part are appended to the list."""
     task = progress.add_task(f"{name}: {clients} streaming clients", total=seconds)
     started = time.monotonic()
     streaming_load(url, body or BODY, clients, min(2.0, seconds / 5))  # warm-up
+    before = [cpu_seconds(pid) for pid, _ in cpu_of]
     result = streaming_load(url, body or BODY, clients, seconds)
+    for (pid, used), at_start in zip(cpu_of, before, strict=True):
+        used.append(cpu_seconds(pid) - at_start)
     progress.update(task, completed=min(seconds, time.monotonic() - started))
     return result
 
 
 def run_case(case: str, args: argparse.Namespace, progress: Progress, scratch: str,
-             console: Console) -> dict[str, list[LoadResult]]:
-    """Upstream directly and through thinkswitch, alternating for `args.rounds` rounds."""
+             console: Console, proxy_cpu: list[float]) -> dict[str, list[LoadResult]]:
+    """Upstream directly and through thinkswitch, alternating for `args.rounds` rounds; the
+    CPU seconds thinkswitch used in each of its rounds are appended to `proxy_cpu`."""
     deltas, body = CASES[case]
     upstream_port, ts_port, opt_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/v1"
@@ -71,14 +79,14 @@ def run_case(case: str, args: argparse.Namespace, progress: Progress, scratch: s
              "--db", str(Path(scratch) / f"traces-{case}.sqlite")]
     with running([sys.executable, str(HERE / "instant_upstream.py"), "--port",
                   str(upstream_port), *extra], f"{upstream}/models"), \
-            running(serve, f"http://127.0.0.1:{ts_port}/health"):
+            running(serve, f"http://127.0.0.1:{ts_port}/health") as proxy:
         for _ in range(args.rounds):
             results["upstream directly"].append(measure(
                 f"{case} upstream", f"{upstream}/chat/completions", args.clients,
                 args.seconds, progress, body))
             results["thinkswitch"].append(measure(
                 f"{case} thinkswitch", f"http://127.0.0.1:{ts_port}/v1/chat/completions",
-                args.clients, args.seconds, progress, body))
+                args.clients, args.seconds, progress, body, [(proxy.pid, proxy_cpu)]))
         if case == "short" and args.optillm.exists():
             command = [str(args.optillm), "--approach", "none", "--base-url", upstream,
                        "--port", str(opt_port), "--log", "warning"]
@@ -112,7 +120,8 @@ def main() -> int:
         table.add_column(column, justify="left" if column in ("case", "target") else "right")
     with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
         for case in cases:
-            results = run_case(case, args, progress, scratch, console)
+            proxy_cpu: list[float] = []
+            results = run_case(case, args, progress, scratch, console, proxy_cpu)
             for name, runs in results.items():
                 for number, result in enumerate(runs, 1):
                     table.add_row(case, name, str(number), f"{result.rate():.1f}",
@@ -126,6 +135,11 @@ def main() -> int:
                       if measure_of(d) > 0]
             summary[case] = {name: [r.summary() for r in runs] for name, runs in results.items()}
             summary[f"{case}_ratio_thinkswitch_over_upstream"] = [round(r, 3) for r in ratios]
+            # thinkswitch's own CPU (all threads) per delivered delta (long) or answer (short)
+            units = [p.deltas if case == "long" else p.ok for p in proxied]
+            summary[f"{case}_proxy_cpu_us_per_{'delta' if case == 'long' else 'request'}"] = [
+                round(1e6 * used / unit, 1) for used, unit in zip(proxy_cpu, units, strict=True)
+                if unit]
             optillm = results.get("optillm (--approach none)")
             if optillm and optillm[0].rate() > 0:
                 summary["ratio_thinkswitch_over_optillm"] = round(
@@ -134,8 +148,10 @@ def main() -> int:
     for case in cases:
         what = "req/s" if case == "short" else "deltas/s"
         ratios = summary[f"{case}_ratio_thinkswitch_over_upstream"]
+        unit = "delta" if case == "long" else "request"
         console.print(f"{case}: thinkswitch / upstream in {what}, per round: {ratios} "
-                      "(target >= 0.60)")
+                      f"(target >= 0.60); thinkswitch CPU per {unit}, µs: "
+                      f"{summary[f'{case}_proxy_cpu_us_per_{unit}']}")
     if "ratio_thinkswitch_over_optillm" in summary:
         console.print(f"thinkswitch / optillm: [bold]{summary['ratio_thinkswitch_over_optillm']}x"
                       "[/] (target >= 10x)")

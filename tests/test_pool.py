@@ -215,6 +215,23 @@ def test_a_cancelled_timer_lets_go_of_its_action_at_once() -> None:
     watchdog.close()
 
 
+def test_cancelled_timers_do_not_pile_up_and_a_sooner_timer_still_fires_in_time() -> None:
+    watchdog = Watchdog()
+    keep = watchdog.arm(600.0, lambda: None)
+    for _ in range(1000):  # a streamed call arms and cancels its deadlines
+        watchdog.cancel(watchdog.arm(600.0, lambda: None))
+    assert len(watchdog._heap) <= 3
+    fired = threading.Event()
+    late = threading.Event()
+    watchdog.arm(0.3, late.set)
+    watchdog.arm(0.05, fired.set)  # due before every other: the waiting thread is woken
+    assert fired.wait(0.25) and not late.is_set()
+    assert late.wait(1.0)
+    watchdog.cancel(keep)
+    assert watchdog._heap == []
+    watchdog.close()
+
+
 def test_an_idle_watchdog_thread_ends_and_a_new_one_starts_when_needed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

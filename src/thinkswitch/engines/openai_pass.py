@@ -83,34 +83,46 @@ def stream_pass(
     result = PassResult()
     server_split = False
     forced = not answer_only
+    # fixed for the pass (waits are used up between passes): whether a budget can cut it,
+    # and whether an end of thinking can come too early
+    cuts = forced and forcing.thinking_on and forcing.budget is not None
+    waits = forced and forcing.can_wait
     try:
-        for chunk in chunks:
-            result.usage = chunk.usage or result.usage
-            result.finish = chunk.finish_reason or result.finish
-            if chunk.tool_calls:
+        for reasoning, content, finish, usage, tool_calls in chunks:
+            if usage is not None:
+                result.usage = usage
+            if finish:
+                result.finish = finish
+            if tool_calls:
                 result.answer += 1
                 result.answered = True
-                yield ToolCallDelta(chunk.tool_calls)
-            if chunk.reasoning:
+                yield ToolCallDelta(tool_calls)
+            if reasoning:
                 server_split = True
                 result.thinking += 1
                 if not answer_only:
-                    result.trace.append(chunk.reasoning)
-                    yield ThinkingDelta(chunk.reasoning)
-                if forced and forcing.cut_now(spent + result.thinking, in_thinking=True):
+                    result.trace.append(reasoning)
+                    yield ThinkingDelta(reasoning)
+                if cuts and forcing.cut_now(spent + result.thinking, in_thinking=True):
                     result.end = "cut"
                     return result
-            if not chunk.content:
+            if not content:
                 continue
-            segments = (
-                [Segment("answer", chunk.content)] if server_split else parser.feed(chunk.content)
-            )
+            if server_split:  # the server split thinking off: content is answer, as it is
+                result.answer += 1
+                if waits and forcing.closed_early(spent + result.thinking):
+                    result.end = "early"
+                    return result
+                if not result.answered and content.strip():
+                    result.answered = True
+                yield AnswerDelta(content)
+                continue
+            segments = parser.feed(content)
             kinds = {segment.kind for segment in segments}
             thinking = "thinking" in kinds or (not kinds and parser.in_thinking)
             result.thinking += int(thinking)
             result.answer += int(not thinking)
-            ended = server_split or parser.in_answer
-            early = forced and ended and forcing.closed_early(spent + result.thinking)
+            early = waits and parser.in_answer and forcing.closed_early(spent + result.thinking)
             for segment in segments:
                 if segment.kind == "answer" and early:
                     break
@@ -118,8 +130,7 @@ def stream_pass(
             if early:
                 result.end = "early"
                 return result
-            still_thinking = parser.in_thinking and not server_split
-            if forced and forcing.cut_now(spent + result.thinking, still_thinking):
+            if cuts and forcing.cut_now(spent + result.thinking, parser.in_thinking):
                 result.end = "cut"
                 return result
         for segment in parser.flush():

@@ -15,7 +15,7 @@ import httpx
 
 from thinkswitch.engines.deadlines import StreamGuard
 from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
-from thinkswitch.engines.sse import StreamChunk, error_message, iter_chunks, one_line
+from thinkswitch.engines.sse import ChunkReader, StreamChunk, error_message, one_line
 from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
 from thinkswitch.kernel.events import EngineEvent
 
@@ -131,11 +131,18 @@ class ChatTransport:
                     # a 4xx other than 429 is the request's fault, not the replica's
                     refused = response.status_code < 500 and response.status_code != 429
                     raise _rejected(response) if refused else status_error(url, response)
-                lines = response.iter_lines()
-                for chunk in iter_chunks(lines, url):
-                    guard.chunk(bool(chunk.reasoning or chunk.content or chunk.tool_calls))
-                    yield chunk
-                for _ in lines:  # past [DONE] to the body's end: the connection is reused
+                reads = response.iter_bytes()
+                reader = ChunkReader(url)
+                for data in reads:
+                    # the chunks of one read arrived together: the deadlines are checked once
+                    chunks = reader.feed(data)
+                    guard.chunk(any(chunk.reasoning or chunk.content or chunk.tool_calls
+                                    for chunk in chunks))
+                    yield from chunks
+                    if reader.done:
+                        break
+                yield from reader.end()
+                for _ in reads:  # past [DONE] to the body's end: the connection is reused
                     pass
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             failure = guard.expired() or reach_error(url, error)
@@ -165,9 +172,10 @@ def retried_once(
         yielded = False
         events = attempt(route)
         try:
-            for event in events:
+            for event in events:  # the first event; the rest pass through `yield from`
                 yielded = True
                 yield event
+                yield from events
             return
         except EngineUnavailableError as error:
             if yielded:

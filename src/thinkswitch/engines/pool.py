@@ -244,6 +244,11 @@ class WatchdogTimer:
     at: float
     seq: int
     action: Callable[[], None] = field(compare=False)
+    done: bool = field(default=False, compare=False)  # cancelled, or its action ran
+
+
+def _nothing() -> None:
+    """The action of a cancelled timer."""
 
 
 #: A watchdog thread with nothing to watch for this long ends (an idle engine keeps none).
@@ -251,7 +256,12 @@ WATCHDOG_IDLE_S = 30.0
 
 
 class Watchdog:
-    """Runs callbacks at deadlines on one daemon thread, started on `arm` when none runs."""
+    """Runs callbacks at deadlines on one daemon thread, started on `arm` when none runs.
+
+    Every streamed call arms and cancels timers, so both are cheap: the thread is woken only
+    when a new timer is due before all the others, and a cancelled timer lets go of its action
+    at once but leaves the heap lazily (skipped when due; the heap is rebuilt without the
+    cancelled ones once they are half of it)."""
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
@@ -260,6 +270,7 @@ class Watchdog:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._cancelled = 0  # cancelled timers still in the heap
 
     def arm(self, delay_s: float, action: Callable[[], None]) -> WatchdogTimer:
         """Run `action` in `delay_s` seconds unless the returned timer is cancelled first."""
@@ -271,15 +282,22 @@ class Watchdog:
                     target=self._run, name="thinkswitch-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            elif self._heap[0] is timer:  # due first: the thread waits for a later one
+                self._wake.notify()
         return timer
 
     def cancel(self, timer: WatchdogTimer) -> None:
         """Drop `timer` now (not at its deadline), so what its action holds is freed."""
         with self._wake:
-            if timer in self._heap:
-                self._heap.remove(timer)
+            if timer.done:
+                return
+            timer.done = True
+            timer.action = _nothing
+            self._cancelled += 1
+            if self._cancelled * 2 >= len(self._heap):
+                self._heap = [live for live in self._heap if not live.done]
                 heapq.heapify(self._heap)
+                self._cancelled = 0
 
     def close(self) -> None:
         with self._wake:
@@ -300,6 +318,10 @@ class Watchdog:
                 if self._stopped:
                     return
                 timer = heapq.heappop(self._heap)
+                if timer.done:
+                    self._cancelled -= 1
+                    continue
+                timer.done = True
             try:
                 timer.action()
             except Exception:  # an action must never kill the watchdog

@@ -8,18 +8,27 @@ reasoning text, the content text, the finish reason and the usage, whichever of 
 Servers name the reasoning field differently: vLLM now sends `delta.reasoning` (and used to
 send `reasoning_content`), llama.cpp server and Ollama's OpenAI endpoint send
 `reasoning_content`. A server that sends both carries the same text twice, so one is taken.
+
+Every delta of every streamed answer crosses here, so the stream is read as bytes
+(`ChunkReader`: lines split here, not by httpx's text and line decoders) and each `data:`
+payload is parsed once, by orjson. A payload orjson refuses (bytes that are not UTF-8, a lone
+surrogate such as `\\ud800`) goes through the standard library parser instead, as text with
+U+FFFD for what is not Unicode, so it is read exactly as before (`parse_chunk`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from thinkswitch.kernel.errors import EngineUnavailableError
 
 DONE = "[DONE]"
+DONE_BYTES = b"[DONE]"
 MAX_MESSAGE_CHARS = 300
 
 
@@ -32,8 +41,9 @@ class StreamUsage:
     reasoning_tokens: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StreamChunk:
+class StreamChunk(NamedTuple):
+    """What the engine needs of one chunk (a tuple: one is made per delta, and cheaply)."""
+
     reasoning: str = ""
     content: str = ""
     finish_reason: str | None = None
@@ -98,37 +108,92 @@ def parse_chunk(data: str, source: str) -> StreamChunk:
         raise EngineUnavailableError(
             f"{source} sent a stream line that is not JSON: {one_line(data)[:80]!r}"
         ) from None
-    message = error_message(payload)
-    if message is not None:
-        raise EngineUnavailableError(f"{source} failed mid-stream: {message}")
-    if not isinstance(payload, Mapping):
+    chunk = chunk_of(payload, source)
+    return chunk._replace(reasoning=_text(chunk.reasoning), content=_text(chunk.content))
+
+
+def chunk_of(payload: Any, source: str) -> StreamChunk:
+    """The chunk of a parsed payload (JSON objects are `dict`s, arrays `list`s; a text field
+    that is not a string is empty). Inlined field by field: it runs once per delta."""
+    if type(payload) is not dict:
         raise EngineUnavailableError(f"{source} sent a stream chunk that is not an object")
+    if "error" in payload or "message" in payload or "detail" in payload:
+        message = error_message(payload)
+        if message is not None:
+            raise EngineUnavailableError(f"{source} failed mid-stream: {message}")
     reasoning = content = ""
     finish: str | None = None
     tool_calls: tuple[dict[str, Any], ...] = ()
     choices = payload.get("choices")
-    if isinstance(choices, list):
+    if type(choices) is list:
         for choice in choices:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+            if type(choice) is not dict or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
-            if isinstance(delta, Mapping):
-                reasoning = _text(delta.get("reasoning")) or _text(delta.get("reasoning_content"))
-                content = _text(delta.get("content"))
+            if type(delta) is dict:
+                value = delta.get("reasoning")
+                if type(value) is not str or not value:
+                    value = delta.get("reasoning_content")
+                reasoning = value if type(value) is str else ""
+                value = delta.get("content")
+                content = value if type(value) is str else ""
                 calls = delta.get("tool_calls")
-                if isinstance(calls, list):
-                    tool_calls = tuple(call for call in calls if isinstance(call, dict))
-            finish = _text(choice.get("finish_reason")) or None
-    return StreamChunk(reasoning, content, finish, _usage(payload.get("usage")), tool_calls)
+                if type(calls) is list:
+                    tool_calls = tuple(call for call in calls if type(call) is dict)
+            value = choice.get("finish_reason")
+            finish = value if type(value) is str and value else None
+    usage = payload.get("usage")
+    return StreamChunk(reasoning, content, finish,
+                       None if usage is None else _usage(usage), tool_calls)
 
 
-def iter_chunks(lines: Iterable[str], source: str) -> Iterator[StreamChunk]:
-    """The chunks of an SSE stream, up to `data: [DONE]` or the end of the lines."""
-    for line in lines:
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == DONE:
-            return
-        if data:
-            yield parse_chunk(data, source)
+class ChunkReader:
+    """The chunks of an SSE stream fed as the bytes of each network read (see the module
+    docstring): `feed` returns the chunks that read completed, in order; `done` is set at
+    `data: [DONE]`, after which nothing more is read. A line may end in LF, CRLF or CR."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.done = False
+        self._rest = b""
+        self._after_cr = False  # the last read ended in CR: a LF first in the next is its pair
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        if self.done:
+            return []
+        if self._after_cr:
+            self._after_cr = False
+            data = data[1:] if data.startswith(b"\n") else data
+        data = self._rest + data if self._rest else data
+        ended = False
+        if b"\r" in data:
+            ended = self._after_cr = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        self._rest = b"" if ended else lines.pop()
+        return self._parse(lines)
+
+    def end(self) -> list[StreamChunk]:
+        """The chunk of a last line that had no line end, if any."""
+        rest, self._rest = self._rest, b""
+        return [] if self.done or not rest else self._parse([rest])
+
+    def _parse(self, lines: list[bytes]) -> list[StreamChunk]:
+        chunks: list[StreamChunk] = []
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == DONE_BYTES:
+                self.done = True
+                self._rest = b""
+                break
+            if not data:
+                continue
+            try:  # parsed once, by orjson (see the module docstring)
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                chunks.append(parse_chunk(data.decode("utf-8", "replace"), self.source))
+                continue
+            chunks.append(chunk_of(payload, self.source))
+        return chunks

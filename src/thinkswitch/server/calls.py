@@ -11,25 +11,26 @@ a request whose client left first with `CLIENT_GONE`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Protocol, TypeVar
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError
-from thinkswitch.kernel.events import SwitchEvent
+from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.admission import Metrics
 from thinkswitch.server.gate import caller_of
-from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.streaming import iterate_batches_in_thread, iterate_in_thread
 from thinkswitch.server.token_count import prompt_token_count
 from thinkswitch.switch.pipeline import Switch
 
 #: The status logged for a request whose client left before its answer (nginx's 499).
 CLIENT_GONE = 499
+T = TypeVar("T")
 
 
 class EngineFacts(Protocol):
@@ -63,6 +64,21 @@ class SwitchCalls:
         events = self.events(request, http)
         first = await run_in_threadpool(next, events)
         return _chain(first, events)
+
+    async def started_batches(
+        self, request: SwitchRequest, http: Request,
+        encode: Callable[[Iterator[SwitchEvent]], Iterator[T]],
+    ) -> tuple[list[T], AsyncIterator[list[T]]]:
+        """`started`, in one worker thread for the whole stream: the switch's events, made
+        into a face's items by `encode` in that thread, in batches (see `streaming`). The
+        first batch is back when the decision is (an error before it is raised here, for the
+        face to answer with its status); the rest are the batches that follow."""
+        batches = iterate_batches_in_thread(encode(self.events(request, http)))
+        try:
+            first = await anext(batches)
+        except StopAsyncIteration:
+            raise EngineUnavailableError("the switch produced nothing") from None
+        return first, batches
 
     def events(self, request: SwitchRequest, http: Request) -> Iterator[SwitchEvent]:
         return observed(self._switch.stream(request, caller_of(http)), self._metrics)
@@ -114,7 +130,8 @@ def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[Switch
     """Pass events through, counting each finished result."""
     try:
         for event in events:
-            if isinstance(event, Result):
+            kind = type(event)  # deltas first: `isinstance` of a pydantic model costs more
+            if kind is not ThinkingDelta and kind is not AnswerDelta and isinstance(event, Result):
                 metrics.observe(event)
             yield event
     finally:

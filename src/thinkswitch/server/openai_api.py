@@ -27,10 +27,10 @@ from thinkswitch.server.calls import CLIENT_GONE, SwitchCalls
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.openai_stream import (
     ChunkEncoder,
-    chunk_texts,
     extension_fields,
     finish_reason,
     sse,
+    stream_texts,
     usage_fields,
 )
 from thinkswitch.server.reasoning_field import (
@@ -67,19 +67,22 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
             options=passthrough_options(body, calls.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if not body.stream:
+            completion_id = f"chatcmpl-{uuid.uuid4().hex}"
             result = await calls.whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
             return JSONResponse(completion(result, completion_id, body.model, prices,
                                            reasoning_field))
         usage = bool(body.stream_options and body.stream_options.include_usage)
-        encoder = ChunkEncoder(completion_id, body.model, int(time.time()), reasoning_field)
-        return StreamingResponse(
-            sse(chunk_texts(await calls.started(request, http), encoder, usage, prices)),
-            media_type="text/event-stream",
-        )
+
+        def encoder() -> ChunkEncoder:
+            return ChunkEncoder(f"chatcmpl-{uuid.uuid4().hex}", body.model, int(time.time()),
+                                reasoning_field)
+
+        first, batches = await calls.started_batches(
+            request, http, lambda events: stream_texts(events, encoder, usage, prices))
+        return StreamingResponse(sse(first, batches), media_type="text/event-stream")
 
 
 def completion(result: Result, completion_id: str, model: str, prices: PriceTable,

@@ -3,14 +3,15 @@
 Every thinking or answer delta crosses here, so the per-delta path is a string template: the
 chunk envelope (id, object, created, model, choices) is serialised once per response and each
 delta only JSON-escapes its text. The rare chunks (the decision, the finish, usage, tool
-calls) go through `json.dumps` whole. The texts are made in the switch's worker thread and
-written in batches (`iterate_batches_in_thread`): one socket write per batch of deltas.
+calls) go through `json.dumps` whole. The texts are made in the switch's worker thread (one
+thread for the whole stream, `SwitchCalls.started_batches`) and written in batches: one socket
+write per batch of deltas, which is all the deltas of an upstream read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from thinkswitch.kernel.decision import Decision
@@ -18,10 +19,13 @@ from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, T
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.reasoning_field import DEFAULT_REASONING_FIELD, FIELDS, ReasoningField
-from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.trace.prices import PriceTable
 
-_escape = json.JSONEncoder(ensure_ascii=False).encode  # a str in, its JSON literal out
+#: a str in, its JSON literal out (what `json.dumps(text, ensure_ascii=False)` says)
+_escape: Callable[[str], str] = json.encoder.encode_basestring
+_HOLE = "\x00"  # where a delta's text goes in a chunk template (escaped text never has it)
+#: the end of every stream that ends normally
+DONE = "data: [DONE]\n\n"
 
 
 def usage_fields(result: Result) -> dict[str, Any]:
@@ -59,20 +63,21 @@ class ChunkEncoder:
 
     def __init__(self, completion_id: str, model: str, created: int,
                  reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> None:
-        self._reasoning_names = FIELDS[reasoning_field]
         self.envelope = {"id": completion_id, "object": "chat.completion.chunk",
                          "created": created, "model": model}
         head = json.dumps(self.envelope, ensure_ascii=False)
-        self._open = f'data: {head[:-1]}, "choices": [{{"index": 0, "delta": '
-        self._close = ', "finish_reason": null}]}\n\n'
+        opening = f'data: {head[:-1]}, "choices": [{{"index": 0, "delta": {{'
+        closing = '}, "finish_reason": null}]}\n\n'
+        # a delta's chunk is its escaped text joined with these pieces (one `str.join`)
+        self._answer = (f'{opening}"content": ', closing)
+        fields = ", ".join(f'"{name}": {_HOLE}' for name in FIELDS[reasoning_field])
+        self._thinking = tuple(f"{opening}{fields}{closing}".split(_HOLE))
 
     def answer(self, text: str) -> str:
-        return f'{self._open}{{"content": {_escape(text)}}}{self._close}'
+        return _escape(text).join(self._answer)
 
     def thinking(self, text: str) -> str:
-        escaped = _escape(text)
-        fields = ", ".join(f'"{name}": {escaped}' for name in self._reasoning_names)
-        return f"{self._open}{{{fields}}}{self._close}"
+        return _escape(text).join(self._thinking)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None,
               **extra: Any) -> str:
@@ -112,15 +117,27 @@ def chunk_texts(events: Iterator[SwitchEvent], encoder: ChunkEncoder, include_us
             close()
 
 
-async def sse(texts: Iterator[str]) -> AsyncIterator[str]:
-    """The response body: the texts in batches, then [DONE]; an error mid-stream becomes an
-    error event, then [DONE]. When the client goes away the generator is closed at once,
-    which stops the engine within a token and releases its model for the next request."""
+def stream_texts(events: Iterator[SwitchEvent], encoder_of: Callable[[], ChunkEncoder],
+                 include_usage: bool, prices: PriceTable) -> Iterator[str]:
+    """`chunk_texts`, then [DONE], all in the stream's worker thread: [DONE] goes out in the
+    last batch's write, and the encoder is made there too (a fresh completion id reads the
+    OS's randomness, a system call that on the event loop would hand the GIL to a busy
+    worker thread and wait to get it back)."""
+    yield from chunk_texts(events, encoder_of(), include_usage, prices)
+    yield DONE
+
+
+async def sse(first: list[str], batches: AsyncIterator[list[str]]) -> AsyncIterator[str]:
+    """The response body: the texts of `stream_texts` in batches (`first`, then `batches`);
+    an error mid-stream becomes an error event, then [DONE]. When the client goes away the
+    batches are closed at once, which stops the engine within a token and releases its model
+    for the next request."""
     try:
-        async for batch in iterate_batches_in_thread(texts):
+        yield "".join(first)
+        async for batch in batches:
             yield "".join(batch)
-        yield "data: [DONE]\n\n"
     except Exception as error:  # the stream has started: the error can only be an event
         body = {"error": {"message": stream_error_message(error), "type": "server_error"}}
-        yield f"data: {json.dumps(body)}\n\n"
-        yield "data: [DONE]\n\n"
+        yield f"data: {json.dumps(body)}\n\n{DONE}"
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]

@@ -23,6 +23,10 @@ from thinkswitch.kernel.errors import EngineUnavailableError
 
 T = TypeVar("T")
 HIGH_WATER = 64
+#: Batches: an upstream read can complete hundreds of deltas, and all of them should go out
+#: in one write (the producer holds the GIL while it parses the read, so the loop takes them
+#: all at once), not stop at 64 and wait for room.
+BATCH_HIGH_WATER = 1024
 STALL_S = 120.0
 _END = object()
 
@@ -39,9 +43,10 @@ async def iterate_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
         await batches.aclose()  # type: ignore[attr-defined]
 
 
-async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_WATER,
+async def iterate_batches_in_thread(items: Iterator[T], high_water: int = BATCH_HIGH_WATER,
                                     stall_s: float = STALL_S,
-                                    max_batch: int = HIGH_WATER) -> AsyncIterator[list[T]]:
+                                    max_batch: int = BATCH_HIGH_WATER
+                                    ) -> AsyncIterator[list[T]]:
     """See the module docstring: the items in lists of up to `max_batch`, all those waiting
     when the loop looks (a face writes each list as one response chunk, so a stream of many
     small deltas costs one socket write and one pass through the middleware per batch, not
@@ -59,14 +64,17 @@ async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_W
     room = threading.Event()
     stopped = threading.Event()
 
-    def post(item: object, error: BaseException | None = None) -> None:
-        buffer.append((item, error))
+    def wake_consumer() -> None:
         if not pending.is_set():
             pending.set()
             try:
                 loop.call_soon_threadsafe(wake.set)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 stopped.set()
+
+    def post(item: object, error: BaseException | None = None) -> None:
+        buffer.append((item, error))
+        wake_consumer()
 
     def wait_for_room() -> bool:
         """False when the producer should end (the consumer left or stalled)."""
@@ -89,12 +97,15 @@ async def iterate_batches_in_thread(items: Iterator[T], high_water: int = HIGH_W
         try:
             if stopped.is_set():  # the consumer left before this thread started
                 return
-            for item in items:
+            append, stopping, woken = buffer.append, stopped.is_set, pending.is_set
+            for item in items:  # `post`, inlined: this runs once per delta
                 if len(buffer) >= high_water and not wait_for_room():
                     return
-                if stopped.is_set():
+                if stopping():
                     return
-                post(item)
+                append((item, None))
+                if not woken():
+                    wake_consumer()
             post(_END)
         except BaseException as error:  # handed to the consumer, raised there
             post(_END, error)

@@ -74,22 +74,26 @@ def answer(
     first_answer: float | None = None
     usage = Usage()
     finish: FinishReason | None = None
+    clock = time.perf_counter
     try:
         for event in events:
-            now = time.perf_counter() - started
-            if isinstance(event, ThinkingDelta | AnswerDelta):
-                ttft = now if ttft is None else ttft
-                if isinstance(event, ThinkingDelta):
-                    thinking.append(event.text)
-                    streamed.thinking_deltas += 1
-                else:
-                    text.append(event.text)
-                    streamed.answer_deltas += 1
-                    if first_answer is None and event.text.strip():
-                        first_answer = now
+            if isinstance(event, ThinkingDelta):  # every delta passes here: the clock is read
+                if ttft is None:                   # only for the first ones
+                    ttft = clock() - started
+                thinking.append(event.text)
+                streamed.thinking_deltas += 1
+                yield event
+            elif isinstance(event, AnswerDelta):
+                text_of = event.text
+                if ttft is None:
+                    ttft = clock() - started
+                text.append(text_of)
+                streamed.answer_deltas += 1
+                if first_answer is None and text_of.strip():
+                    first_answer = clock() - started
                 yield event
             elif isinstance(event, ToolCallDelta):
-                ttft = now if ttft is None else ttft
+                ttft = clock() - started if ttft is None else ttft
                 merge_tool_calls(tool_calls, event.calls)
                 yield event
             elif isinstance(event, UsageReport):
