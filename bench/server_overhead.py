@@ -10,6 +10,7 @@ Targets: issue #6, added p50 <= 2 ms; issue #18, streaming <= 1.5 ms and JSON <=
 #16, the Responses face as chat completions.
 
     .venv/bin/python bench/server_overhead.py [--requests 2000] [--rounds 10]
+        [--baseline-src OLD/src]   # another checkout's server too, in the same rounds
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +37,8 @@ from thinkswitch.kernel.request import Request
 
 HERE = Path(__file__).resolve().parent
 QUESTION = "How many legs do 3 spiders and 2 ants have together?"
-BODY = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}]}
-RESPONSES_BODY = {"model": "instant", "input": QUESTION}
+BODY: dict[str, object] = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}]}
+RESPONSES_BODY: dict[str, object] = {"model": "instant", "input": QUESTION}
 
 
 def timed(count: int, call: Callable[[], object]) -> np.ndarray:
@@ -56,13 +59,20 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def post(self, body: dict[str, object], path: str = "/v1/chat/completions") -> bytes:
-        self.connection.request("POST", path, json.dumps(body),
-                                {"content-type": "application/json"})
-        response = self.connection.getresponse()
+        try:
+            response = self._sent(body, path)
+        except (ConnectionError, http.client.RemoteDisconnected):  # idle past keep-alive
+            self.connection.close()
+            response = self._sent(body, path)
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
         return data
+
+    def _sent(self, body: dict[str, object], path: str) -> http.client.HTTPResponse:
+        self.connection.request("POST", path, json.dumps(body),
+                                {"content-type": "application/json"})
+        return self.connection.getresponse()
 
     def streamed(self) -> None:
         if not self.post({**BODY, "stream": True}).endswith(b"data: [DONE]\n\n"):
@@ -81,35 +91,42 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--baseline-src", type=Path,
+                        help="another checkout's src/: its server runs the same paths in the "
+                        "same rounds (a before/after under the same load)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "server_overhead.json")
     args = parser.parse_args()
     console = Console()
-    port = free_port()
     per_round = max(1, args.requests // args.rounds)
-    with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
+    trees: dict[str, str | None] = {"server": None}
+    if args.baseline_src is not None:
+        trees["baseline"] = str(args.baseline_src.resolve())
+    with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress, \
+            ExitStack() as servers:
         settings = load_settings(engine="instant", trace_db=str(Path(scratch) / "inproc.sqlite"))
         switch = build_switch(settings)
-        serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "instant", "--port",
-                 str(port), "--db", str(Path(scratch) / "server.sqlite")]
-        with running(serve, f"http://127.0.0.1:{port}/health"):
+        paths: dict[str, Callable[[], object]] = {
+            "in-process switch.run": lambda: switch.run(Request.build(QUESTION, think="auto"))}
+        for label, source in trees.items():
+            port = free_port()
+            serve = [str(VENV_BIN / "python"), "-m", "thinkswitch", "serve", "--engine",
+                     "instant", "--port", str(port), "--db", str(Path(scratch) / f"{label}.sqlite")]
+            servers.enter_context(running(serve, f"http://127.0.0.1:{port}/health",
+                                          env={"PYTHONPATH": source} if source else None))
             client = Client(port)
-            paths: dict[str, Callable[[], object]] = {
-                "in-process switch.run": lambda: switch.run(Request.build(QUESTION,
-                                                                          think="auto")),
-                "server, JSON": lambda: client.post(BODY),
-                "server, streaming": client.streamed,
-                "server, Responses JSON": client.responses,
-                "server, Responses streaming": client.responses_streamed,
-            }
-            for call in paths.values():  # warm-up
-                timed(100, call)
-            rounds: list[dict[str, np.ndarray]] = []
-            task = progress.add_task("interleaved rounds", total=args.rounds)
-            names = list(paths)
-            for number in range(args.rounds):
-                order = names[number % len(names):] + names[:number % len(names)]
-                rounds.append({name: timed(per_round, paths[name]) for name in order})
-                progress.advance(task)
+            paths |= {f"{label}, JSON": partial(client.post, BODY),
+                      f"{label}, streaming": client.streamed,
+                      f"{label}, Responses JSON": client.responses,
+                      f"{label}, Responses streaming": client.responses_streamed}
+        for call in paths.values():  # warm-up
+            timed(100, call)
+        rounds: list[dict[str, np.ndarray]] = []
+        task = progress.add_task("interleaved rounds", total=args.rounds)
+        names = list(paths)
+        for number in range(args.rounds):
+            order = names[number % len(names):] + names[:number % len(names)]
+            rounds.append({name: timed(per_round, paths[name]) for name in order})
+            progress.advance(task)
     samples = {name: np.concatenate([block[name] for block in rounds]) for name in paths}
     base = float(np.median(samples["in-process switch.run"]))
     table = Table(title=f"{per_round * args.rounds} sequential requests per path, instant "

@@ -11,9 +11,11 @@ a request whose client left first with `CLIENT_GONE`.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol, TypeVar
 
+from anyio import to_thread
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +26,7 @@ from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.admission import Metrics
 from thinkswitch.server.gate import caller_of
-from thinkswitch.server.streaming import iterate_batches_in_thread, iterate_in_thread
+from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.server.token_count import prompt_token_count
 from thinkswitch.switch.pipeline import Switch
 
@@ -101,8 +103,13 @@ async def answered(events: Iterator[SwitchEvent], http: Request) -> Result | Non
     """The `Result` of a request answered in one piece, or None when the client went away
     first: then generation stops within a token, as for a stream, instead of running on to
     its answer limit with the engine held. The stream is read to its end, so that the
-    switch's after-answer steps run."""
-    gone = asyncio.Event()
+    switch's after-answer steps run.
+
+    One worker thread reads the whole stream and hands back only the result: no event
+    crosses to the loop (a hop per delta cost more than the rest of the request). The loop
+    watches for the disconnect and tells the thread through `gone`, which it checks before
+    each event, as the streaming path's producer does."""
+    gone = threading.Event()
 
     async def watch() -> None:
         while (await http.receive())["type"] != "http.disconnect":
@@ -110,20 +117,36 @@ async def answered(events: Iterator[SwitchEvent], http: Request) -> Result | Non
         gone.set()
 
     watcher = asyncio.create_task(watch())
-    stream = iterate_in_thread(events)
-    result: Result | None = None
+    worker = asyncio.ensure_future(to_thread.run_sync(drain, events, gone))
     try:
-        async for event in stream:
-            if gone.is_set() and result is None:
-                return None
-            if isinstance(event, Result):
-                result = event
-    finally:
+        left, result = await asyncio.shield(worker)
+    finally:  # cancelled (server shutting down): the thread stops as for a disconnect
+        gone.set()
         watcher.cancel()
-        await stream.aclose()  # type: ignore[attr-defined]
+        await asyncio.shield(worker)
+    if left:
+        return None
     if result is None:
         raise EngineUnavailableError("the switch ended without a result")
     return result
+
+
+def drain(events: Iterator[SwitchEvent], gone: threading.Event) -> tuple[bool, Result | None]:
+    """Read `events` to the end in this thread: (False, the result or None if there was
+    none), or (True, None) when `gone` was set before the result came, the iterator then
+    closed at once (which stops the engine)."""
+    result: Result | None = None
+    try:
+        for event in events:
+            if result is None and gone.is_set():
+                return True, None
+            if isinstance(event, Result):
+                result = event
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+    return False, result
 
 
 def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[SwitchEvent]:

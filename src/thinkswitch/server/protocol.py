@@ -1,4 +1,6 @@
-"""The HTTP connection layer under the app: a header timeout and a header size cap.
+"""The HTTP connection layer under the app: a header timeout and a header size cap, and the
+writes of each event-loop turn joined into one (`corked`: a JSON answer's headers and body go
+out in one write).
 
 uvicorn's httptools protocol waits for headers as long as a client likes (its keep-alive timer
 runs only between requests) and buffers headers of any size (a 32 MB header was read whole).
@@ -15,6 +17,8 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from thinkswitch.server.corked import CorkedTransport
 
 HEADER_TIMEOUT_S = 10.0
 MAX_HEADER_BYTES = 64 * 1024
@@ -44,7 +48,7 @@ def guarded_protocol(header_timeout_s: float = HEADER_TIMEOUT_S,
             self._header_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            super().connection_made(CorkedTransport(transport, self.loop))
             self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:

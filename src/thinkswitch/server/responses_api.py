@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,7 +37,7 @@ from thinkswitch.server.responses_output import (
     whole_response,
 )
 from thinkswitch.server.responses_schema import ResponsesRequest
-from thinkswitch.server.streaming import iterate_in_thread
+from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.trace.prices import PriceTable
@@ -118,23 +118,40 @@ def retrieved(record: TraceRecord, response_id: str) -> dict[str, Any]:
             "thinkswitch": {"decision": record.decision, "trace_id": record.id}}
 
 
+class EventTexts:
+    """The SSE text of each (name, data) pair, made in the switch's worker thread; keeps the
+    next sequence number and the last `response` object sent, which a failure midway needs."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.last: dict[str, Any] = {}
+
+    def texts(self, pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> Iterator[str]:
+        try:
+            for name, data in pairs:
+                self.sequence = data["sequence_number"] + 1
+                if "response" in data:
+                    self.last = data["response"]
+                yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        finally:
+            pairs.close()
+
+
 async def sse(pairs: Generator[tuple[str, dict[str, Any]], None, None]) -> Any:
-    """Server-sent events with event names; a failure midway becomes `error` then
-    `response.failed`."""
-    sequence = 0
-    last: dict[str, Any] = {}
+    """Server-sent events with event names, encoded in the worker thread and written in
+    batches (one socket write per batch, as the chat-completions stream); a failure midway
+    becomes `error` then `response.failed`."""
+    encoded = EventTexts()
     try:
-        async for name, data in iterate_in_thread(pairs):
-            sequence = data["sequence_number"] + 1
-            if "response" in data:
-                last = data["response"]
-            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        async for batch in iterate_batches_in_thread(encoded.texts(pairs)):
+            yield "".join(batch)
     except Exception as error:  # the stream has started: the error can only be an event
         message = stream_error_message(error)
+        sequence = encoded.sequence
         body = {"type": "error", "code": "server_error", "message": message, "param": None,
                 "sequence_number": sequence}
         yield f"event: error\ndata: {json.dumps(body)}\n\n"
-        failed: dict[str, Any] = {**last, "status": "failed",
+        failed: dict[str, Any] = {**encoded.last, "status": "failed",
                   "error": {"code": "server_error", "message": message}}
         end = {"type": "response.failed", "sequence_number": sequence + 1, "response": failed}
         yield f"event: response.failed\ndata: {json.dumps(end)}\n\n"

@@ -8,14 +8,17 @@ from typing import Any
 
 from thinkswitch.kernel.errors import DataError, EngineUnavailableError
 from thinkswitch.trace.store import SqlTraceStore
+from thinkswitch.trace.wal import WalCheckpoints
 
 
 class SQLiteTraceStore(SqlTraceStore):
     """One file, WAL mode. A commit survives the writing process being killed (kill -9);
-    `synchronous=NORMAL` trades the last commits on power loss for speed."""
+    `synchronous=NORMAL` trades the last commits on power loss for speed. WAL checkpoints run
+    in a thread of the store's own, not inside an append (see wal.py)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.wal = WalCheckpoints(path)
         try:
             connection = sqlite3.connect(path, timeout=30.0, isolation_level=None,
                                          check_same_thread=False)
@@ -29,12 +32,18 @@ class SQLiteTraceStore(SqlTraceStore):
         # Switching to WAL rewrites the file header: only once the file is known to be ours.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the WalCheckpoints thread's work
 
     def _begin_write(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def _commit(self) -> None:
         self._db.execute("COMMIT")
+        self.wal.committed()
+
+    def close(self) -> None:
+        super().close()
+        self.wal.close()
 
     def _rollback(self) -> None:
         if self._db.in_transaction:

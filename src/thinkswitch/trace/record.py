@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,10 +67,26 @@ class TraceRecord(BaseModel):
         hashes."""
         return hashed_content(self.model_dump())
 
-    def sealed(self, prev_hash: str) -> TraceRecord:
-        """This record chained after `prev_hash`."""
-        linked = self.model_copy(update={"prev_hash": prev_hash, "hash": ""})
-        return linked.model_copy(update={"hash": content_hash(linked.content())})
+    def sealed(self, prev_hash: str) -> tuple[TraceRecord, str]:
+        """This record chained after `prev_hash`, and the canonical JSON it is stored as.
+
+        One dump, and each field's value encoded once: the hashed content and the stored body
+        are the same field texts joined in key order (the body adds `hash`, and the fields
+        added later while null), which is byte for byte `canonical` of each (tested)."""
+        body = self.model_dump()
+        body["prev_hash"] = prev_hash
+        texts = {key: _CANONICAL.encode(value) for key, value in body.items() if key != "hash"}
+        digest = hashlib.sha256(
+            _joined(texts, hashed_content(body)).encode("utf-8")).hexdigest()
+        texts["hash"] = f'"{digest}"'
+        sealed = self.model_copy(update={"prev_hash": prev_hash, "hash": digest})
+        return sealed, _joined(texts, texts)
+
+
+def _joined(texts: dict[str, str], keys: Iterable[str]) -> str:
+    """The canonical JSON object whose `keys` have these canonical value `texts`."""
+    encode = _CANONICAL.encode
+    return "{" + ",".join(f"{encode(key)}:{texts[key]}" for key in sorted(keys)) + "}"
 
 
 def hashed_content(body: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +102,11 @@ def canonical(value: Any) -> str:
     keys sorted, no whitespace, non-ASCII kept as UTF-8 (`ensure_ascii=False`), floats as
     Python's shortest round-trip repr. A future change would add a format key to the body whose
     absence means 1, so records written before it keep verifying."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+#: The encoder `canonical` is (json.dumps with these options, built once rather than per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from thinkswitch.kernel.errors import DataError, ThinkswitchError
 from thinkswitch.kernel.pairs import ShadowPair
 from thinkswitch.trace import pair_index
 from thinkswitch.trace.checkpoint import Checkpoint, Checkpointer, CheckpointSchedule
-from thinkswitch.trace.record import GENESIS, Cost, TraceRecord, canonical
+from thinkswitch.trace.record import GENESIS, Cost, TraceRecord
 from thinkswitch.trace.sql_where import where_clause
 
 if TYPE_CHECKING:
@@ -291,14 +291,13 @@ class SqlTraceStore(TraceStore):
         return str(last[0][0]) if last else GENESIS
 
     def _insert(self, record: TraceRecord, prev_hash: str) -> TraceRecord:
-        sealed = record.sealed(prev_hash)
+        sealed, body = record.sealed(prev_hash)
         decision = sealed.decision
         self._execute(
             "INSERT INTO traces (id, created_at, mode, policy, caller, kind, ref, body, "
             "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sealed.id, sealed.created_at, decision.get("mode"), decision.get("policy"),
-             sealed.caller, sealed.kind, sealed.ref, canonical(sealed.model_dump()),
-             sealed.prev_hash, sealed.hash),
+             sealed.caller, sealed.kind, sealed.ref, body, sealed.prev_hash, sealed.hash),
         )
         return sealed
 
