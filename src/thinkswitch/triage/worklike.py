@@ -28,7 +28,7 @@ class WorkCue:
 
 WORK_CUES: tuple[WorkCue, ...] = (
     WorkCue("code", re.compile(
-        r"```|\bdef \w+\s*\(|\bfunction\s*\w*\s*\(|#include\b|\bimport \w+|\breturn\b[^.\n]*"
+        r"```|\bdef \w+\s*\(|\bfunction\s*\w*\s*\(|#include\b|\bimport \w+|\breturn\b[^.\n]{0,200}"
         r"[;)\]]|=>|\bconsole\.log\b|\bprint\(", re.I), 0.9),
     WorkCue("asks for a program", re.compile(
         r"\b(?:write|implement|code|create|build|debug|fix|refactor|optimi[sz]e)\b[^.?!\n]{0,40}"
@@ -48,7 +48,7 @@ WORK_CUES: tuple[WorkCue, ...] = (
         r"plan (?:a|an|the|for)|compare and contrast|walk me through|how would you)\b", re.I),
         0.7),
     WorkCue("word problem", re.compile(
-        r"(?s)(?=.*\d\D+\d)(?=.*\b(?:how (?:many|much|long|far|old)|what (?:is|was) the "
+        r"(?s)\A(?=.*\d\D+\d)(?=.*\b(?:how (?:many|much|long|far|old)|what (?:is|was) the "
         r"(?:total|average|sum|difference|ratio|probability)|in total|altogether|left over)\b)",
         re.I), 0.7),
     WorkCue("math", re.compile(
