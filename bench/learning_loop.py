@@ -217,7 +217,7 @@ def summarize(name: str, rows: list[dict[str, Any]]) -> None:
 
 
 def compare(name: str, table: PairedTable, features: CachedFeatures, prior: LearnedModel,
-            rate: float, seed: int, limit: int | None) -> None:
+            rate: float, seed: int, limit: int | None) -> dict[str, Any]:
     """The HTTP loop and the in-process loop on one seed, the latter replaying the server's
     shadow draws: do they decide and promote alike?"""
     http_rows, served = run_over_http(name, table, features, prior, rate, seed, limit)
@@ -234,6 +234,8 @@ def compare(name: str, table: PairedTable, features: CachedFeatures, prior: Lear
               f"{mine['promoted']} / {theirs['promoted']} (recorded promotions "
               f"{theirs['promotions_recorded']}); guard difference "
               f"{mine['guard']['difference']:+.4f} / {theirs['guard']['difference']:+.4f}")
+    return {"requests": len(modes), "differ": len(differ), "lowered_budgets": lowered,
+            "seconds": served.seconds, "in_process": rows, "http": http_rows}
 
 
 def main() -> None:
@@ -254,11 +256,13 @@ def main() -> None:
     prior = replace(LearnedPolicy.from_path().model, features=features)
     rates = [float(rate) for rate in args.rates.split(",")]
     everything: dict[str, list[dict[str, Any]]] = {}
+    compared: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     for name in args.models.split(","):
         table = load_paired(data, MODELS[name])
         if args.compare is not None:
-            compare(name, table, features, prior, rates[0], args.compare, args.questions)
+            compared[name] = compare(name, table, features, prior, rates[0], args.compare,
+                                     args.questions)
             continue
         rows = [row for rate in rates for seed in range(args.seeds)
                 for row in (run_over_http(name, table, features, prior, rate, seed,
@@ -272,7 +276,7 @@ def main() -> None:
               f" bad candidates promoted {sum(r['bad_promoted'] for r in pooled)}; "
               f"{time.perf_counter() - started:.0f} s")
     if args.out is not None:
-        args.out.write_text(json.dumps(everything, indent=1, default=str))
+        args.out.write_text(json.dumps(compared or everything, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ the guard, and reload — all off the request path, in one background thread.
 After each answer the switch wakes the thread (an event; the answer is never delayed). The
 thread counts the store's labelled pairs; once N more than at the last round have arrived it
 trains a candidate on all of them (the guard judges its recipe by rolling origin, so nothing
-need be held out; see triage.guard), runs the guard against the live model, and on a pass installs the candidate, records the promotion and swaps the live policy.
+need be held out; see triage.guard), runs the guard against the live model, and on a pass
+installs the candidate, records the promotion and swaps the live policy.
 """
 
 from __future__ import annotations

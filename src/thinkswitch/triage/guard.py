@@ -26,10 +26,14 @@ are gathered by thinkswitch.triage.promotion):
      power-aware minimum, since how many pairs that takes depends on how often the two
      models' choices differ (see `needed_pairs`); and there must be `min_examples` pairs.
   2. The candidate learned the store's labels: on the pairs it trained on (up to its cut-off),
-     its own choices beat random, the one-sided `learned_confidence` lower bound of the mean of
-     g > 0. Test 1 judges the recipe; this ties the file to it: a model trained on other or
-     corrupted (shuffled) labels ranks the store's labels no better than chance, and passes
-     with chance 1 - learned_confidence (0.1%).
+     the choices of its own learned score (without the work prior it blends in on unfamiliar
+     requests, which ranks work up whatever the labels) beat random, the one-sided
+     `learned_confidence` lower bound of the mean of g > 0. Test 1 judges the recipe; this
+     ties the file to it: a model trained on other or corrupted (shuffled) labels ranks the
+     store's labels no better than chance. Since a model's fixed scores can follow a cluster
+     of the features that the labels also follow by accident, the candidate must also gain on
+     those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains: a model
+     fit to these labels reproduces that fit, one fit to others does not.
   3. Where the candidate kept newer pairs out of its training (`train --from-traces
      --holdout`), on them it is not worse than the live policy beyond noise: the upper
      `confidence` bound of the mean of d >= 0.
@@ -51,6 +55,8 @@ from thinkswitch.triage.examples import LabelledExample
 #: The think-rates the two models are compared at (each at equal rate; the utility of a pair is
 #: its mean over them: the area under the accuracy-against-think-rate curve, what APGR reads).
 RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: The share of the re-fit recipe's gain on the training pairs a candidate must reach (test 2).
+REPRODUCED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +182,8 @@ def needed_pairs(values: np.ndarray, weights: np.ndarray, max_error: float) -> i
 
 
 def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
-          trained_on: Block | None = None, held_out: Block | None = None) -> Verdict:
+          trained_on: Block | None = None, held_out: Block | None = None,
+          reference: Block | None = None) -> Verdict:
     """The verdict from the rolling-origin blocks (test 1), the candidate's own training pairs
     (test 2; None for a candidate trained on tables only, which must then beat random out of
     sample) and its own held-out pairs (test 3; None when it kept none)."""
@@ -190,9 +197,13 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
     share = both.weights / np.sum(both.weights)
     error = standard_error(both.difference, both.weights)
     learned_low = gain_low
+    fit, refit = 0.0, 0.0
     if trained_on is not None:
         own = paired([trained_on], options.rates)
-        _, learned_low, _ = bounds(own.gain, own.weights, options.learned_confidence, options)
+        fit, learned_low, _ = bounds(own.gain, own.weights, options.learned_confidence, options)
+    if reference is not None:
+        again = paired([reference], options.rates)
+        refit = float(np.sum(again.weights * again.gain) / np.sum(again.weights))
     verdict = Verdict(False, "", n, float(np.sum(share * both.live)),
                       float(np.sum(share * both.candidate)), diff, low, error, gain, learned_low)
     at = (f"at equal think-rates {options.rates[0]:.0%}-{options.rates[-1]:.0%} on {n} pairs "
@@ -215,6 +226,11 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
                        f"trained on it ranks the store's labels no better than chance "
                        f"({options.learned_confidence:.1%} lower bound {learned_low:+.1%} over "
                        f"random): not trained on these labels {at}")
+    if trained_on is not None and fit < REPRODUCED * refit:
+        return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
+                       f"trained on it gains {fit:+.1%} over random, under half of the "
+                       f"{refit:+.1%} its recipe re-fit on them gains: not trained on these "
+                       f"labels {at}")
     if held_out is not None and len(held_out.examples) >= options.min_examples:
         mine = paired([held_out], options.rates)
         own_diff, _, own_high = bounds(mine.difference, mine.weights, options.confidence, options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -83,6 +83,13 @@ def scores_of(policy: TriagePolicy | LearnedModel, texts: list[str]
     return scores, np.array([d.mode == "on" for d in decisions])
 
 
+def learned_part(model: LearnedModel, texts: list[str]) -> np.ndarray:
+    """The model's own logit, without the work prior it blends in on unfamiliar requests: what
+    it learned from its labels (the prior would rank work-like requests up whatever they were)."""
+    values: np.ndarray = model.features.transform(texts) @ model.gain + model.gain_bias
+    return values
+
+
 def recipe_of(candidate: LearnedModel) -> Recipe:
     """How a candidate trained on shadow pairs is re-fit on older pairs: `learned` on the
     candidate's features (what `train --from-traces` and `serve --learn` do)."""
@@ -135,12 +142,17 @@ def guard(live: LearnedModel, candidate: LearnedModel, examples: Sequence[Labell
     kept_out = [i for i, e in enumerate(judged) if e.at > candidate_cut]
     held = Block([judged[i] for i in kept_out], live_scores[kept_out],
                  candidate.scores([texts[i] for i in kept_out])) if kept_out else None
-    trained_on = Block(own, np.zeros(len(own)), candidate.scores([e.question for e in own])
+    trained_on = Block(own, np.zeros(len(own)), learned_part(candidate, [e.question
+                                                                         for e in own])
                        ) if own else None
     if trained_on is None:
         return refusal(f"the candidate says it trained on pairs up to {candidate_cut}, but "
                        "the store holds none of them")
-    return judge(blocks, options, trained_on, held)
+    refit = (recipe or recipe_of(candidate))([e for e in training if e.at <= candidate_cut])
+    reference = replace(trained_on, candidate_scores=learned_part(refit, [e.question
+                                                                          for e in own])
+                        ) if isinstance(refit, LearnedModel) else None
+    return judge(blocks, options, trained_on, held, reference)
 
 
 class LivePolicy(TriagePolicy):
