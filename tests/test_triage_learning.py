@@ -153,8 +153,8 @@ def test_the_guard_refuses_with_too_few_unseen_pairs() -> None:
     examples = synthetic_examples(15)
     good = train_on_examples(examples, holdout=0.0, version="good").model
     verdict = guard(LearnedPolicy.from_path().model, good, examples, GuardOptions())
-    # blocks of 3 by time; only those with 10 older pairs to re-fit on are judged
-    assert not verdict.promote and "only 6 labelled pairs" in verdict.reason
+    # 5 blocks of 3 by time; only the last has 10 older pairs to re-fit on: 3 are judged
+    assert not verdict.promote and "only 3 labelled pairs" in verdict.reason
 
 
 def test_a_corrupt_or_foreign_candidate_is_refused(tmp_path: Path) -> None:
