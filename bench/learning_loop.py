@@ -204,7 +204,7 @@ def summarize(name: str, rows: list[dict[str, Any]]) -> None:
     for rate in sorted({r["rate"] for r in rows}):
         for step in sorted({r["step"] for r in rows}):
             at = [r for r in rows if r["rate"] == rate and r["step"] == step]
-            mean = {k: float(np.nanmean([r[k] for r in at]))
+            mean = {k: float(np.nanmean([r.get(k, np.nan) for r in at]))
                     for k in ("pairs", "half_width", "apgr_live", "apgr_offline", "apgr_prior",
                               "apgr_candidate",
                               "loss", "true_loss")}

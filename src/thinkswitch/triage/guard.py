@@ -33,7 +33,9 @@ are gathered by thinkswitch.triage.promotion):
      store's labels no better than chance. Since a model's fixed scores can follow a cluster
      of the features that the labels also follow by accident, the candidate must also gain on
      those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains: a model
-     fit to these labels reproduces that fit, one fit to others does not.
+     fit to these labels reproduces that fit, one fit to others does not. And at least
+     MIN_DISCORDANT (10) of those pairs must be ones where thinking changed the outcome: on
+     fewer, a fit and its bound rest on a handful of pairs.
   3. Where the candidate kept newer pairs out of its training (`train --from-traces
      --holdout`), on them it is not worse than the live policy beyond noise: the upper
      `confidence` bound of the mean of d >= 0.
@@ -55,6 +57,8 @@ from thinkswitch.triage.examples import LabelledExample
 #: The think-rates the two models are compared at (each at equal rate; the utility of a pair is
 #: its mean over them: the area under the accuracy-against-think-rate curve, what APGR reads).
 RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: The fewest training pairs on which thinking changed the outcome for test 2 to read anything.
+MIN_DISCORDANT = 10
 #: The share of the re-fit recipe's gain on the training pairs a candidate must reach (test 2).
 REPRODUCED = 0.5
 
@@ -226,6 +230,12 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
                        f"trained on it ranks the store's labels no better than chance "
                        f"({options.learned_confidence:.1%} lower bound {learned_low:+.1%} over "
                        f"random): not trained on these labels {at}")
+    discordant = sum(e.correct(True) != e.correct(False) for e in trained_on.examples
+                     ) if trained_on is not None else MIN_DISCORDANT
+    if discordant < MIN_DISCORDANT:
+        return replace(verdict, reason=f"refused: thinking changed the outcome on only "
+                       f"{discordant} of the pairs it trained on; the guard needs "
+                       f"{MIN_DISCORDANT} to tell what it learned {at}")
     if trained_on is not None and fit < REPRODUCED * refit:
         return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
                        f"trained on it gains {fit:+.1%} over random, under half of the "
