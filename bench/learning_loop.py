@@ -4,22 +4,31 @@ For each recorded model (SimpleQA: Gemini 2.5 Flash no_think vs budget1024, Clau
 no_think vs budget4096, Qwen3-8B no_think vs exd0), shadow rate and seed: the 800 questions
 arrive in a seeded random order; the live policy (first the shipped `learned` prior) decides
 each; a random share R of requests is shadowed, which labels them (both sides' recorded
-correctness). Every 200 requests the loop trains a candidate on the labelled pairs (the newest
-quarter held out by time), runs the promotion guard (thinkswitch.triage.guard) against the
-live model and promotes on a pass; it also trains a deliberately bad candidate (the same pairs
-with their labels shuffled) and records whether the guard would promote it (never applied).
+correctness). Every 200 requests the loop trains a candidate on all the labelled pairs, runs
+the promotion guard (thinkswitch.triage.guard: rolling origin over the pairs) against the live
+model and promotes on a pass; it also trains a deliberately bad candidate (the same pairs with
+their labels shuffled) and records whether the guard would promote it (never applied).
 
-This runs in-process at the policy level — the live policy's decisions, the shadow draw and the
-guard are the product's code, the answers are the replay engine's recorded outcomes — rather
-than over HTTP, which would take hours on 2 shared cores for 60 runs of 800 requests.
+Two ways to run it:
+- in process (default), at the policy level: the live policy's decisions, the shadow draw and
+  the guard are the product's code, the answers the tables' recorded outcomes. Fast: the
+  rate-0.5 sweep and the shuffled candidates run here.
+- `--http`: through a real `thinkswitch serve --engine replay` process, asked over HTTP with the
+  OpenAI SDK, its rounds run on its own trace store and promoted with a reload
+  (bench/learning_loop_http.py). `--compare SEED` runs one seed both ways, the in-process loop
+  replaying the server's shadow draws, and prints where their decisions or promotions differ.
 
-Per checkpoint it reports: the Hajek 95% interval (thinkswitch.triage.estimate) of auto's
+Per checkpoint it reports: the Hajek 95% interval (thinkswitch.outcomes.estimate) of auto's
 accuracy loss against always-think from the pairs so far, and whether it covers the true loss
 of the requests served so far (known from the tables); the interval's half-width; APGR on the
 requests not yet seen of the live policy, of `learned` trained offline on the same number of
-fully labelled questions (drawn from those seen), and of the shipped prior.
+fully labelled questions (drawn from those seen; the mean of OFFLINE_DRAWS draws), of the
+shipped prior and (in process) of the round's candidate.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/learning_loop.py --seeds 10 --rates 0.2,0.5
+    cd bench && OMP_NUM_THREADS=1 ../.venv/bin/python learning_loop.py --http --seeds 10 \
+        --rates 0.2 [--questions 400]
+    cd bench && ../.venv/bin/python learning_loop.py --compare 0 --rates 0.5 --questions 400
 """
 
 from __future__ import annotations
