@@ -124,14 +124,14 @@ def run(table: PairedTable, features: CachedFeatures, prior: LearnedModel, rate:
     (to replay the draws of an HTTP run); each request's mode is appended to `decisions`."""
     rng = np.random.default_rng(seed)
     n = len(table.items)
-    order = rng.permutation(n)[:limit]
+    order = rng.permutation(n)  # asked: the first `limit`; APGR on all the others
     on = np.array([item.on.correct for item in table.items])
     off = np.array([item.off.correct for item in table.items])
     live = prior
     examples: list[LabelledExample] = []
     chosen_right = np.zeros(n)
     rows = []
-    for step, index in enumerate(order, start=1):
+    for step, index in enumerate(order[:limit], start=1):
         item = table.items[index]
         think = bool(live.scores([item.question])[0] >= live.threshold)
         chosen_right[step - 1] = on[index] if think else off[index]
@@ -177,11 +177,11 @@ def run_over_http(name: str, table: PairedTable, features: CachedFeatures,
     """One seeded run through `thinkswitch serve` (bench/learning_loop_http.py), in the same
     order as the in-process run of that seed; the rows of its checkpoints."""
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(table.items))[:limit]
+    order = rng.permutation(len(table.items))  # asked: the first `limit`
     on = np.array([item.on.correct for item in table.items])
     off = np.array([item.off.correct for item in table.items])
     texts = [item.question for item in table.items]
-    served = run_http(name, texts, order, rate, seed, EVERY, features)
+    served = run_http(name, texts, order[:limit], rate, seed, EVERY, features)
     rows = []
     for point in served.checkpoints:
         step = point["step"]
