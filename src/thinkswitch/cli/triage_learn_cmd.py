@@ -69,9 +69,9 @@ def promote(
     db: Annotated[str | None, typer.Option(help="trace store (SQLite path or postgresql://)")
                   ] = None,
     confidence: Annotated[float, typer.Option(
-        min=0.5, max=0.999, help="one-sided level of the guard's test")] = 0.95,
+        min=0.5, max=0.999, help="one-sided level of the not-worse test")] = 0.95,
     min_pairs: Annotated[int, typer.Option(
-        min=1, help="fewest held-out labelled pairs the guard judges on")] = 30,
+        min=1, help="fewest pairs newer than the live policy's training to judge on")] = 20,
     policy_dir: Annotated[Path | None, typer.Option(
         help="where promoted models are kept [default: policies/ in the data directory]")
     ] = None,
@@ -79,8 +79,23 @@ def promote(
         help="promote even if the guard refuses (recorded as forced)")] = False,
 ) -> None:
     """Judge CANDIDATE against the live policy on shadow pairs neither trained on, at equal
-    think-rate; promote it (recorded in the trace store) only if the guard passes. A running
-    server takes it on SIGHUP or POST /admin/policy/reload."""
+    think-rate; promote it (recorded in the trace store, both checksums) only if the guard
+    passes. A running server takes it on SIGHUP or POST /admin/policy/reload.
+
+    The test: per labelled pair, d = right(candidate's side) - right(live's
+    side), each model thinking on its own top share of the pairs, averaged
+    over think-rates 10%, 20%, ..., 90%. The pairs newer than the live
+    policy's training are cut into 5 blocks by time; each block is scored by
+    the candidate's recipe re-fit on the pairs older than it (rolling origin)
+    and by the live policy. Promote only if (1) the standard error of the
+    mean of d is at most 2 points (enough pairs for their spread) and its
+    one-sided upper bound (paired bootstrap, --confidence) is >= 0: not worse
+    beyond noise; (2) on the pairs it trained on (10 or more of them where
+    thinking changed the outcome), the candidate's own learned score beats
+    random at the 99.9% one-sided lower bound and gains at least half of
+    what its recipe re-fit on them gains: it learned these labels (a model
+    trained on shuffled labels does not); (3) on pairs it kept out, if any,
+    it is not worse beyond noise."""
     from thinkswitch.shadow.promotion import promote as run_promotion
     from thinkswitch.triage.guard import GuardOptions
 

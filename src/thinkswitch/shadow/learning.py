@@ -3,8 +3,9 @@ the guard, and reload — all off the request path, in one background thread.
 
 After each answer the switch wakes the thread (an event; the answer is never delayed). The
 thread counts the store's labelled pairs; once N more than at the last round have arrived it
-trains a candidate (the newest quarter held out by time), runs the guard against the live
-model, and on a pass installs the candidate, records the promotion and swaps the live policy.
+trains a candidate on all of them (the guard judges its recipe by rolling origin, so nothing
+need be held out; see triage.guard), runs the guard against the live model, and on a pass
+installs the candidate, records the promotion and swaps the live policy.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Learner:
     name = "learn"
 
     def __init__(self, switch: Switch, every: int, policy_dir: Path,
-                 options: GuardOptions = DEFAULT_GUARD, holdout: float = 0.25) -> None:
+                 options: GuardOptions = DEFAULT_GUARD, holdout: float = 0.0) -> None:
         if switch.recorder is None:
             raise ThinkswitchError("--learn needs the trace store (recording on)")
         self.switch = switch

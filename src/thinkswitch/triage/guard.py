@@ -1,49 +1,110 @@
-"""The promotion guard: is a candidate policy at least as good as the live one, beyond noise?
+"""The promotion guard's statistics: is a candidate at least as good as the live policy?
 
-Both policies are judged on the same labelled examples, which neither was trained on: those
-created after the later of the two models' training cut-offs (a time-ordered holdout; training
-from traces keeps the newest pairs out for this). At equal think-rate: r is the live policy's
-think-rate on the holdout (kept within [0.1, 0.9]); each policy thinks on its own top
-round(r n) scores, so neither wins by thinking more. Per example i (weight w_i = 1/propensity):
+Everything is compared at equal think-rate, over a grid of rates R = 10%, 20%, ..., 90%: on a
+set of pairs, at rate r each model thinks on its own top round(r n) scores, so neither wins by
+thinking more. Per labelled pair i (weight w_i = 1/propensity), averaged over r in R:
 
-    d_i = right(candidate's side) - right(live's side)
-    g_i = right(candidate's side) - (r right(on) + (1 - r) right(off))     (random at rate r)
+    d_i = mean_r [right(candidate's side at r) - right(live's side at r)]   (paired difference)
+    g_i = mean_r [right(candidate's side at r) - (r right(on) + (1 - r) right(off))]
+                                                                              (gain over random)
 
-The test, one-sided at level `confidence` by a paired bootstrap over examples (the examples are
-resampled with both policies' choices, `resamples` times, seeded):
-  1. the weighted mean of d is >= 0: the candidate is not worse than the live policy on the
-     holdout (and it is not significantly better either way unless the data say so);
-  2. the lower `confidence` bound of the weighted mean of g is > 0: the candidate ranks better
-     than random at that think-rate beyond noise. A model that learned nothing (trained on
-     shuffled labels) fails this, whatever the live policy is worth.
-  3. the same lower bound is > 0 for the training recipe re-fit out of fold (5 folds) on the
-     pairs the candidate trained on: there must be something to learn in those pairs at all.
-     This checks the data, not the candidate's own labels (which the guard cannot see): a
-     candidate trained on corrupted labels is caught by test 2 alone.
-All must hold. Too few held-out examples (under `min_examples`) is a refusal, not a pass.
+The mean of d is the difference of the two areas under the accuracy-against-think-rate curve,
+what APGR reads (APGR = that area's share of the gap between never and always). Means and
+one-sided bounds come from a paired bootstrap over pairs (pairs resampled with both models'
+choices, `resamples` times, seeded). A candidate trained on shadow pairs must pass (the pairs
+are gathered by thinkswitch.triage.promotion):
+
+  1. Out of sample, by rolling origin (time-ordered cross-fitting). The labelled pairs newer
+     than the live model's cut-off are cut into `folds` blocks by time; for each block the
+     candidate's recipe is re-fit on every labelled pair older than the block and both models
+     score the block, which neither saw. Over all blocks' pairs, the candidate must not be
+     worse than the live policy beyond noise: the one-sided `confidence` upper bound of the
+     mean of d is >= 0 (refused when the data show it worse at 95%). Every pair after the
+     first block is judged once, instead of a newest quarter only, so the verdict rests on
+     several times the pairs. So that "not worse beyond noise" is not vacuous on few pairs,
+     the standard error of the mean of d must first be at most `max_error` (2 points): a
+     power-aware minimum, since how many pairs that takes depends on how often the two
+     models' choices differ (see `needed_pairs`); and there must be `min_examples` pairs.
+  2. The candidate learned the store's labels: on the pairs it trained on (up to its cut-off),
+     the choices of its own learned score (without the work prior it blends in on unfamiliar
+     requests, which ranks work up whatever the labels) beat random, the one-sided
+     `learned_confidence` lower bound of the mean of g > 0. Test 1 judges the recipe; this
+     ties the file to it: a model trained on other or corrupted (shuffled) labels ranks the
+     store's labels no better than chance. Since a model's fixed scores can follow a cluster
+     of the features that the labels also follow by accident, the candidate must also gain on
+     those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains: a model
+     fit to these labels reproduces that fit, one fit to others does not. And at least
+     MIN_DISCORDANT (10) of those pairs must be ones where thinking changed the outcome: on
+     fewer, a fit and its bound rest on a handful of pairs.
+  3. Where the candidate kept newer pairs out of its training (`train --from-traces
+     --holdout`), on them it is not worse than the live policy beyond noise: the upper
+     `confidence` bound of the mean of d >= 0.
+
+A candidate trained on outcome tables only (no cut-off) has seen no pair: test 1 judges the
+candidate itself on every pair newer than the live model's cut-off (one block), and instead of
+test 2 its gain over random's `confidence` lower bound must be > 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from thinkswitch.triage.examples import LabelledExample
 
-RATE_LIMITS = (0.1, 0.9)
+#: The think-rates the two models are compared at (each at equal rate; the utility of a pair is
+#: its mean over them: the area under the accuracy-against-think-rate curve, what APGR reads).
+RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: The fewest training pairs on which thinking changed the outcome for test 2 to read anything.
+MIN_DISCORDANT = 10
+#: The share of the re-fit recipe's gain on the training pairs a candidate must reach (test 2).
+REPRODUCED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class GuardOptions:
     confidence: float = 0.95
+    learned_confidence: float = 0.999
+    max_error: float = 0.02
+    folds: int = 5
     resamples: int = 2000
-    min_examples: int = 30
+    min_examples: int = 20
     seed: int = 0
+    rates: tuple[float, ...] = RATES
 
 
 DEFAULT_GUARD = GuardOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Pairs judged together: both models' scores on them (each ranks within the block)."""
+
+    examples: Sequence[LabelledExample]
+    live_scores: np.ndarray
+    candidate_scores: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """Per-pair outcomes of both models' choices (mean over the rates), and the weights."""
+
+    candidate: np.ndarray
+    live: np.ndarray
+    random: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def difference(self) -> np.ndarray:
+        values: np.ndarray = self.candidate - self.live
+        return values
+
+    @property
+    def gain(self) -> np.ndarray:
+        values: np.ndarray = self.candidate - self.random
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +112,23 @@ class Verdict:
     promote: bool
     reason: str
     examples: int
-    think_rate: float
     live_accuracy: float
     candidate_accuracy: float
     difference: float
+    difference_low: float
+    standard_error: float
     over_random: float
-    over_random_low: float
+    learned_low: float
 
     def summary(self) -> dict[str, float | int | bool | str]:
         return {"promote": self.promote, "reason": self.reason, "examples": self.examples,
-                "think_rate": round(self.think_rate, 4),
-                "live_accuracy": round(self.live_accuracy, 4),
-                "candidate_accuracy": round(self.candidate_accuracy, 4),
-                "difference": round(self.difference, 4),
-                "over_random": round(self.over_random, 4),
-                "over_random_low": round(self.over_random_low, 4)}
+                **{name: round(float(getattr(self, name)), 4) for name in (
+                    "live_accuracy", "candidate_accuracy", "difference",
+                    "difference_low", "standard_error", "over_random", "learned_low")}}
+
+
+def refusal(reason: str, examples: int = 0) -> Verdict:
+    return Verdict(False, reason, examples, *(0.0,) * 7)
 
 
 def top_share(scores: np.ndarray, rate: float) -> np.ndarray:
@@ -73,73 +136,117 @@ def top_share(scores: np.ndarray, rate: float) -> np.ndarray:
     count = round(rate * len(scores))
     chosen = np.zeros(len(scores), dtype=bool)
     if count:
-        chosen[np.argsort(-scores, kind="stable")[:count]] = True
+        chosen[np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:count]] = True
     return chosen
 
 
-def over_random(examples: Sequence[LabelledExample], scores: np.ndarray, rate: float,
-                options: GuardOptions) -> tuple[float, float]:
-    """The weighted mean gain over random at `rate` of thinking on the top scores, and its
-    one-sided lower bound at `options.confidence` (paired bootstrap, seeded)."""
-    on = np.array([e.correct(True) for e in examples])
-    off = np.array([e.correct(False) for e in examples])
-    weights = np.array([e.weight for e in examples])
-    chosen = top_share(np.asarray(scores, dtype=float), rate)
-    gain = np.where(chosen, on, off) - (rate * on + (1 - rate) * off)
+def paired(blocks: Sequence[Block], rates: Sequence[float]) -> Paired:
+    """Both models' outcomes per pair, averaged over `rates`: at each rate each model thinks
+    on its own top share of every block."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    for block in blocks:
+        on = np.array([e.correct(True) for e in block.examples])
+        off = np.array([e.correct(False) for e in block.examples])
+        parts.append((
+            np.mean([np.where(top_share(block.candidate_scores, r), on, off) for r in rates],
+                     axis=0),
+            np.mean([np.where(top_share(block.live_scores, r), on, off) for r in rates], axis=0),
+            np.mean([r * on + (1 - r) * off for r in rates], axis=0),
+            np.array([e.weight for e in block.examples])))
+    if not parts:
+        return Paired(*(np.zeros(0),) * 4)
+    return Paired(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
+def bounds(values: np.ndarray, weights: np.ndarray, confidence: float,
+           options: GuardOptions) -> tuple[float, float, float]:
+    """The weighted mean of `values`, its one-sided lower and upper `confidence` bounds
+    (paired bootstrap over pairs, seeded)."""
+    mean = float(np.sum(weights * values) / np.sum(weights))
     draws = np.random.default_rng(options.seed).integers(
-        0, len(examples), size=(options.resamples, len(examples)))
-    boot = (np.sum(weights[draws] * gain[draws], axis=1) / np.sum(weights[draws], axis=1))
-    return (float(np.sum(weights * gain) / np.sum(weights)),
-            float(np.quantile(boot, 1.0 - options.confidence)))
+        0, len(values), size=(options.resamples, len(values)))
+    boot = np.sum(weights[draws] * values[draws], axis=1) / np.sum(weights[draws], axis=1)
+    return (mean, float(np.quantile(boot, 1.0 - confidence)),
+            float(np.quantile(boot, confidence)))
 
 
-def judge(holdout: Sequence[LabelledExample], live_scores: np.ndarray,
-          live_thinks: np.ndarray, candidate_scores: np.ndarray,
-          options: GuardOptions = DEFAULT_GUARD,
-          in_training: tuple[Sequence[LabelledExample], np.ndarray] | None = None) -> Verdict:
-    """`in_training`: the candidate's training pairs and their out-of-fold scores (test 3;
-    None skips it, for a candidate trained on outcome tables only)."""
-    """The verdict on `holdout` (fully labelled examples neither model trained on)."""
-    n = len(holdout)
+def standard_error(values: np.ndarray, weights: np.ndarray) -> float:
+    """The standard error of the weighted mean of `values` (linearised, as in the Hajek
+    estimate)."""
+    share = weights / np.sum(weights)
+    mean = float(np.sum(share * values))
+    return float(np.sqrt(np.sum(share ** 2 * (values - mean) ** 2)))
+
+
+def needed_pairs(values: np.ndarray, weights: np.ndarray, max_error: float) -> int:
+    """Pairs needed for that standard error to reach `max_error`, from the spread observed
+    (the power-aware minimum: few pairs suffice when the two models rarely disagree)."""
+    error = standard_error(values, weights)
+    return int(np.ceil(len(values) * (error / max_error) ** 2))
+
+
+def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
+          trained_on: Block | None = None, held_out: Block | None = None,
+          reference: Block | None = None) -> Verdict:
+    """The verdict from the rolling-origin blocks (test 1), the candidate's own training pairs
+    (test 2; None for a candidate trained on tables only, which must then beat random out of
+    sample) and its own held-out pairs (test 3; None when it kept none)."""
+    both = paired(out_of_sample, options.rates)
+    n = len(both.weights)
     if n < options.min_examples:
-        return Verdict(False, f"only {n} held-out labelled examples; the guard needs "
-                       f"{options.min_examples}", n, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    rate = float(np.clip(np.mean(live_thinks), *RATE_LIMITS))
-    live = top_share(np.asarray(live_scores, dtype=float), rate)
-    candidate = top_share(np.asarray(candidate_scores, dtype=float), rate)
-    on = np.array([e.correct(True) for e in holdout])
-    off = np.array([e.correct(False) for e in holdout])
-    weights = np.array([e.weight for e in holdout])
-    right_live = np.where(live, on, off)
-    right_candidate = np.where(candidate, on, off)
-    difference = right_candidate - right_live
-
-    def mean(values: np.ndarray) -> float:
-        return float(np.sum(weights * values) / np.sum(weights))
-
-    gain, low = over_random(holdout, candidate_scores, rate, options)
-    diff = mean(difference)
-    verdict = Verdict(False, "", n, rate, mean(right_live), mean(right_candidate), diff, gain,
-                      low)
-    at = (f"at think-rate {rate:.0%} on {n} held-out pairs: candidate "
-          f"{verdict.candidate_accuracy:.1%} vs live {verdict.live_accuracy:.1%}")
-    if diff < 0:
-        return _with(verdict, False, f"refused: worse than the live policy {at}")
-    if low <= 0:
-        return _with(verdict, False, f"refused: not better than random beyond noise {at} "
-                     f"({gain:+.1%} over random, {options.confidence:.0%} lower bound "
-                     f"{low:+.1%})")
-    if in_training is not None and len(in_training[0]) >= options.min_examples:
-        trained_gain, trained_low = over_random(*in_training, rate, options)
-        if trained_low <= 0:
-            return _with(verdict, False, f"refused: its own training pairs, scored out of "
-                         f"fold, show no gain over random beyond noise ({trained_gain:+.1%}, "
-                         f"lower bound {trained_low:+.1%}; held out: {gain:+.1%}) {at}")
-    return _with(verdict, True, f"promoted: not worse than the live policy and better than "
-                 f"random {at} ({gain:+.1%} over random, lower bound {low:+.1%})")
-
-
-def _with(verdict: Verdict, promote: bool, reason: str) -> Verdict:
-    return Verdict(promote, reason, verdict.examples, verdict.think_rate, verdict.live_accuracy,
-                   verdict.candidate_accuracy, verdict.difference, verdict.over_random,
-                   verdict.over_random_low)
+        return refusal(f"only {n} labelled pairs newer than the live policy's training to "
+                       f"judge on; the guard needs {options.min_examples}", n)
+    diff, low, high = bounds(both.difference, both.weights, options.confidence, options)
+    gain, gain_low, _ = bounds(both.gain, both.weights, options.confidence, options)
+    share = both.weights / np.sum(both.weights)
+    error = standard_error(both.difference, both.weights)
+    learned_low = gain_low
+    fit, refit = 0.0, 0.0
+    if trained_on is not None:
+        own = paired([trained_on], options.rates)
+        fit, learned_low, _ = bounds(own.gain, own.weights, options.learned_confidence, options)
+    if reference is not None:
+        again = paired([reference], options.rates)
+        refit = float(np.sum(again.weights * again.gain) / np.sum(again.weights))
+    verdict = Verdict(False, "", n, float(np.sum(share * both.live)),
+                      float(np.sum(share * both.candidate)), diff, low, error, gain, learned_low)
+    at = (f"at equal think-rates {options.rates[0]:.0%}-{options.rates[-1]:.0%} on {n} pairs "
+          f"neither model trained on: candidate "
+          f"{verdict.candidate_accuracy:.1%} vs live {verdict.live_accuracy:.1%} "
+          f"(difference {diff:+.1%}, {options.confidence:.0%} bounds {low:+.1%} / {high:+.1%})")
+    needed = needed_pairs(both.difference, both.weights, options.max_error)
+    if error > options.max_error:
+        return replace(verdict, reason=f"refused: too few pairs for the spread of the "
+                       f"differences (standard error {error:.1%} > {options.max_error:.1%}; "
+                       f"about {needed} needed) {at}")
+    if high < 0:
+        return replace(verdict, reason=f"refused: worse than the live policy beyond noise "
+                       f"(upper bound {high:+.1%}) {at}")
+    if trained_on is None and gain_low <= 0:
+        return replace(verdict, reason=f"refused: not better than random beyond noise {at} "
+                       f"({gain:+.1%} over random, lower bound {gain_low:+.1%})")
+    if trained_on is not None and learned_low <= 0:
+        return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
+                       f"trained on it ranks the store's labels no better than chance "
+                       f"({options.learned_confidence:.1%} lower bound {learned_low:+.1%} over "
+                       f"random): not trained on these labels {at}")
+    discordant = sum(e.correct(True) != e.correct(False) for e in trained_on.examples
+                     ) if trained_on is not None else MIN_DISCORDANT
+    if discordant < MIN_DISCORDANT:
+        return replace(verdict, reason=f"refused: thinking changed the outcome on only "
+                       f"{discordant} of the pairs it trained on; the guard needs "
+                       f"{MIN_DISCORDANT} to tell what it learned {at}")
+    if trained_on is not None and fit < REPRODUCED * refit:
+        return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
+                       f"trained on it gains {fit:+.1%} over random, under half of the "
+                       f"{refit:+.1%} its recipe re-fit on them gains: not trained on these "
+                       f"labels {at}")
+    if held_out is not None and len(held_out.examples) >= options.min_examples:
+        mine = paired([held_out], options.rates)
+        own_diff, _, own_high = bounds(mine.difference, mine.weights, options.confidence, options)
+        if own_high < 0:
+            return replace(verdict, reason=f"refused: worse than the live policy on the "
+                           f"{len(held_out.examples)} pairs it kept out ({own_diff:+.1%}, "
+                           f"upper bound {own_high:+.1%}) {at}")
+    return replace(verdict, promote=True, reason=f"promoted: not worse than the live policy "
+                   f"{at}; {gain:+.1%} over random")

@@ -1,15 +1,16 @@
 """Promotion on the triage side: candidate files, the guard over two models, the live policy.
 
-`guard` judges a candidate against the live model on labelled examples neither trained on (see
-triage.guard); `LivePolicy` is the learned policy a server swaps in place. Where promotions are
-recorded and how a server finds the live model: thinkswitch.shadow.promotion.
+`guard` gathers what the guard judges (rolling origin over the pairs newer than the live
+model's training, and the candidate's own training pairs; see triage.guard); `LivePolicy` is
+the learned policy a server swaps in place. Where promotions are recorded and how a server finds
+the live model: thinkswitch.shadow.promotion.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,12 +19,23 @@ import numpy as np
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import DataError, ModelNotFoundError
 from thinkswitch.kernel.messages import ChatMessage
-from thinkswitch.outcomes.paired import PairedTable
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.examples import LabelledExample, as_table
-from thinkswitch.triage.guard import DEFAULT_GUARD, GuardOptions, Verdict, judge
+from thinkswitch.triage.guard import (
+    DEFAULT_GUARD,
+    Block,
+    GuardOptions,
+    Verdict,
+    judge,
+    refusal,
+)
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy
-from thinkswitch.triage.training import out_of_fold_scores, train
+from thinkswitch.triage.training import Scorer, train
+
+#: How a candidate's recipe is re-fit on the examples older than a block.
+Recipe = Callable[[Sequence[LabelledExample]], Scorer]
+#: The fewest older shadow pairs a rolling-origin block is trained on (else it is skipped).
+MIN_TRAINING = 10
 
 
 def checksum(path: Path) -> str:
@@ -52,12 +64,10 @@ class LiveModel:
     version: str
 
 
-def holdout(examples: Sequence[LabelledExample], *models: LearnedModel
-            ) -> list[LabelledExample]:
-    """Fully labelled shadow pairs (random draws, not ratings) newer than every model's
-    training cut-off, oldest first."""
-    cutoff = max((trained_until(model) for model in models), default=0.0)
-    return sorted((e for e in examples if e.labelled and e.source == "shadow" and e.at > cutoff),
+def shadow_pairs(examples: Sequence[LabelledExample]) -> list[LabelledExample]:
+    """Fully labelled shadow pairs (random draws, not ratings), oldest first: what the guard
+    judges on."""
+    return sorted((e for e in examples if e.labelled and e.source == "shadow"),
                   key=lambda e: e.at)
 
 
@@ -73,34 +83,76 @@ def scores_of(policy: TriagePolicy | LearnedModel, texts: list[str]
     return scores, np.array([d.mode == "on" for d in decisions])
 
 
+def learned_part(model: LearnedModel, texts: list[str]) -> np.ndarray:
+    """The model's own logit, without the work prior it blends in on unfamiliar requests: what
+    it learned from its labels (the prior would rank work-like requests up whatever they were)."""
+    values: np.ndarray = model.features.transform(texts) @ model.gain + model.gain_bias
+    return values
+
+
+def recipe_of(candidate: LearnedModel) -> Recipe:
+    """How a candidate trained on shadow pairs is re-fit on older pairs: `learned` on the
+    candidate's features (what `train --from-traces` and `serve --learn` do)."""
+
+    def fit(examples: Sequence[LabelledExample]) -> Scorer:
+        return train([as_table(examples, "traces")], version="fold",
+                     features=candidate.features)
+
+    return fit
+
+
+def rolling_origin(judged: Sequence[LabelledExample], training: Sequence[LabelledExample],
+                   live_scores: np.ndarray, recipe: Recipe, folds: int) -> list[Block]:
+    """Time-ordered cross-fitting: `judged` cut into `folds` blocks by time, each scored by the
+    recipe re-fit on the `training` examples older than the block (blocks with fewer than
+    MIN_TRAINING of them are skipped) and by the live model."""
+    blocks = []
+    for part in np.array_split(np.arange(len(judged)), min(folds, len(judged))):
+        start = judged[int(part[0])].at
+        older = [e for e in training if e.at < start]
+        if sum(e.source == "shadow" for e in older) < MIN_TRAINING:
+            continue
+        chosen = [judged[int(i)] for i in part]
+        model = recipe(older)
+        blocks.append(Block(chosen, live_scores[part], model.scores([e.question
+                                                                     for e in chosen])))
+    return blocks
+
+
 def guard(live: LearnedModel, candidate: LearnedModel, examples: Sequence[LabelledExample],
-          options: GuardOptions = DEFAULT_GUARD) -> Verdict:
-    """The guard's verdict on the examples neither model trained on (see triage.guard)."""
-    held = holdout(examples, live, candidate)
-    if not held:
-        return judge(held, np.zeros(0), np.zeros(0), np.zeros(0), options)
-    texts = [e.question for e in held]
-    live_scores, live_thinks = scores_of(live, texts)
-    return judge(held, live_scores, live_thinks, candidate.scores(texts), options,
-                 training_signal(candidate, examples, options))
+          options: GuardOptions = DEFAULT_GUARD, recipe: Recipe | None = None) -> Verdict:
+    """The guard's verdict (see triage.guard) on the labelled shadow pairs of `examples`.
 
-
-def training_signal(candidate: LearnedModel, examples: Sequence[LabelledExample],
-                    options: GuardOptions) -> tuple[list[LabelledExample], np.ndarray] | None:
-    """The candidate's training pairs (labelled, up to its cut-off) with out-of-fold scores
-    from the same recipe; None when it did not train on pairs."""
-    cutoff = trained_until(candidate)
-    trained = sorted((e for e in examples
-                      if e.labelled and e.source == "shadow" and e.at <= cutoff),
-                     key=lambda e: e.at) if cutoff > 0 else []
-    if len(trained) < max(options.min_examples, 10):
-        return None
-    table = as_table(trained, "training pairs")
-
-    def recipe(tables: Sequence[PairedTable]) -> LearnedModel:
-        return train(tables, version="fold", features=candidate.features)
-
-    return trained, out_of_fold_scores(table, "question", 5, options.seed, trainer=recipe)
+    A candidate trained on pairs (a cut-off in its meta) is judged through its `recipe`
+    (default: `recipe_of`) by rolling origin over the pairs newer than the live model's
+    cut-off, and on its own training pairs; one trained on tables only, directly."""
+    pairs = shadow_pairs(examples)
+    live_cut, candidate_cut = trained_until(live), trained_until(candidate)
+    judged = [e for e in pairs if e.at > live_cut]
+    if not judged:
+        return judge([], options)
+    texts = [e.question for e in judged]
+    live_scores, _ = scores_of(live, texts)
+    if candidate_cut <= 0:
+        return judge([Block(judged, live_scores, candidate.scores(texts))], options)
+    training = sorted((e for e in examples if e.labelled), key=lambda e: e.at)
+    blocks = rolling_origin(judged, training, live_scores, recipe or recipe_of(candidate),
+                            options.folds)
+    own = [e for e in pairs if e.at <= candidate_cut]
+    kept_out = [i for i, e in enumerate(judged) if e.at > candidate_cut]
+    held = Block([judged[i] for i in kept_out], live_scores[kept_out],
+                 candidate.scores([texts[i] for i in kept_out])) if kept_out else None
+    trained_on = Block(own, np.zeros(len(own)), learned_part(candidate, [e.question
+                                                                         for e in own])
+                       ) if own else None
+    if trained_on is None:
+        return refusal(f"the candidate says it trained on pairs up to {candidate_cut}, but "
+                       "the store holds none of them")
+    refit = (recipe or recipe_of(candidate))([e for e in training if e.at <= candidate_cut])
+    reference = replace(trained_on, candidate_scores=learned_part(refit, [e.question
+                                                                          for e in own])
+                        ) if isinstance(refit, LearnedModel) else None
+    return judge(blocks, options, trained_on, held, reference)
 
 
 class LivePolicy(TriagePolicy):
