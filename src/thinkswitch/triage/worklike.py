@@ -47,6 +47,8 @@ WORK_CUES: tuple[WorkCue, ...] = (
         r"estimate|evaluate the|optimi[sz]e|trade-?offs?|pros and cons|design an?|"
         r"plan (?:a|an|the|for)|compare and contrast|walk me through|how would you)\b", re.I),
         0.7),
+    # Anchored: both look-aheads scan the whole text from its start; unanchored, `search`
+    # retried them from every position (quadratic: 2.7 s of CPU for 10 KB of "1 x ").
     WorkCue("word problem", re.compile(
         r"(?s)\A(?=.*\d\D+\d)(?=.*\b(?:how (?:many|much|long|far|old)|what (?:is|was) the "
         r"(?:total|average|sum|difference|ratio|probability)|in total|altogether|left over)\b)",
