@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.bind_over import bind_over
-from support.cli import assert_one_line_error, thinkswitch
+from support.cli import assert_one_line_error, thinkswitch, thinkswitch_process
 from support.public_dir import public_dir
 
 from thinkswitch.bench.sandbox_identity import system_tool
@@ -27,7 +27,7 @@ def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
     args = ["bench", "gsm8k", "--limit", "20", "--modes", "off,on:64", "--answer-max-tokens",
             "64", "--temperature", "0", "--out", str(tmp_path / "out"),
             "--save-outcomes", str(tmp_path / "outcomes.csv")]
-    run = thinkswitch(*args)
+    run = thinkswitch_process(*args)  # the real model, as a user runs it
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     (suite,) = report["suites"]
@@ -43,7 +43,7 @@ def test_live_gsm8k_off_and_on_on_the_embedded_engine(tmp_path: Path) -> None:
     assert {r["mode"] for r in rows} == {"no_think", "budget64"}
     assert all(int(r["output_tokens_total"]) >= int(r["thinking_tokens"]) for r in rows)
     # The same command again finds every item stored and asks the model nothing.
-    again = thinkswitch(*args)
+    again = thinkswitch_process(*args)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "out" / "report.json").read_text())["suites"][0]["modes"] == [
         off, on]

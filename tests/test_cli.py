@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch
+from support.cli import REPLAY_DATA, assert_one_line_error, thinkswitch, thinkswitch_process
 
 
 @pytest.mark.parametrize(
@@ -73,8 +73,8 @@ def test_ask_json_on_replay_has_exactly_the_result_fields() -> None:
 @pytest.mark.llama
 def test_ask_streams_thinking_to_stderr_and_answer_to_stdout() -> None:
     pytest.importorskip("llama_cpp")
-    run = thinkswitch("ask", "What is 2 plus 2?", "--think", "on", "--budget", "4",
-                      "--answer-max-tokens", "16", "--temperature", "0")
+    run = thinkswitch_process("ask", "What is 2 plus 2?", "--think", "on", "--budget", "4",
+                              "--answer-max-tokens", "16", "--temperature", "0")
     assert run.returncode == 0, run.stderr
     assert "[on → on, budget 4]" in run.stderr
     assert "thinking:" in run.stderr
@@ -86,7 +86,8 @@ def test_ask_streams_thinking_to_stderr_and_answer_to_stdout() -> None:
 @pytest.mark.llama
 def test_ask_hide_thinking(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
-    run = thinkswitch("ask", "What is 2 plus 2?", "--think", "on", "--budget", "8",
-                      "--answer-max-tokens", "8", "--temperature", "0", "--hide-thinking")
+    run = thinkswitch_process("ask", "What is 2 plus 2?", "--think", "on", "--budget", "8",
+                              "--answer-max-tokens", "8", "--temperature", "0",
+                              "--hide-thinking")
     assert run.returncode == 0, run.stderr
     assert "thinking:" not in run.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.cli import assert_one_line_error, thinkswitch
+from support.cli import assert_one_line_error, thinkswitch_process
 
 HUGE = str(10**30)
 
@@ -51,5 +51,5 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "modes-budget", "serve-capacity"])
 def test_hostile_cli_input_is_one_line_and_exit_1_or_2(
         files: Path, args: list[str], env: dict[str, str], code: int, words: str) -> None:
-    run = thinkswitch(*[arg.replace("{tmp}", str(files)) for arg in args], env=env)
+    run = thinkswitch_process(*[arg.replace("{tmp}", str(files)) for arg in args], env=env)
     assert_one_line_error(run, code, words)
