@@ -8,7 +8,14 @@ import pytest
 
 from thinkswitch.bench.code_suites import CodeChecker
 from thinkswitch.bench.items import Item
-from thinkswitch.shadow.agreement import judge, normalised, option_letter
+from thinkswitch.shadow.agreement import judge, normalised, option_letter, warm
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _math_verify_loaded() -> None:
+    """As a server does before it serves: the first comparison would otherwise spend its
+    5-second timeout importing math-verify, which a busy machine can take longer than."""
+    warm()
 
 
 @pytest.mark.parametrize(("live", "shadow", "agree"), [
