@@ -91,9 +91,12 @@ test: lint postgres browser sandbox
 # The inner loop: the tests that need no llama.cpp model, browser or PostgreSQL server and are not
 # marked slow (real processes killed, schema fuzzing, every reference solution in the sandbox).
 # Markers: tests/conftest.py sets llama/postgres from the fixtures a test uses; modules and tests
-# mark themselves browser/slow. `make test` stays the whole suite (and CI).
+# mark themselves browser/slow. `make test` stays the whole suite (and CI). Two pytest-xdist
+# workers, one test file each at a time (module fixtures start once): much of the lane waits
+# on sockets, timeouts and child processes, so two overlap well even on two cores.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not llama and not browser and not postgres and not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile \
+		-m "not llama and not browser and not postgres and not slow"
 
 bench: setup
 	$(BIN)/python bench/engine_overhead.py
