@@ -69,7 +69,12 @@ def sandbox_tree_while_running() -> tuple[dict[int, dict[str, str]], SandboxResu
                 continue
         if any(fields["Name"].startswith("python") and len(fields["NSpid"].split()) == 2
                for fields in snapshot.values()):
-            tree = snapshot
+            # the run's own processes: the outer bwrap and what it started (this process
+            # may have other children, e.g. a judge's worker left by an earlier test)
+            outer = [pid for pid, fields in snapshot.items()
+                     if fields["Name"] == "bwrap" and int(fields["PPid"]) == os.getpid()]
+            tree = {pid: snapshot[pid] for root in outer for pid in [root, *descendants(root)]
+                    if pid in snapshot}
             break
         time.sleep(0.01)
     runner.join()
