@@ -64,7 +64,10 @@ def test_the_bounded_patterns_still_fire(text: str, cue: str) -> None:
     assert cue in read_work(text).cues
 
 
-def test_a_word_problem_needs_two_numbers_and_a_question() -> None:
-    assert "word problem" not in read_work("How many cows are there in total?").cues
-    assert "word problem" not in read_work("There are 12 cows and 5 goats.").cues
+def test_a_word_problem_fires_its_cue_wherever_the_numbers_and_the_question_are() -> None:
+    assert "word problem" in read_work(
+        "Sam has 3 bags of 12 marbles. How many marbles does he have?").cues
+    assert "word problem" in read_work("How many apples are left?\n\nTom had 5, ate 2.").cues
+    assert "word problem" not in read_work("How many apples are left after lunch?").cues
+    assert "word problem" not in read_work("Tom had 5 apples and ate 2 of them.").cues
     assert {cue.label for cue in WORK_CUES} >= {"word problem", "code"}
