@@ -28,6 +28,7 @@ SHAPES = {
     "write without a program": "write ",
     "dots": "a.",
     "questions": "How many 12 + 3 = ? ",
+    "blank lines": "\n\t",  # `^\s*` multiple-choice lines once rescanned every later line
 }
 DEADLINE_S = 60.0
 

@@ -24,12 +24,15 @@ _MARKER = re.compile(
     r"final\s+answer\b\s*(?:is\s*)?[:：]?|the\s+answer\s+is\s*[:：]?|answer\s*[:：]",
     re.IGNORECASE,
 )
-_HASHES = re.compile(r"^\s*####\s*(.+?)\s*$", re.MULTILINE)
+# `[^\S\n]*` and a greedy `(.+)` stripped afterwards: `^\s*` rescans blank lines from each line
+# start and `(.+?)\s*$` rescans a space run from each of its characters (both quadratic).
+_HASHES = re.compile(r"^[^\S\n]*####\s*(.+)$", re.MULTILINE)
 _NUMBER = re.compile(
     r"(?:(?<![\w)])[-−])?"  # a sign only when it is not a binary minus ("3-5")
     r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.])\.\d+)"  # 1,234 / 1234.5 / .5
     r"(?:/\d+)?"  # an optional fraction denominator: 3/4
 )
+_TOKEN = re.compile(r"[^\s$]+")
 _ENCLOSERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"))
 
 
@@ -43,40 +46,50 @@ def extract_answer(text: str) -> str | None:
 
 
 def last_boxed(text: str) -> str | None:
-    """Contents of the last top-level `\\boxed{...}` / `\\fbox{...}` that is closed."""
-    found: str | None = None
+    """Contents of the last top-level `\\boxed{...}` / `\\fbox{...}` that is closed.
+
+    Linear in the text: the braces are matched once for the whole text (not rescanned to the
+    end from every unclosed box), and the found span is sliced only once, at the end."""
+    found: tuple[int, int] | None = None
+    closing: dict[int, int] | None = None
+    run_end = 0  # where the last token's run of non-space ends: a later token inside it too
     pos = 0
     while (match := _BOX_START.search(text, pos)) is not None:
         start = match.end()
         while start < len(text) and text[start] == " ":
             start += 1
         if start < len(text) and text[start] == "{":
-            end = _closing_brace(text, start)
+            if closing is None:
+                closing = _closing_braces(text)
+            end = closing.get(start)
             if end is None:
                 pos = start + 1
                 continue
-            found = text[start + 1 : end].strip()
+            found = (start + 1, end)
             pos = end + 1
         else:  # `\boxed 5`: one token up to whitespace or `$`
-            token = re.match(r"[^\s$]+", text[start:])
-            if token is not None:
-                found = token.group(0)
+            if start >= run_end:
+                token = _TOKEN.match(text, start)
+                run_end = start if token is None else token.end()
+            if start < run_end:
+                found = (start, run_end)
             pos = start + 1
-    return found
+    return None if found is None else text[found[0] : found[1]].strip()
 
 
-def _closing_brace(text: str, open_at: int) -> int | None:
-    """Index of the brace closing the one at `open_at`; escaped braces `\\{ \\}` do not count."""
-    depth = 0
-    for index in range(open_at, len(text)):
-        char = text[index]
-        if char == "{" and (index == 0 or text[index - 1] != "\\"):
-            depth += 1
-        elif char == "}" and (index == 0 or text[index - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
+def _closing_braces(text: str) -> dict[int, int]:
+    """Index of each brace -> index of the brace closing it; escaped braces `\\{ \\}` do not
+    count, and an unclosed brace is absent."""
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for index, char in enumerate(text):
+        if char not in "{}" or (index > 0 and text[index - 1] == "\\"):
+            continue
+        if char == "{":
+            opened.append(index)
+        elif opened:
+            closing[opened.pop()] = index
+    return closing
 
 
 def marked_answer(text: str, *, strip_period: bool = True) -> str | None:

@@ -155,7 +155,7 @@ class ChunkReader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.done = False
-        self._rest = b""
+        self._rest: list[bytes] = []  # the reads since the last line end, joined once one comes
         self._after_cr = False  # the last read ended in CR: a LF first in the next is its pair
 
     def feed(self, data: bytes) -> list[StreamChunk]:
@@ -164,18 +164,22 @@ class ChunkReader:
         if self._after_cr:
             self._after_cr = False
             data = data[1:] if data.startswith(b"\n") else data
-        data = self._rest + data if self._rest else data
+        if b"\n" not in data and b"\r" not in data:  # nothing ends: keep it, rescan nothing
+            if data:
+                self._rest.append(data)
+            return []
+        data = b"".join((*self._rest, data)) if self._rest else data
         ended = False
         if b"\r" in data:
             ended = self._after_cr = data.endswith(b"\r")
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
-        self._rest = b"" if ended else lines.pop()
+        self._rest = [] if ended else [lines.pop()]
         return self._parse(lines)
 
     def end(self) -> list[StreamChunk]:
         """The chunk of a last line that had no line end, if any."""
-        rest, self._rest = self._rest, b""
+        rest, self._rest = b"".join(self._rest), []
         return [] if self.done or not rest else self._parse([rest])
 
     def _parse(self, lines: list[bytes]) -> list[StreamChunk]:
@@ -186,7 +190,7 @@ class ChunkReader:
             data = line[5:].strip()
             if data == DONE_BYTES:
                 self.done = True
-                self._rest = b""
+                self._rest = []
                 break
             if not data:
                 continue

@@ -30,26 +30,39 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _strings(value: object, where: Location) -> Iterator[tuple[Location, str]]:
-    """Every string of a parsed JSON document with its location, keys included."""
-    stack: list[tuple[Location, object]] = [(where, value)]
+#: A location as a linked list, (parent, key), built in O(1) per value: a flat tuple copied for
+#: every child costs depth x values (a 1 MiB body nested 200 deep took seconds).
+Path = tuple["Path", str | int] | None
+
+
+def _location(path: Path) -> Location:
+    parts: list[str | int] = []
+    while path is not None:
+        path, key = path
+        parts.append(key)
+    return tuple(reversed(parts))
+
+
+def _strings(value: object, where: Path) -> Iterator[tuple[Path, str]]:
+    """Every string of a parsed JSON document with its path, keys included."""
+    stack: list[tuple[Path, object]] = [(where, value)]
     while stack:
-        location, item = stack.pop()
+        path, item = stack.pop()
         if isinstance(item, str):
-            yield location, item
+            yield path, item
         elif isinstance(item, dict):
             for key, child in item.items():
-                yield (*location, key), key
-                stack.append(((*location, key), child))
+                yield (path, key), key
+                stack.append(((path, key), child))
         elif isinstance(item, list):
-            stack.extend(((*location, index), child) for index, child in enumerate(item))
+            stack.extend(((path, index), child) for index, child in enumerate(item))
 
 
 def first_invalid_text(document: object) -> str | None:
     """The dotted location of the first string that is not valid Unicode, or None."""
-    for location, text in _strings(document, ()):
+    for path, text in _strings(document, None):
         if not _encodable(text):
-            where = ".".join(str(part) for part in location) or "body"
+            where = ".".join(str(part) for part in _location(path)) or "body"
             return where.encode("utf-8", "backslashreplace").decode("utf-8")  # keys may be bad
     return None
 

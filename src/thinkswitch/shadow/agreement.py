@@ -36,10 +36,12 @@ from thinkswitch.kernel.pairs import Agreement
 
 SHORT_WORDS = 8
 
-_OPTION_LINE = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+\S", re.MULTILINE)
+# Line patterns skip indentation with `[^\S\n]*`, not `\s*`: a `\s*` that crosses line ends
+# rescans every following blank line from each line start (quadratic on a run of newlines).
+_OPTION_LINE = re.compile(r"^[^\S\n]*\(?([A-Ja-j])[).:]\s+\S", re.MULTILINE)
 _LETTER_ANSWER = (
-    re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?\**([A-J])\b\)?", re.IGNORECASE),
-    re.compile(r"^\s*\(?\**([A-J])\**\)?(?:[.):]|\s*$)", re.MULTILINE),
+    re.compile(r"(?:answer|option|choice)\s*(?:(?:is|:)\s*)?\(?\**([A-J])\b\)?", re.IGNORECASE),
+    re.compile(r"^[^\S\n]*\(?\**([A-J])\**\)?(?:[.):]|[^\S\n]*$)", re.MULTILINE),
     re.compile(r"\(([A-J])\)"),
 )
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")

@@ -56,6 +56,10 @@ class ReasoningParser:
         self._start_state = start_state
         self._scrub = scrub
         self._buffer = ""
+        # While the start is pending, blank deltas are held as a list and leading blanks already
+        # seen are not rescanned: per-delta rescans of a growing buffer are quadratic in deltas.
+        self._blanks: list[str] = []
+        self._blank = 0
         self._state: Literal["pending", "thinking", "answer"] = (
             "answer" if start_state == "disabled" else "pending"
         )
@@ -74,9 +78,15 @@ class ReasoningParser:
     def feed(self, text: str) -> list[Segment]:
         """Consume a chunk of output; return the segments that are certain so far."""
         out: list[Segment] = []
-        self._buffer += text
         if self._state == "pending":
+            if not self._buffer and text.isspace():
+                self._blanks.append(text)
+                return out
+            self._buffer = "".join((*self._blanks, self._buffer, text))
+            self._blanks = []
             self._resolve_start()
+        else:
+            self._buffer += text
         if self._state == "thinking":
             self._scan_thinking(out)
         if self._state == "answer" and self._buffer:
@@ -91,7 +101,8 @@ class ReasoningParser:
 
     def flush(self) -> list[Segment]:
         """End of output: release held-back text under the current state."""
-        text, self._buffer = self._buffer, ""
+        text, self._buffer = "".join((*self._blanks, self._buffer)), ""
+        self._blanks = []
         if not text:
             return []
         kind: SegmentKind = "thinking" if self.in_thinking else "answer"
@@ -125,12 +136,12 @@ class ReasoningParser:
         return "".join(cleaned), text[len(head) :]
 
     def _resolve_start(self) -> None:
-        stripped = self._buffer.lstrip()
+        stripped = self._buffer[self._blank :].lstrip()
         if stripped.startswith(self.start):
             self._buffer = stripped[len(self.start) :]
             self._state = "thinking"
         elif not stripped or self.start.startswith(stripped):
-            return
+            self._blank = len(self._buffer) - len(stripped)
         else:
             self._state = "thinking" if self._start_state == "inside" else "answer"
 

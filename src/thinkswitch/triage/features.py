@@ -27,7 +27,7 @@ CHAR_FEATURES = 2**16
 Label = TypeVar("Label")
 _DIGITS = re.compile(r"\d")
 _MATH = re.compile(r"[=+\-*/^<>%$]|\\frac|\\sqrt|\bsqrt\b")
-_CHOICE = re.compile(r"(?m)^\s*\(?[A-E][.)]\s*(.*)$")
+_CHOICE = re.compile(r"(?m)^[^\S\n]*\(?[A-E][.)]\s*(.*)$")  # not ^\s*: quadratic on blank lines
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _NUMERIC_CHOICE = re.compile(r"^[\s$\-\d.,/%()^:+*=a-z]{0,6}\d[\s\d.,/%()^:+*=]*[a-z%]{0,8}$", re.I)
 _EQUATION = re.compile(r"\b[a-z]\s*[=<>\u2264\u2265]\s*[-\d(a-z]|\d\s*[a-z]\b(?![.)])|\^\d")
