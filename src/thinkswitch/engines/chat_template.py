@@ -83,11 +83,13 @@ class ChatTemplate:
         nonce = secrets.token_hex(8)
         marks = [f"\ue000{nonce}:{index}\ue001" for index in range(len(messages))]
         marked = _with_prefill(self._render(messages, marks, template_kwargs), prefill)
+        if marked.count(f"\ue000{nonce}:") != len(marks):  # once for all: not per message,
+            return None                                   # quadratic in a body of many turns
         parts: list[PromptPart] = []
         position = 0
         for mark, message in zip(marks, messages, strict=True):
             at = marked.find(mark, position)
-            if at < 0 or marked.count(mark) != 1:
+            if at < 0:
                 return None
             parts += [PromptPart(marked[position:at], True), PromptPart(message.content, False)]
             position = at + len(mark)
