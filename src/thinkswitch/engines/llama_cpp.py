@@ -10,6 +10,7 @@ every prompt position too and makes generation several times slower.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -79,6 +80,11 @@ def load_model(path: Path, n_ctx: int, n_threads: int | None) -> LoadedModel:
         )
     except (ValueError, RuntimeError) as error:
         raise ModelNotFoundError(f"cannot load model {path}: {error}") from None
+    # Free the shared models while the interpreter is whole: left to shutdown, `Llama.__del__`
+    # runs after llama_cpp's module globals are gone and prints a TypeError. Re-registering
+    # keeps one entry however many models load.
+    atexit.unregister(load_model.cache_clear)
+    atexit.register(load_model.cache_clear)
     metadata: dict[str, str] = llama.metadata
     vocab = llama._model.vocab
     eog = frozenset(
