@@ -44,7 +44,7 @@ import numpy as np
 from learning_loop_http import SERVED, HttpRun, run_http
 
 from thinkswitch.outcomes import metrics
-from thinkswitch.outcomes.estimate import hajek
+from thinkswitch.outcomes.estimate import hajek, paired_floor
 from thinkswitch.outcomes.paired import PairedTable, load_paired
 from thinkswitch.settings import Settings
 from thinkswitch.triage.examples import LabelledExample
@@ -148,7 +148,7 @@ def run(table: PairedTable, features: CachedFeatures, prior: LearnedModel, rate:
             continue
         served = order[:step]
         loss_values = [e.correct(True) - e.correct(e.side == "on") for e in examples]
-        loss = hajek(loss_values, [e.propensity for e in examples])
+        loss = hajek(loss_values, [e.propensity for e in examples], paired_floor)
         true_loss = float(np.mean(on[served] - chosen_right[:step]))
         candidate = train_on_examples(examples, holdout=0.0, version=f"s{seed}-{step}",
                                       features=features).model

@@ -10,7 +10,14 @@ import random
 import pytest
 
 from thinkswitch.kernel.pairs import Agreement, ShadowPair, SideOutcome
-from thinkswitch.outcomes.estimate import accuracy, curve, disagreement, hajek
+from thinkswitch.outcomes.estimate import (
+    accuracy,
+    curve,
+    disagreement,
+    hajek,
+    paired_floor,
+    proportion_floor,
+)
 
 
 def traffic(rng: random.Random, size: int) -> list[tuple[float, bool, bool]]:
@@ -108,3 +115,56 @@ def test_curve_runs_from_never_to_always_and_disagreement_counts_direct_answers(
     assert disagreement(sample).value == pytest.approx(share)
     assert accuracy([p.model_copy(update={"live": p.live.model_copy(update={"correct": None})})
                      for p in sample]) is None
+
+
+def rare_change_pair(off: bool, on: bool) -> ShadowPair:
+    """A direct answer (auto did not think) whose thinking side is known."""
+    return ShadowPair(request_id="r", policy="p", score=0.1, propensity=0.2,
+                      live=SideOutcome(mode="off", correct=off),
+                      shadow=SideOutcome(mode="on", budget=256, correct=on),
+                      agreement=Agreement(agree=off == on, method="text"))
+
+
+def test_loss_interval_stays_honest_when_thinking_rarely_changes_the_outcome() -> None:
+    """Thinking changes 2 in 100 outcomes (Qwen3-8B on SimpleQA changes 4): samples of 40
+    pairs often hold no changed pair, where the sandwich sd is 0 and its interval [0, 0]
+    misses the true loss; with the pseudo-count floor the interval covers it at least as often
+as it says (conservative here: pseudo-counts cannot know the rate is that small)."""
+    rng = random.Random(15)
+    population = [(off, on) for off, on in
+                  ((rng.random() < 0.04, False) for _ in range(2000))]
+    population = [(off, off or rng.random() < 0.01) for off, _ in population]
+    for index in range(0, 2000, 100):  # 2 in 100 where thinking alone is right ...
+        population[index] = (False, True)
+    for index in range(50, 2000, 100):  # ... and 1 in 100 where it alone is wrong
+        population[index] = (True, False)
+    truth = sum(on - off for off, on in population) / len(population)
+    trials, covered, degenerate, plain_covered = 400, 0, 0, 0
+    for _ in range(trials):
+        sample = [rare_change_pair(off, on) for off, on in rng.sample(population, 40)]
+        loss = hajek([float(p.shadow.correct) - float(p.live.correct) for p in sample],
+                     [p.propensity for p in sample])
+        degenerate += loss.low == loss.high
+        plain_covered += loss.low <= truth <= loss.high
+        estimates = accuracy(sample)
+        assert estimates is not None
+        covered += estimates.loss.low <= truth <= estimates.loss.high
+        assert estimates.loss.half_width > 0.03  # never [0, 0]
+    assert degenerate > trials * 0.2  # the unfloored interval collapses often here ...
+    assert plain_covered / trials < 0.85, plain_covered / trials  # ... and misses
+    assert covered / trials >= 0.95, covered / trials
+
+
+def test_floors_are_the_pseudo_count_sds_at_the_effective_size() -> None:
+    zeros = [0.0] * 40
+    weights = [5.0] * 40
+    more = less = 0.5 / 42
+    assert paired_floor(zeros, weights) == pytest.approx(math.sqrt((more + less) / 42))
+    assert proportion_floor(zeros, weights) == pytest.approx(
+        math.sqrt(2 / 44 * (42 / 44) / 44))
+    # unequal weights shrink the effective size (Kish): a wider floor than equal weights'
+    assert paired_floor(zeros, [1.0] * 20 + [9.0] * 20) > paired_floor(zeros, weights)
+    # far from 0 the sandwich rules: the floor changes nothing there
+    values = [1.0, -1.0, 0.0, 1.0] * 25
+    plain, floored = hajek(values, [0.2] * 100), hajek(values, [0.2] * 100, paired_floor)
+    assert floored.half_width == pytest.approx(plain.half_width, rel=0.05)

@@ -24,7 +24,12 @@ def report(
     db: Db = None,
 ) -> None:
     """Think-rate, tokens and seconds saved, and auto's estimated accuracy against always- and
-    never-think (from shadow pairs, with 95% intervals)."""
+    never-think (from shadow pairs, with 95% intervals).
+
+    Each pair is weighted by 1 / its shadow rate (Hajek); the interval is the linearised
+    (sandwich) one, its sd floored by pseudo-counts at the effective sample size (Agresti-Min
+    for the paired loss, Agresti-Coull for accuracies), so it does not collapse to a point
+    when thinking seldom changed an outcome in the sample."""
     from thinkswitch.shadow.pair_labels import labelled_pairs
     from thinkswitch.shadow.report import Window, build_report
     from thinkswitch.shadow.report_render import text_lines, write

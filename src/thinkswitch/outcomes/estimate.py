@@ -18,6 +18,18 @@ and the 95% interval is theta +- 1.96 sd. No finite-population correction is tak
 interval also holds for the traffic the sample stands for, not only the requests served, and
 stays honest when some drawn requests were dropped (see below).
 
+The sandwich collapses where the values rarely move: a loss whose pairs almost never differ
+(a model that thinking seldom changes: 4 of 100 questions) has sd 0 on a sample with no
+discordant pair, and an interval [0, 0] that misses any true loss. So the sd is floored by a
+pseudo-count one, at Kish's effective sample size n_e = (sum w)^2 / sum w^2 and the weighted
+shares: for a paired difference, Agresti-Min's (half a pseudo-pair added to each cell of the
+2x2 table: p+ = (n_e s+ + 1/2) / (n_e + 2) for the share s+ where thinking alone is right,
+p- likewise, var = (p+ + p- - (p+ - p-)^2) / (n_e + 2)); for an accuracy, Agresti-Coull's
+(two right and two wrong added: p = (n_e s + 2) / (n_e + 4), var = p (1 - p) / (n_e + 4)).
+The interval is theta +- 1.96 max(sandwich sd, floor sd): as wide as the pseudo-counts say
+when the sample has seen too few changes to know their rate, the sandwich otherwise (the two
+agree when the shares are far from 0).
+
 Accuracy loss against always-think is estimated as one mean of paired differences
 (right with thinking - right as auto chose), not as a difference of two estimates: the pairs
 share their questions, so the paired interval is far narrower.
@@ -55,8 +67,37 @@ class Estimate:
         return (self.high - self.low) / 2
 
 
-def hajek(values: Sequence[float], propensities: Sequence[float]) -> Estimate:
-    """The Hajek mean of `values` weighted by 1 / propensity, with its sandwich interval."""
+#: A lower bound on the sd of a Hajek mean, from (values, weights): see the module's doc.
+Floor = Callable[[Sequence[float], Sequence[float]], float]
+
+
+def _effective_shares(values: Sequence[float], weights: Sequence[float],
+                      part: Callable[[float], float]) -> tuple[float, float]:
+    """(Kish's effective sample size, the weighted mean of `part` of the values)."""
+    total = sum(weights)
+    size = total * total / sum(w * w for w in weights)
+    return size, sum(w * part(v) for w, v in zip(weights, values, strict=True)) / total
+
+
+def paired_floor(values: Sequence[float], weights: Sequence[float]) -> float:
+    """Agresti-Min's sd of a paired difference of two proportions (values in [-1, 1])."""
+    size, up = _effective_shares(values, weights, lambda v: max(v, 0.0))
+    down = _effective_shares(values, weights, lambda v: max(-v, 0.0))[1]
+    more, less = (size * up + 0.5) / (size + 2), (size * down + 0.5) / (size + 2)
+    return math.sqrt(max(0.0, more + less - (more - less) ** 2) / (size + 2))
+
+
+def proportion_floor(values: Sequence[float], weights: Sequence[float]) -> float:
+    """Agresti-Coull's sd of a proportion (values in [0, 1])."""
+    size, share = _effective_shares(values, weights, lambda v: min(max(v, 0.0), 1.0))
+    adjusted = (size * share + 2) / (size + 4)
+    return math.sqrt(adjusted * (1 - adjusted) / (size + 4))
+
+
+def hajek(values: Sequence[float], propensities: Sequence[float],
+          floor: Floor | None = None) -> Estimate:
+    """The Hajek mean of `values` weighted by 1 / propensity, with its sandwich interval, the
+    sd floored by `floor` (pseudo-counts) where given."""
     if len(values) != len(propensities):
         raise ValueError("one propensity per value")
     if not values:
@@ -69,12 +110,15 @@ def hajek(values: Sequence[float], propensities: Sequence[float]) -> Estimate:
         return Estimate(theta, math.nan, math.nan, n)
     spread = sum(w * w * (v - theta) ** 2 for w, v in zip(weights, values, strict=True))
     sd = math.sqrt(n / (n - 1) * spread) / total
+    if floor is not None:
+        sd = max(sd, floor(values, weights))
     return Estimate(theta, theta - Z95 * sd, theta + Z95 * sd, n)
 
 
-def over(pairs: Sequence[ShadowPair], value: Callable[[ShadowPair], float]) -> Estimate:
+def over(pairs: Sequence[ShadowPair], value: Callable[[ShadowPair], float],
+         floor: Floor | None = None) -> Estimate:
     """`hajek` of `value` over `pairs`."""
-    return hajek([value(pair) for pair in pairs], [pair.propensity for pair in pairs])
+    return hajek([value(pair) for pair in pairs], [pair.propensity for pair in pairs], floor)
 
 
 def _right(pair: ShadowPair, mode: str) -> float:
@@ -99,10 +143,10 @@ def accuracy(pairs: Sequence[ShadowPair]) -> Accuracy | None:
     if not known:
         return None
     return Accuracy(
-        auto=over(known, lambda p: _right(p, p.live.mode)),
-        always=over(known, lambda p: _right(p, "on")),
-        never=over(known, lambda p: _right(p, "off")),
-        loss=over(known, lambda p: _right(p, "on") - _right(p, p.live.mode)),
+        auto=over(known, lambda p: _right(p, p.live.mode), proportion_floor),
+        always=over(known, lambda p: _right(p, "on"), proportion_floor),
+        never=over(known, lambda p: _right(p, "off"), proportion_floor),
+        loss=over(known, lambda p: _right(p, "on") - _right(p, p.live.mode), paired_floor),
     )
 
 
@@ -110,7 +154,7 @@ def disagreement(pairs: Sequence[ShadowPair]) -> Estimate:
     """Share of direct answers that the thinking side contradicts (judged pairs only): an upper
     bound on how often thinking would have changed auto's answer."""
     judged = [p for p in pairs if p.live.mode == "off" and p.agreement.agree is not None]
-    return over(judged, lambda p: 0.0 if p.agreement.agree else 1.0)
+    return over(judged, lambda p: 0.0 if p.agreement.agree else 1.0, proportion_floor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,8 @@ def html_page(report: AutoReport, png: bytes, title: str) -> str:
         f"<ul>{rows}</ul><img alt='estimated accuracy against think-rate' "
         f"src='data:image/png;base64,{image}'>"
         "<p>Estimates weight each shadow pair by the inverse of its chance of being shadowed "
-        "(Hajek), with linearised (sandwich) 95% intervals; see the README, "
+        "(Hajek), with linearised (sandwich) 95% intervals floored by pseudo-counts "
+        "(Agresti-Min for the loss, Agresti-Coull for accuracies); see the README, "
         "'What auto costs'.</p></body></html>")
 
 
