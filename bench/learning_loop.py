@@ -23,7 +23,8 @@ accuracy loss against always-think from the pairs so far, and whether it covers 
 of the requests served so far (known from the tables); the interval's half-width; APGR on the
 requests not yet seen of the live policy, of `learned` trained offline on the same number of
 fully labelled questions (drawn from those seen; the mean of OFFLINE_DRAWS draws), of the
-shipped prior and (in process) of the round's candidate.
+shipped prior and (in process) of the round's candidate, as the plain mean over seeds and
+weighted by each seed's gap on its unseen questions (`pooled`).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/learning_loop.py --seeds 10 --rates 0.2,0.5
     cd bench && OMP_NUM_THREADS=1 ../.venv/bin/python learning_loop.py --http --seeds 10 \
@@ -103,10 +104,12 @@ def apgrs(table: PairedTable, order: np.ndarray, step: int, labelled: int,
     mean over OFFLINE_DRAWS draws: the offline figure's own sampling noise averaged out)."""
     unseen = order[step:]
     if not len(unseen):
-        return {f"apgr_{key}": np.nan for key in (*models, "offline")}
+        return {f"apgr_{key}": np.nan for key in (*models, "offline", "gap")}
     texts = [table.items[i].question for i in unseen]
     result = {f"apgr_{key}": apgr(table, unseen, model.scores(texts))
               for key, model in models.items()}
+    result["apgr_gap"] = float(np.mean([table.items[i].on.correct - table.items[i].off.correct
+                                        for i in unseen]))
     offline = []
     for _ in range(OFFLINE_DRAWS):
         seen = rng.permutation(order[:step])[:labelled]
@@ -204,6 +207,17 @@ def run_over_http(name: str, table: PairedTable, features: CachedFeatures,
     return rows, served
 
 
+def pooled(rows: list[dict[str, Any]], key: str) -> float:
+    """APGR over seeds weighted by each seed's gap on its unseen questions (always - never):
+    the ratio of the summed areas to the summed gaps. A plain mean of per-seed APGRs is ruled
+    by the seeds whose unseen gap is a question or two (APGR there swings by +-1 or more)."""
+    usable = [r for r in rows if np.isfinite(r.get(key, np.nan)) and r["apgr_gap"] > 0]
+    if not usable:
+        return float("nan")
+    gaps = np.array([r["apgr_gap"] for r in usable])
+    return float(np.sum(gaps * np.array([r[key] for r in usable])) / np.sum(gaps))
+
+
 def summarize(name: str, rows: list[dict[str, Any]]) -> None:
     covered = np.mean([r["covered"] for r in rows])
     print(f"\n{name}: interval covers the true loss in {covered:.0%} of {len(rows)} "
@@ -221,7 +235,10 @@ def summarize(name: str, rows: list[dict[str, Any]]) -> None:
                   f"est {mean['loss']:+.3f} (true {mean['true_loss']:+.3f}) +-"
                   f"{mean['half_width']:.3f}; APGR unseen: live {mean['apgr_live']:.3f}, "
                   f"offline {mean['apgr_offline']:.3f}, prior {mean['apgr_prior']:.3f}, candidate "
-                  f"{mean['apgr_candidate']:.3f}; "
+                  f"{mean['apgr_candidate']:.3f}; gap-weighted: live "
+                  f"{pooled(at, 'apgr_live'):.3f}, offline {pooled(at, 'apgr_offline'):.3f}, "
+                  f"prior {pooled(at, 'apgr_prior'):.3f}, candidate "
+                  f"{pooled(at, 'apgr_candidate'):.3f}; "
                   f"promoted in {sum(r['promoted'] for r in at)}/{len(at)} seeds")
 
 
