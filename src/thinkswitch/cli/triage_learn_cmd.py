@@ -88,7 +88,7 @@ def promote(
     policy's training are cut into 5 blocks by time; each block is scored by
     the candidate's recipe re-fit on the pairs older than it (rolling origin)
     and by the live policy. Promote only if (1) the standard error of the
-    mean of d is at most 2 points (enough pairs for their spread) and its
+    mean of d is at most 3 points (enough pairs for their spread) and its
     one-sided upper bound (paired bootstrap, --confidence) is >= 0: not worse
     beyond noise; (2) on the pairs it trained on (10 or more of them where
     thinking changed the outcome), the candidate's own learned score beats

@@ -22,9 +22,12 @@ are gathered by thinkswitch.triage.promotion):
      mean of d is >= 0 (refused when the data show it worse at 95%). Every pair after the
      first block is judged once, instead of a newest quarter only, so the verdict rests on
      several times the pairs. So that "not worse beyond noise" is not vacuous on few pairs,
-     the standard error of the mean of d must first be at most `max_error` (2 points): a
+     the standard error of the mean of d must first be at most `max_error` (3 points): a
      power-aware minimum, since how many pairs that takes depends on how often the two
      models' choices differ (see `needed_pairs`); and there must be `min_examples` pairs.
+     (At 2 points the loop on SimpleQA held good candidates back for 200-400 requests on
+     Gemini, its live policy trailing one trained offline; at 3 it promoted no shuffled
+     candidate either: bench/learning_loop.py, README.)
   2. The candidate learned the store's labels: on the pairs it trained on (up to its cut-off),
      the choices of its own learned score (without the work prior it blends in on unfamiliar
      requests, which ranks work up whatever the labels) beat random, the one-sided
@@ -67,7 +70,7 @@ REPRODUCED = 0.5
 class GuardOptions:
     confidence: float = 0.95
     learned_confidence: float = 0.999
-    max_error: float = 0.02
+    max_error: float = 0.03
     folds: int = 5
     resamples: int = 2000
     min_examples: int = 20
