@@ -27,7 +27,7 @@ from thinkswitch.settings import default_data_dir
 from thinkswitch.shadow.promotion import PROMOTION, promote
 from thinkswitch.trace.backends import open_store
 from thinkswitch.triage.examples import LabelledExample, from_table
-from thinkswitch.triage.guard import GuardOptions
+from thinkswitch.triage.guard import Block, GuardOptions, agreement, judge
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy
 from thinkswitch.triage.promotion import guard, load_candidate
 from thinkswitch.triage.trace_training import shuffled, train_on_examples
@@ -282,3 +282,25 @@ def test_a_model_file_round_trips_its_familiarity(tmp_path: Path) -> None:
     assert again.familiarity.support == model.familiarity.support
     text = ["Write a function to reverse a linked list."]
     assert np.allclose(again.scores(text), model.scores(text), atol=1e-5)
+
+
+def test_the_guard_refuses_a_candidate_whose_scores_do_not_follow_its_recipe() -> None:
+    """Two rankings that both put every pair where thinking pays first (so each beats random
+    and gains as much as the other) but order the pairs within each class independently:
+    a file trained on other labels can rank the store's labels that well by chance, yet it
+    does not reproduce the recipe re-fit on them; the same scores as the re-fit pass."""
+    rng = np.random.default_rng(5)
+    pays = rng.random(200) < 0.5
+    examples = [LabelledExample(f"q{i}", f"question {i}", "off", 0.0 if p else 1.0, 1.0, None,
+                                0.5, float(i), 10.0, 500.0) for i, p in enumerate(pays)]
+    mine = pays + rng.uniform(0, 0.9, 200)
+    refit = pays + rng.uniform(0, 0.9, 200)
+    assert 0.6 < agreement(mine, refit) < 0.9
+    blocks = [Block(examples, mine, mine)]
+    trained_on = Block(examples, np.zeros(200), mine)
+    refused = judge(blocks, GuardOptions(), trained_on, None,
+                    Block(examples, np.zeros(200), refit))
+    assert not refused.promote and "follow its recipe" in refused.reason, refused.reason
+    same = judge(blocks, GuardOptions(), trained_on, None, Block(examples, np.zeros(200), mine))
+    assert same.promote, same.reason
+    assert agreement(np.ones(3), np.ones(3)) == 1.0 and agreement(np.ones(3), mine[:3]) == 0.0

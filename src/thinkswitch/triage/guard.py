@@ -35,7 +35,8 @@ are gathered by thinkswitch.triage.promotion):
      ties the file to it: a model trained on other or corrupted (shuffled) labels ranks the
      store's labels no better than chance. Since a model's fixed scores can follow a cluster
      of the features that the labels also follow by accident, the candidate must also gain on
-     those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains: a model
+     those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains, and its
+     learned scores there must correlate with the re-fit's at FOLLOWS_RECIPE (0.9): a model
      fit to these labels reproduces that fit, one fit to others does not. And at least
      MIN_DISCORDANT (10) of those pairs must be ones where thinking changed the outcome: on
      fewer, a fit and its bound rest on a handful of pairs.
@@ -64,6 +65,10 @@ RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_DISCORDANT = 10
 #: The share of the re-fit recipe's gain on the training pairs a candidate must reach (test 2).
 REPRODUCED = 0.5
+#: The least correlation of the candidate's learned scores with its recipe re-fit's on the
+#: pairs it trained on (test 2). Re-fit on the same pairs the recipe gives the same model
+#: (1.0); on the SimpleQA loop, shuffled-label candidates reached at most 0.8 (240 rounds).
+FOLLOWS_RECIPE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,13 @@ def needed_pairs(values: np.ndarray, weights: np.ndarray, max_error: float) -> i
     return int(np.ceil(len(values) * (error / max_error) ** 2))
 
 
+def agreement(mine: np.ndarray, theirs: np.ndarray) -> float:
+    """The correlation of two models' scores on the same pairs (1.0 when both are constant)."""
+    if np.std(mine) == 0 or np.std(theirs) == 0:
+        return 1.0 if np.std(mine) == np.std(theirs) else 0.0
+    return float(np.corrcoef(mine, theirs)[0, 1])
+
+
 def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
           trained_on: Block | None = None, held_out: Block | None = None,
           reference: Block | None = None) -> Verdict:
@@ -239,6 +251,12 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
         return replace(verdict, reason=f"refused: thinking changed the outcome on only "
                        f"{discordant} of the pairs it trained on; the guard needs "
                        f"{MIN_DISCORDANT} to tell what it learned {at}")
+    if trained_on is not None and reference is not None and (follows := agreement(
+            trained_on.candidate_scores, reference.candidate_scores)) < FOLLOWS_RECIPE:
+        return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
+                       f"trained on its scores follow its recipe re-fit on them only "
+                       f"{follows:.2f} (correlation; {FOLLOWS_RECIPE} needed): not trained on "
+                       f"these labels {at}")
     if trained_on is not None and fit < REPRODUCED * refit:
         return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
                        f"trained on it gains {fit:+.1%} over random, under half of the "
