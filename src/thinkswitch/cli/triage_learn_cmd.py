@@ -92,8 +92,9 @@ def promote(
     one-sided upper bound (paired bootstrap, --confidence) is >= 0: not worse
     beyond noise; (2) on the pairs it trained on (10 or more of them where
     thinking changed the outcome), the candidate's own learned score beats
-    random at the 99.9% one-sided lower bound and gains at least half of
-    what its recipe re-fit on them gains: it learned these labels (a model
+    random at the 99.9% one-sided lower bound, gains at least half of what
+    its recipe re-fit on them gains, and correlates >= 0.9 with that re-fit's
+    scores there: it learned these labels (a model
     trained on shuffled labels does not); (3) on pairs it kept out, if any,
     it is not worse beyond noise."""
     from thinkswitch.shadow.promotion import promote as run_promotion
