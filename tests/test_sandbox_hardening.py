@@ -11,7 +11,11 @@ import pytest
 from support.bind_over import bind_over
 from support.cli import assert_one_line_error, thinkswitch
 from support.public_dir import public_dir
-from support.sandbox_required import sandbox, skip_unless_root  # noqa: F401  (the fixture)
+from support.sandbox_required import (  # noqa: F401  (the fixture)
+    probe_refusal_with_drop,
+    sandbox,
+    skip_unless_root,
+)
 
 from thinkswitch.bench import sandbox_bwrap, sandbox_identity, sandbox_probe, sandbox_unsafe
 from thinkswitch.bench.code_suites import choose_isolation
@@ -70,15 +74,9 @@ def test_the_probe_refuses_a_sandbox_with_root_as_a_supplementary_group(
     skip_unless_root("only root can start bubblewrap with group 0 as uid 65534")
     setpriv = sandbox_identity.setpriv()
     assert setpriv is not None
-    monkeypatch.setattr(sandbox_bwrap, "privilege_drop", lambda: [
+    problem = probe_refusal_with_drop(monkeypatch, lambda: [
         setpriv, "--reuid=65534", "--regid=65534", "--groups=0", "--inh-caps=-all",
         "--bounding-set=-all", "--"])
-    sandbox_probe.bwrap_problem.cache_clear()
-    try:
-        problem = sandbox_probe.bwrap_problem()
-    finally:
-        monkeypatch.undo()
-        sandbox_probe.bwrap_problem.cache_clear()
     assert problem is not None and "would run as root on the host" in problem
     assert "groups [0, 65534]" in problem
     assert sandbox_probe.bwrap_problem() is None

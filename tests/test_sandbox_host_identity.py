@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 from support.public_dir import public_dir
-from support.sandbox_required import sandbox, skip_unless_root  # noqa: F401  (the fixture)
+from support.sandbox_required import (  # noqa: F401  (the fixture)
+    probe_refusal_with_drop,
+    sandbox,
+    skip_unless_root,
+)
 
 from thinkswitch.bench import sandbox_bwrap, sandbox_probe
 from thinkswitch.bench.sandbox import SandboxResult, run_python
@@ -176,12 +180,6 @@ def test_the_probe_refuses_a_sandbox_that_would_be_root_on_the_host(
     """Without the privilege drop, bubblewrap started by root maps the sandbox to root: the
     probe must see that from /proc and refuse, so no bench runs that way."""
     skip_unless_root("only root's bubblewrap maps the sandbox to root")
-    monkeypatch.setattr(sandbox_bwrap, "privilege_drop", list)
-    sandbox_probe.bwrap_problem.cache_clear()
-    try:
-        problem = sandbox_probe.bwrap_problem()
-    finally:
-        monkeypatch.undo()
-        sandbox_probe.bwrap_problem.cache_clear()
+    problem = probe_refusal_with_drop(monkeypatch, list)
     assert problem is not None and "would run as root on the host" in problem
     assert sandbox_probe.bwrap_problem() is None

@@ -5,6 +5,7 @@ that a failure, so CI cannot pass without running them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -48,3 +49,19 @@ def require_cgroup(controller: str, why: str) -> None:
         pytest.fail(f"root runs get no {controller} cgroup here (THINKSWITCH_REQUIRE_SANDBOX=1): "
                     f"{why}")
     pytest.skip(f"no writable {controller} cgroup hierarchy: {why}")
+
+
+def probe_refusal_with_drop(monkeypatch: pytest.MonkeyPatch, drop: Callable[[], list[str]]
+                            ) -> str | None:
+    """What the sandbox probe says when bubblewrap is started under `drop` instead of the real
+    privilege drop (the probe's cached answer is cleared before and after, so the real drop is
+    probed again afterwards)."""
+    from thinkswitch.bench import sandbox_bwrap, sandbox_probe
+
+    monkeypatch.setattr(sandbox_bwrap, "privilege_drop", drop)
+    sandbox_probe.bwrap_problem.cache_clear()
+    try:
+        return sandbox_probe.bwrap_problem()
+    finally:
+        monkeypatch.undo()
+        sandbox_probe.bwrap_problem.cache_clear()
