@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision, RequestedMode
 from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
@@ -324,9 +325,7 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes,
                                                         **_checkable(event)}}
                 yield "message_stop", {"type": "message_stop"}
     finally:
-        close = getattr(stream, "close", None)
-        if callable(close):
-            close()
+        close_iterator(stream)
 
 
 def _close(block: int, kind: str, key: bytes, thinking: list[str],

@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
@@ -143,9 +144,7 @@ def drain(events: Iterator[SwitchEvent], gone: threading.Event) -> tuple[bool, R
             if isinstance(event, Result):
                 result = event
     finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
     return False, result
 
 
@@ -158,9 +157,7 @@ def observed(events: Iterator[SwitchEvent], metrics: Metrics) -> Iterator[Switch
                 metrics.observe(event)
             yield event
     finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
 
 
 def _chain(first: SwitchEvent, rest: Iterator[SwitchEvent]) -> Iterator[SwitchEvent]:
@@ -168,6 +165,4 @@ def _chain(first: SwitchEvent, rest: Iterator[SwitchEvent]) -> Iterator[SwitchEv
         yield first
         yield from rest
     finally:
-        close = getattr(rest, "close", None)
-        if callable(close):
-            close()
+        close_iterator(rest)

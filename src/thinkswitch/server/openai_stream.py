@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta, ToolCallDelta
 from thinkswitch.kernel.result import Result
@@ -112,9 +113,7 @@ def chunk_texts(events: Iterator[SwitchEvent], encoder: ChunkEncoder, include_us
                 if include_usage:
                     yield encoder.usage(event)
     finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
 
 
 def stream_texts(events: Iterator[SwitchEvent], encoder_of: Callable[[], ChunkEncoder],

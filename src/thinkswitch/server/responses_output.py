@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.events import AnswerDelta, SwitchEvent, ThinkingDelta
 from thinkswitch.kernel.result import Result
@@ -148,9 +149,7 @@ def stream_events(events: Iterator[SwitchEvent], shell: Shell, prices: PriceTabl
     try:
         yield from _events(events, shell, prices, _Numbered())
     finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
 
 
 def _events(events: Iterator[SwitchEvent], shell: Shell, prices: PriceTable, emit: _Numbered

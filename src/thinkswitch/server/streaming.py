@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from anyio import to_thread
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.errors import EngineUnavailableError
 
 T = TypeVar("T")
@@ -110,9 +111,7 @@ async def iterate_batches_in_thread(items: Iterator[T], high_water: int = BATCH_
         except BaseException as error:  # handed to the consumer, raised there
             post(_END, error)
         finally:
-            close = getattr(items, "close", None)
-            if callable(close):
-                close()
+            close_iterator(items)
 
     worker = asyncio.ensure_future(to_thread.run_sync(produce))
     try:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.bench.items import Checker, Item
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.events import EngineEvent
 from thinkswitch.kernel.messages import last_user_text
@@ -204,9 +205,7 @@ class ShadowRunner:
                     raise _Preempted
                 yield event
         finally:
-            close = getattr(events, "close", None)
-            if callable(close):
-                close()
+            close_iterator(events)
 
     def _caller_of(self, live: Result) -> str:
         """Who made the request, from its trace record (the step is not told)."""

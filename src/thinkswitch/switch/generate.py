@@ -15,6 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import (
@@ -106,9 +107,7 @@ def answer(
                 finish = event.reason
     finally:
         # A consumer that stops early must not leave the engine's generator (and lock) open.
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
     if finish is None:
         raise EngineUnavailableError(f"engine {parts.engine.name!r} ended without finishing")
     total = time.perf_counter() - started

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from thinkswitch.kernel.closing import close_iterator
 from thinkswitch.kernel.errors import EngineUnavailableError, UsageError
 from thinkswitch.kernel.events import (
     AnswerDelta,
@@ -81,9 +82,7 @@ def attempt(switch: SwitchParts, generation: GenerationRequest) -> Attempt:
             elif isinstance(event, Finish):
                 finished = True
     finally:
-        close = getattr(events, "close", None)
-        if callable(close):
-            close()
+        close_iterator(events)
     if not finished:
         raise EngineUnavailableError(
             f"engine {switch.engine.name!r} ended without finishing")
