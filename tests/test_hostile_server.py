@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,10 @@ import anthropic
 import httpx
 import openai
 import pytest
-from support.live_server import free_port
+from support.live_server import live_server
 
 from thinkswitch.engines.instant import InstantEngine
 from thinkswitch.server.app import create_app
-from thinkswitch.server.protocol import server_config
 from thinkswitch.settings import Settings
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
@@ -34,25 +33,9 @@ from thinkswitch.triage.rules import RulesPolicy
 CHAT = "/v1/chat/completions"
 
 
-@contextmanager
-def guarded_server(app: Any, **limits: Any) -> Iterator[str]:
+def guarded_server(app: Any, **limits: Any) -> AbstractContextManager[str]:
     """`app` on uvicorn with the protocol `thinkswitch serve` runs (header timeout and cap)."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="warning",
-                                         **limits))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return live_server(app, guarded=True, **limits)
 
 
 def instant_switch(recorder: Recorder | None = None) -> Switch:

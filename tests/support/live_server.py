@@ -18,13 +18,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: Any, start_timeout_s: float = 30.0) -> Iterator[str]:
-    """Serve `app` in a thread; yields its root URL (`http://127.0.0.1:PORT`)."""
+def live_server(app: Any, start_timeout_s: float = 30.0, *, guarded: bool = False,
+                **limits: Any) -> Iterator[str]:
+    """Serve `app` in a thread; yields its root URL (`http://127.0.0.1:PORT`). `guarded`:
+    on the protocol `thinkswitch serve` runs (header timeout and cap; `limits` set them)."""
     import uvicorn
 
+    from thinkswitch.server.protocol import server_config
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    config = (server_config(app, "127.0.0.1", port, log_level="warning", **limits) if guarded
+              else uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
