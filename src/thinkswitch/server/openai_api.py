@@ -1,4 +1,5 @@
-"""The OpenAI face: `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`.
+"""The OpenAI face: `POST /v1/chat/completions` (streaming and not), `GET /v1/models` and
+`GET /v1/models/{id}`.
 
 The request's thinking controls (`reasoning_effort`, a `thinking` object,
 `chat_template_kwargs.enable_thinking`, a model suffix) are read by `openai_schema`, an effort
@@ -24,6 +25,7 @@ from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.calls import CLIENT_GONE, SwitchCalls
+from thinkswitch.server.errors import openai_error
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.openai_stream import (
     ChunkEncoder,
@@ -49,13 +51,23 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
     """Serve the OpenAI routes on `app`; `budgets_for` gives a model's effort budgets, costs
     are priced with `prices`, thinking goes in `reasoning_field`."""
 
+    def model_names() -> list[str]:
+        base = calls.engine.model
+        return [base, f"{base}:think", f"{base}:nothink", f"{base}:auto"]
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        base = calls.engine.model
-        names = [base, f"{base}:think", f"{base}:nothink", f"{base}:auto"]
-        return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "thinkswitch"}
-            for name in names]}
+        names = model_names()
+        return {"object": "list", "data": [model_object(name) for name in names],
+                "has_more": False, "first_id": names[0], "last_id": names[-1]}
+
+    @app.get("/v1/models/{model_id:path}", response_model=None)
+    async def model(model_id: str) -> Response:
+        """One model (`client.models.retrieve`); a name not served is OpenAI's 404."""
+        if model_id not in model_names():
+            return openai_error(404, f"The model {model_id!r} does not exist",
+                                code="model_not_found", param="model")
+        return JSONResponse(model_object(model_id))
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
@@ -83,6 +95,13 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
         first, batches = await calls.started_batches(
             request, http, lambda events: stream_texts(events, encoder, usage, prices))
         return StreamingResponse(sse(first, batches), media_type="text/event-stream")
+
+
+def model_object(name: str) -> dict[str, Any]:
+    """A model as both SDKs read it: OpenAI's fields (`object`, `created`, `owned_by`) and
+    Anthropic's (`type`, `display_name`, `created_at`), so `models.list` of either is whole."""
+    return {"id": name, "object": "model", "created": 0, "owned_by": "thinkswitch",
+            "type": "model", "display_name": name, "created_at": "1970-01-01T00:00:00Z"}
 
 
 def completion(result: Result, completion_id: str, model: str, prices: PriceTable,

@@ -6,7 +6,8 @@ Output items, in order: a `reasoning` item when the model thought (the thinking 
 derive from the response id, so a response retrieved later shows the ids it was sent with.
 
 Streaming sends `response.created` and `response.in_progress`, then per item
-`response.output_item.added`, its deltas (`response.reasoning_text.delta`,
+`response.output_item.added`, `response.content_part.added` for a reasoning or message
+part, its deltas (`response.reasoning_text.delta`,
 `response.reasoning_summary_text.delta`, `response.output_text.delta`,
 `response.function_call_arguments.delta`) and `...done` events, `response.output_item.done`,
 and last `response.completed` (or `response.incomplete` when the output cap cut the answer).
@@ -93,9 +94,16 @@ def reasoning_item(response_id: str, thinking: str, summary: SummaryKind | None,
                    status: str = "completed") -> dict[str, Any]:
     parts = [] if summary is None or not thinking else [
         {"type": "summary_text", "text": summarize(thinking, summary)}]
-    content = [{"type": "reasoning_text", "text": thinking}] if thinking else []
+    content = [reasoning_part(thinking)] if thinking else []
     return {"id": item_id(response_id, "rs"), "type": "reasoning", "summary": parts,
             "content": content, "encrypted_content": None, "status": status}
+
+
+def reasoning_part(text: str) -> dict[str, Any]:
+    """The thinking as a reasoning item's content part. A stream opens it with
+    `response.content_part.added` before its first delta, as OpenAI does: openai-node's
+    `responses.stream` accumulator refuses a `reasoning_text.delta` for a part not opened."""
+    return {"type": "reasoning_text", "text": text}
 
 
 def text_part(text: str) -> dict[str, Any]:
@@ -170,6 +178,9 @@ def _events(events: Iterator[SwitchEvent], shell: Shell, prices: PriceTable, emi
                 open_kind = "reasoning"
                 yield emit("response.output_item.added", output_index=len(output),
                            item=reasoning_item(rid, "", None, "in_progress"))
+                yield emit("response.content_part.added", item_id=item_id(rid, "rs"),
+                           output_index=len(output), content_index=0,
+                           part=reasoning_part(""))
             if open_kind == "reasoning":
                 thinking.append(event.text)
                 yield emit("response.reasoning_text.delta", item_id=item_id(rid, "rs"),
@@ -207,6 +218,8 @@ def _close_reasoning(emit: _Numbered, output: list[dict[str, Any]], rid: str, th
     item = reasoning_item(rid, thinking, summary)
     yield emit("response.reasoning_text.done", item_id=rs, output_index=index,
                content_index=0, text=thinking)
+    yield emit("response.content_part.done", item_id=rs, output_index=index, content_index=0,
+               part=reasoning_part(thinking))
     for number, part in enumerate(item["summary"]):
         where = {"item_id": rs, "output_index": index, "summary_index": number}
         yield emit("response.reasoning_summary_part.added", **where,
