@@ -146,16 +146,28 @@ class ChatCompletionRequest(BaseModel):
 
 
 #: Extra fields that change nothing the switch produces, so accepting them is honest.
-HARMLESS = frozenset({"user", "metadata", "store", "n", "parallel_tool_calls", "service_tier"})
+HARMLESS = frozenset({"user", "metadata", "store", "parallel_tool_calls", "service_tier"})
+#: Extra fields at the values that ask for nothing (OpenAI's defaults, which SDKs and
+#: frameworks often send spelled out): accepted without an engine that takes the field.
+NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
+    "n": (1,), "response_format": ({"type": "text"},), "logprobs": (False,),
+    "tools": ([],), "tool_choice": ("none",), "stop": ([],), "modalities": (["text"],),
+}
+
+
+def asks_for_nothing(name: str, value: Any) -> bool:
+    """Whether an extra field at `value` changes nothing the switch produces."""
+    return name in HARMLESS or any(type(value) is type(default) and value == default
+                                   for default in NO_OP_VALUES.get(name, ()))
 
 
 def passthrough_options(request: ChatCompletionRequest, passthrough: frozenset[str]
                         ) -> dict[str, Any]:
     """The extra fields for the engine: those the switch does not own (tools, stop,
-    response_format, ...), less harmless ones the engine does not take. The switch refuses
-    any left that its engine does not declare in `Engine.passthrough`: ignoring one silently
-    would change what a client gets."""
+    response_format, ...), less those that ask for nothing (`asks_for_nothing`) where the
+    engine does not take them. The switch refuses any left that its engine does not declare
+    in `Engine.passthrough`: ignoring one silently would change what a client gets."""
     extras = {name: value for name, value in (request.model_extra or {}).items()
-              if value is not None and (name in passthrough or name not in HARMLESS
-                                        or (name == "n" and value != 1))}
+              if value is not None and (name in passthrough
+                                        or not asks_for_nothing(name, value))}
     return {**request.model_dump(include=set(SAMPLING_FIELDS), exclude_none=True), **extras}

@@ -117,7 +117,8 @@ class ResponsesRequest(BaseModel):
         options: dict[str, Any] = {}
         if self.tools:
             options["tools"] = [chat_tool(tool) for tool in self.tools]
-        if self.tool_choice is not None:
+        if self.tool_choice is not None and (self.tools or self.tool_choice != "none"):
+            # ("none" without tools asks for nothing: an engine without tools may answer it)
             options["tool_choice"] = chat_tool_choice(self.tool_choice)
         if self.top_p is not None:
             options["top_p"] = self.top_p
