@@ -17,6 +17,7 @@ import pytest
 from support.clients_server import (
     ANSWER,
     API_KEY,
+    FAILURE,
     MODEL,
     PROMPT_TOKENS,
     THINKING,
@@ -148,6 +149,32 @@ def test_anthropic_messages_with_thinking(served: tuple[str, ClientsEngine]) -> 
     assert (streamed["thinking"], streamed["text"], streamed["finalText"]) == (
         THOUGHT, ANSWERED, ANSWERED)
     assert seen["counted"]["input_tokens"] > 0
+
+
+def test_anthropic_tool_use_round_trip(served: tuple[str, ClientsEngine]) -> None:
+    root, engine = served
+    seen = scenario("messages-tools", root)
+    assert seen["stop"] == "tool_use"
+    assert (seen["use"]["name"], seen["use"]["input"]) == ("get_weather", tool_arguments())
+    assert "".join(seen["jsonDeltas"]) == "".join(TOOL_ARGUMENTS)
+    assert (seen["answer"], seen["answerStop"]) == (["".join(TOOL_ANSWER)], "end_turn")
+    result = engine.requests[-1].messages[-1]
+    assert (result.role, result.tool_call_id, result.content) == (
+        "tool", seen["use"]["id"], "sunny")
+
+
+def test_a_stream_that_fails_midway_raises_in_every_sdk(
+        served: tuple[str, ClientsEngine]) -> None:
+    """The thinking sent before the failure reaches the caller; then the SDK raises its API
+    error with the engine's message (not a parse error, not a silent end)."""
+    seen = scenario("stream-errors", served[0])
+    for face in ("chat", "responses", "messages"):
+        assert seen[face]["class"] == "APIError" and FAILURE in seen[face]["message"], face
+    assert (seen["chat"]["type"], seen["responses"]["code"], seen["messages"]["type"]) == (
+        "server_error", "server_error", "api_error")
+    assert seen["chatReasoning"] == THOUGHT and seen["messagesThinking"] == THOUGHT
+    assert seen["responsesEvents"][-len(THINKING):] == [
+        "response.reasoning_text.delta"] * len(THINKING)
 
 
 def test_openai_errors_are_typed(served: tuple[str, ClientsEngine]) -> None:

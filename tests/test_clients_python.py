@@ -96,8 +96,13 @@ def test_fields_at_their_default_values_are_accepted(plain: tuple[str, ScriptedE
     response = sdk(root).responses.create(model=MODEL, input="hi", tool_choice="none",
                                           text={"format": {"type": "text"}})
     assert response.output_text == "fine"
-    for asked in engine.requests[-2:]:
+    for asked in engine.requests[-3:]:
         assert not {"response_format", "tools", "tool_choice", "stop"} & set(asked.options)
+    engine.enqueue(answer=["fine"])
+    message = anthropic.Anthropic(base_url=root, api_key=API_KEY, max_retries=0).messages.create(
+        model=MODEL, max_tokens=100, messages=QUESTION, service_tier="auto",  # type: ignore[arg-type]
+        metadata={"user_id": "u-1"}, thinking={"type": "disabled"})
+    assert message.content[0].text == "fine"  # type: ignore[union-attr]
     with pytest.raises(openai.BadRequestError) as refused:  # a value that asks is still refused
         sdk(root).chat.completions.create(model=MODEL, messages=QUESTION, n=2)  # type: ignore[arg-type]
     assert refused.value.param == "n"

@@ -210,6 +210,58 @@ const scenarios = {
     };
   },
 
+  // The engine fails after its thinking: each SDK must raise, having handed over the thinking.
+  async "stream-errors"() {
+    const failing = [{ role: "user", content: "FAIL_MIDWAY" }];
+    const seen = {};
+    let reasoning = "";
+    seen.chat = await failure(async () => {
+      const stream = await openai().chat.completions.create({
+        model: MODEL, messages: failing, reasoning_effort: "low", stream: true });
+      for await (const chunk of stream) reasoning += chunk.choices[0]?.delta?.reasoning_content ?? "";
+    }, OpenAI);
+    seen.chatReasoning = reasoning;
+    const events = [];
+    seen.responses = await failure(async () => {
+      const stream = openai().responses.stream({
+        model: MODEL, input: "FAIL_MIDWAY", reasoning: { effort: "low" } });
+      for await (const event of stream) events.push(event.type);
+    }, OpenAI);
+    seen.responsesEvents = events;
+    let thinking = "";
+    seen.messages = await failure(async () => {
+      const stream = anthropic().messages.stream({
+        model: MODEL, max_tokens: 1000, messages: failing,
+        thinking: { type: "enabled", budget_tokens: 500 } });
+      stream.on("thinking", (delta) => { thinking += delta; });
+      await stream.finalMessage();
+    }, Anthropic);
+    seen.messagesThinking = thinking;
+    return seen;
+  },
+
+  async "messages-tools"() {
+    const client = anthropic();
+    const tools = [{ name: "get_weather", description: "The weather in a city",
+                     input_schema: { type: "object", properties: { city: { type: "string" } } } }];
+    const messages = [{ role: "user", content: "Weather in Paris?" }];
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 1000, tools, messages });
+    const jsonDeltas = [];
+    stream.on("inputJson", (delta) => jsonDeltas.push(delta));
+    const called = await stream.finalMessage();
+    const use = called.content.find((block) => block.type === "tool_use");
+    const answered = await client.messages.create({
+      model: MODEL, max_tokens: 1000, tools, messages: [
+        ...messages, { role: "assistant", content: called.content },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: use.id,
+                                    content: "sunny" }] }] });
+    return {
+      stop: called.stop_reason, use: { name: use.name, input: use.input, id: use.id },
+      jsonDeltas, answer: answered.content.filter((b) => b.type === "text").map((b) => b.text),
+      answerStop: answered.stop_reason,
+    };
+  },
+
   async "openai-errors"() {
     const bad = openai({ apiKey: "wrong-key" });
     return {

@@ -5,7 +5,8 @@ assert on the exact text, reasoning and usage a client library hands back.
 `ClientsEngine` is a fake at the engine boundary: it thinks `THINKING` when thinking is on,
 then answers `ANSWER`; with `tools` in the request (and no tool result yet) it calls the first
 tool with `TOOL_ARGUMENTS`; with `response_format` it answers `STRUCTURED` (the JSON an
-engine that honours the schema would write). It declares those options as passed through,
+engine that honours the schema would write); when the last turn says `FAIL_MIDWAY` it fails
+after its thinking, as an upstream that drops. It declares those options as passed through,
 as an upstream engine does.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from support.live_server import live_server
 from thinkswitch.engines.base import Engine
+from thinkswitch.kernel.errors import EngineUnavailableError
 from thinkswitch.kernel.events import (
     AnswerDelta,
     EngineEvent,
@@ -41,6 +43,8 @@ TOOL_ARGUMENTS = ('{"city": ', '"Paris"}')
 STRUCTURED = ('{"count": 12, ', '"unit": "apples"}')
 TOOL_ANSWER = ("It is sunny ", "in Paris.")
 PROMPT_TOKENS = 11
+FAIL_MIDWAY = "FAIL_MIDWAY"
+FAILURE = "scripted upstream went away"
 EFFORT_BUDGETS = {"low": 100, "medium": 200, "high": 300}
 
 
@@ -62,6 +66,8 @@ class ClientsEngine(Engine):
         thinking = THINKING if request.plan.mode == "on" else ()
         for text in thinking:
             yield ThinkingDelta(text)
+        if FAIL_MIDWAY in request.messages[-1].content:
+            raise EngineUnavailableError(FAILURE)
         answer: tuple[str, ...] = ANSWER
         if request.options.get("tools") and request.messages[-1].role != "tool":
             yield from _tool_call(request.options["tools"][0], len(thinking))

@@ -79,7 +79,7 @@ class MessagesRequest(BaseModel):
 
 
 #: Fields of a Messages request that change nothing thinkswitch produces.
-HARMLESS = frozenset({"metadata"})
+HARMLESS = frozenset({"metadata", "service_tier"})
 
 
 class CountTokensRequest(MessagesRequest):
