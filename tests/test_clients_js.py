@@ -149,6 +149,7 @@ def test_anthropic_messages_with_thinking(served: tuple[str, ClientsEngine]) -> 
     assert (streamed["thinking"], streamed["text"], streamed["finalText"]) == (
         THOUGHT, ANSWERED, ANSWERED)
     assert seen["counted"]["input_tokens"] > 0
+    assert seen["parsed"] == {"count": 12, "unit": "apples"}  # output_config.format
 
 
 def test_anthropic_tool_use_round_trip(served: tuple[str, ClientsEngine]) -> None:

@@ -83,6 +83,23 @@ def test_parse_where_the_engine_cannot_follow_a_schema_is_a_400(
     assert len(engine.requests) == asked  # refused before the engine was asked
 
 
+def test_anthropic_parse_with_an_output_format(served: tuple[str, ClientsEngine],
+                                              plain: tuple[str, ScriptedEngine]) -> None:
+    root, engine = served
+    client = anthropic.Anthropic(base_url=root, api_key=API_KEY, max_retries=0)
+    parsed = client.messages.parse(model=MODEL, max_tokens=1000, messages=QUESTION,  # type: ignore[arg-type]
+                                   output_format=Count)
+    assert parsed.parsed_output == Count(count=12, unit="apples")
+    sent = engine.requests[-1].options["response_format"]
+    assert sent["type"] == "json_schema"
+    assert set(sent["json_schema"]["schema"]["properties"]) == {"count", "unit"}
+    cannot = anthropic.Anthropic(base_url=plain[0], api_key=API_KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        cannot.messages.parse(model=MODEL, max_tokens=1000, messages=QUESTION,  # type: ignore[arg-type]
+                              output_format=Count)
+    assert "output_config.format" in refused.value.message
+
+
 def test_fields_at_their_default_values_are_accepted(plain: tuple[str, ScriptedEngine]) -> None:
     """SDKs and frameworks send some defaults spelled out; they ask for nothing, so an engine
     that takes none of these fields answers them."""

@@ -202,11 +202,16 @@ const scenarios = {
     });
     const final = await stream.finalMessage();
     const counted = await client.messages.countTokens({ model: MODEL, messages: QUESTION });
+    const schema = { type: "object", properties: { count: { type: "integer" },
+                                                   unit: { type: "string" } } };
+    const parsed = await client.messages.parse({
+      model: MODEL, max_tokens: 1000, messages: QUESTION,
+      output_config: { format: { type: "json_schema", schema } } });
     return {
       whole: { stop: whole.stop_reason, blocks: whole.content, usage: whole.usage },
       streamed: { events, thinking, text, stop: final.stop_reason, blocks: final.content,
                   usage: final.usage, finalText: await stream.finalText() },
-      counted,
+      counted, parsed: parsed.parsed_output,
     };
   },
 

@@ -135,13 +135,19 @@ def switch_request(body: MessagesRequest, engine: EngineFacts, key: bytes,
 
 def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]:
     """What the engine is asked beyond the switch's own controls, in OpenAI's names: tools,
-    and `stop_sequences` as `stop` (refused by its Anthropic name where the engine cannot).
-    The upstream does not say which sequence stopped it, so such a stop reads `end_turn`."""
+    `stop_sequences` as `stop`, `output_config.format` as `response_format` (each refused by
+    its Anthropic name where the engine cannot). The upstream does not say which sequence
+    stopped it, so such a stop reads `end_turn`."""
     options = tool_options(body.tools, body.tool_choice, engine)
     if body.stop_sequences:
         if "stop" not in engine.passthrough:
             raise UnsupportedParameterError("stop_sequences", engine.name)
         options["stop"] = list(body.stop_sequences)
+    output_format = body.output_config.format if body.output_config else None
+    if output_format is not None:
+        if "response_format" not in engine.passthrough:
+            raise UnsupportedParameterError("output_config.format", engine.name)
+        options["response_format"] = output_format.response_format()
     return options
 
 

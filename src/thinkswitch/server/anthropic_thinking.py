@@ -9,12 +9,14 @@
   it the whole thinking is shown, as thinkswitch always has.
 - `output_config: {effort}`: the budget as for `reasoning_effort` (`[budgets]`; `max` is the
   `xhigh` budget); it does not switch thinking on by itself, as on Anthropic's API.
+- `output_config: {format: {type: json_schema, schema}}` (the SDKs' `messages.parse`): the
+  engine's `response_format` (see `anthropic_api.engine_options`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,11 +42,25 @@ class AnthropicThinking(BaseModel):
     display: Display | None = Field(None, description="summarized or omitted thinking")
 
 
+class JsonOutputFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json_schema"]
+    schema_: dict[str, Any] = Field(alias="schema", description="the JSON schema of the text")
+
+    def response_format(self) -> dict[str, Any]:
+        """The same request in OpenAI's `response_format` shape, as engines take it."""
+        return {"type": "json_schema",
+                "json_schema": {"name": "output", "schema": self.schema_, "strict": True}}
+
+
 class OutputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     effort: Literal["low", "medium", "high", "max"] | None = Field(
         None, description="the thinking budget, as reasoning_effort")
+    format: JsonOutputFormat | None = Field(None, description="structured output: JSON text "
+                                            "following a schema")
 
 
 def control(thinking: AnthropicThinking | None, output: OutputConfig | None, max_tokens: int,
