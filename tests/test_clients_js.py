@@ -186,6 +186,7 @@ def test_openai_errors_are_typed(served: tuple[str, ClientsEngine]) -> None:
         "unsupported": ("BadRequestError", 400, "invalid_request_error", "logit_bias", None),
         "responses": ("BadRequestError", 400, "invalid_request_error", "temperature", None),
         "missing": ("NotFoundError", 404, "invalid_request_error", "model", "model_not_found"),
+        "upstream": ("InternalServerError", 502, "upstream_error", None, None),
     }
     for case, (kind, status, error_type, param, code) in expected.items():
         error = seen[case]
@@ -204,6 +205,9 @@ def test_anthropic_errors_are_typed(served: tuple[str, ClientsEngine]) -> None:
     assert (seen["invalid"]["class"], seen["invalid"]["status"]) == ("BadRequestError", 400)
     assert seen["invalid"]["type"] == "invalid_request_error"
     assert "budget_tokens" in seen["invalid"]["message"]
+    assert (seen["upstream"]["class"], seen["upstream"]["status"], seen["upstream"]["type"]) == (
+        "InternalServerError", 502, "api_error")
+    assert FAILURE in seen["upstream"]["message"]
 
 
 def refused(root: str) -> int:

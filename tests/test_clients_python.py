@@ -107,7 +107,8 @@ def test_fields_at_their_default_values_are_accepted(plain: tuple[str, ScriptedE
     engine.enqueue(answer=["fine"])
     completion = sdk(root).chat.completions.create(
         model=MODEL, messages=QUESTION, response_format={"type": "text"},  # type: ignore[arg-type]
-        logprobs=False, n=1, tools=[], tool_choice="none", stop=[], modalities=["text"])
+        logprobs=False, n=1, tools=[], tool_choice="none", stop=[], modalities=["text"],
+        prompt_cache_key="k-1", safety_identifier="s-1")
     assert completion.choices[0].message.content == "fine"
     engine.enqueue(answer=["fine"])
     response = sdk(root).responses.create(model=MODEL, input="hi", tool_choice="none",

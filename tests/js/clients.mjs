@@ -279,6 +279,8 @@ const scenarios = {
       responses: await failure(() => openai().responses.create(
         { model: MODEL, input: "hi", temperature: 7 }), OpenAI),
       missing: await failure(() => openai().models.retrieve("no-such-model"), OpenAI),
+      upstream: await failure(() => openai().chat.completions.create(
+        { model: MODEL, messages: [{ role: "user", content: "FAIL_MIDWAY" }] }), OpenAI),
     };
   },
 
@@ -290,6 +292,9 @@ const scenarios = {
       invalid: await failure(() => anthropic().messages.create(
         { model: MODEL, max_tokens: 10, messages: QUESTION,
           thinking: { type: "enabled", budget_tokens: 500 } }), Anthropic),
+      upstream: await failure(() => anthropic().messages.create(
+        { model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "FAIL_MIDWAY" }] }),
+        Anthropic),
     };
   },
 

@@ -146,7 +146,8 @@ class ChatCompletionRequest(BaseModel):
 
 
 #: Extra fields that change nothing the switch produces, so accepting them is honest.
-HARMLESS = frozenset({"user", "metadata", "store", "parallel_tool_calls", "service_tier"})
+HARMLESS = frozenset({"user", "metadata", "store", "parallel_tool_calls", "service_tier",
+                      "prompt_cache_key", "safety_identifier"})
 #: Extra fields at the values that ask for nothing (OpenAI's defaults, which SDKs and
 #: frameworks often send spelled out): accepted without an engine that takes the field.
 NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
