@@ -126,11 +126,13 @@ def test_fields_at_their_default_values_are_accepted(plain: tuple[str, ScriptedE
     assert refused.value.param == "n"
 
 
-def test_chat_stream_helper(served: tuple[str, ClientsEngine]) -> None:
-    root, _ = served
-    with sdk(root).chat.completions.stream(model=MODEL, messages=QUESTION,  # type: ignore[arg-type]
-                                           reasoning_effort="low",
-                                           stream_options={"include_usage": True}) as stream:
+@pytest.mark.parametrize("beta", [False, True], ids=["chat", "beta.chat"])
+def test_chat_stream_helper(served: tuple[str, ClientsEngine], beta: bool) -> None:
+    client = sdk(served[0])
+    completions = client.beta.chat.completions if beta else client.chat.completions
+    with completions.stream(model=MODEL, messages=QUESTION,  # type: ignore[arg-type]
+                            reasoning_effort="low",
+                            stream_options={"include_usage": True}) as stream:
         deltas = [event.delta for event in stream if event.type == "content.delta"]
         final = stream.get_final_completion()
     assert deltas == ["", *ANSWER]  # the role chunk's empty content first, as OpenAI sends
