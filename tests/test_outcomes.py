@@ -95,14 +95,14 @@ def test_own_outcome_file_round_trips(tmp_path: Path) -> None:
 
 def test_missing_columns_and_files_are_data_errors(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.csv", ["model", "mode", "id"], [["m", "no_think", "1"]])
-    with pytest.raises(DataError, match="missing columns correct, output_tokens_total"):
+    with pytest.raises(DataError, match="missing the correctness column"):
         load_paired(tmp_path, f"replay:file:{path}")
     with pytest.raises(DataError, match="outcome table not found"):
         load_paired(tmp_path, "replay:concise_cot/gpt-35-turbo")
 
 
 def test_non_numbers_name_file_and_line(tmp_path: Path) -> None:
-    rows = [["b", "m", "no_think", "k", "", "1", "A", "yes", "0", "5", "", "", "s"]]
+    rows = [["b", "m", "no_think", "k", "", "1", "A", "maybe", "0", "5", "", "", "s"]]
     path = _write(tmp_path / "x.csv", list(PAIRED_LONG_COLUMNS), rows)
-    with pytest.raises(DataError, match=r"x.csv:2: column 'correct' is not a number"):
+    with pytest.raises(DataError, match=r"x.csv:2: column 'correct': 'maybe' is not a"):
         load_paired(tmp_path, f"replay:file:{path}")

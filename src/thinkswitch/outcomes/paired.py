@@ -24,13 +24,15 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from thinkswitch.kernel.errors import DataError, UnknownNameError, UsageError
 from thinkswitch.outcomes.spec import SuiteSpec
+from thinkswitch.outcomes.user_table import COLUMN_OPTIONS, OutcomeRow, UserTable, read_user_table
 
 CHARS_PER_TOKEN = 4.0
 PAIRED_LONG_COLUMNS = (
@@ -117,62 +119,80 @@ def _questions(path: Path, key: str = "id", text: str = "problem") -> dict[str, 
     return found
 
 
-def pair_long_rows(
-    rows: list[dict[str, str]],
-    path: Path,
-    model: str,
-    off: str | None,
-    on: str | None,
-    questions: Mapping[str, str],
-    name: str,
-    groups: Mapping[str, str] | None = None,
-) -> PairedTable:
-    """Pair paired_long-format rows of one model: one item per id present in both modes."""
-    mine = [(i + 2, r) for i, r in enumerate(rows)
-            if (r.get("model") or "").lower() == model.lower()]
+def pair_rows(rows: tuple[OutcomeRow, ...], path: Path, model: str, off: str | None,
+              on: str | None, questions: Mapping[str, str], name: str) -> PairedTable:
+    """Pair one model's rows: one item per id answered in both modes."""
+    mine = [r for r in rows if r.model.lower() == model.lower()]
     if not mine:
-        models = {r["model"] for r in rows}
-        raise UnknownNameError("model in " + path.name, model, models)
-    modes = {r["mode"] for _, r in mine}
-    off = off or _default_off(modes)
-    on = on or _default_on(modes)
+        raise UnknownNameError(f"model in {path.name}", model, {r.model for r in rows})
+    modes = {r.mode for r in mine}
+    if len(modes) < 2:
+        raise DataError(f"{path}: {model} has only mode {min(modes)!r}; pairing needs each "
+                        "question answered in two modes (an off and an on side)")
+    off, on = default_sides(modes, off, on)
     for label in (off, on):
         if label not in modes:
-            raise UnknownNameError(f"mode of {model}", label, modes)
-    sides: dict[str, dict[str, Outcome]] = defaultdict(dict)
-    for line, row in mine:
-        if row["mode"] in (off, on):
-            outcome = Outcome(
-                _number(row, "correct", path, line), _number(row, "output_tokens_total", path, line)
-            )
-            sides[row["id"]][row["mode"]] = outcome
+            raise UnknownNameError(f"mode of {model} in {path.name}", label, modes)
+    if off == on:
+        raise UsageError(f"{path.name}: {model} has only mode {off!r} chosen for both sides; "
+                         f"pairing needs two (modes: {', '.join(sorted(modes))})")
+    sides: dict[str, dict[str, OutcomeRow]] = defaultdict(dict)
+    for row in mine:
+        if row.mode in (off, on):
+            sides[row.id][row.mode] = row
     unpaired = [key for key, side in sides.items() if len(side) < 2]
     if unpaired and len(unpaired) == len(sides):
         raise DataError(f"{path}: no question of {model} has both {off!r} and {on!r}")
     items = tuple(
-        PairedItem(key, questions.get(key, ""), (groups or {}).get(key) or model, side[off],
-                   side[on])
+        PairedItem(key, questions.get(key) or side[off].question or side[on].question,
+                   side[off].group or side[on].group or model,
+                   Outcome(side[off].correct, side[off].tokens),
+                   Outcome(side[on].correct, side[on].tokens))
         for key, side in sorted(sides.items(), key=lambda kv: kv[0])
         if len(side) == 2
     )
-    note = f"{len(unpaired)} unpaired questions left out" if unpaired else ""
+    note = (f"{len(unpaired)} unpaired questions (answered in one mode only) left out"
+            if unpaired else "")
     return PairedTable(name, off, on, items, note)
 
 
-def _default_off(modes: set[str]) -> str:
-    for label in ("no_think", "baseline", "off", "low_effort", "medium_effort"):
-        if label in modes:
-            return label
-    return sorted(modes)[0]
+#: Names a direct (off) side goes by, first preferred; then those a thinking side does.
+OFF_MODES = ("no_think", "nothink", "no_thinking", "non_thinking", "baseline", "off", "direct",
+             "no_cot", "answer_only", "minimal_effort", "minimal", "none", "low_effort", "low",
+             "medium_effort", "medium")
+ON_MODES = ("exd0", "budget1024", "chain_of_thought", "cot", "think", "thinking", "reasoning",
+            "on", "high_effort", "high", "medium_effort", "medium")
 
 
-def _default_on(modes: set[str]) -> str:
-    for label in ("exd0", "budget1024", "chain_of_thought", "high_effort", "medium_effort"):
-        if label in modes:
-            return label
+_THINKING = re.compile(r"^(budget|exd)\d+$")
+
+
+def _named(modes: set[str], names: tuple[str, ...], other: str | None) -> str | None:
+    return next((label for label in names if label in modes and label != other), None)
+
+
+def _on_by_name(modes: set[str], other: str | None) -> str | None:
     budgets = sorted((m for m in modes if m.startswith("budget") and m[6:].isdigit()),
                      key=lambda m: int(m[6:]))
-    return budgets[-1] if budgets else sorted(modes)[-1]
+    largest = budgets[-1] if budgets and budgets[-1] != other else None
+    return _named(modes, ON_MODES, other) or largest
+
+
+def default_sides(modes: set[str], off: str | None, on: str | None) -> tuple[str, str]:
+    """The sides not chosen, by name (OFF_MODES, ON_MODES, else the largest budget); with two
+    modes and one side known, the other. Never a guess: an error naming the modes otherwise."""
+    off = off or _named(modes, OFF_MODES, on)
+    on = on or _on_by_name(modes, off)
+    if len(modes) == 2 and (off is None) != (on is None):
+        rest = next(iter(modes - {off or on or ""}))
+        if on is None:
+            on = rest
+        elif not _THINKING.match(rest):  # exd2 beside exd0 is more thinking, not less
+            off = rest
+    if off is None or on is None:
+        raise UsageError(f"cannot tell which mode is the {'off' if off is None else 'on'} side "
+                         f"among {', '.join(sorted(modes))}; choose with ?off=MODE&on=MODE")
+    return off, on
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +205,19 @@ class ReplaySpec:
     options: Mapping[str, str]
 
 
+def simpleqa_path(data_dir: Path) -> Path:
+    path = data_dir / "outcomes" / "simpleqa" / "paired_long.csv"
+    if not path.is_file():
+        raise DataError(f"outcome table not found: {path} (set THINKSWITCH_DATA or --data-dir)")
+    return path
+
+
 def load_simpleqa(data_dir: Path, spec: ReplaySpec) -> PairedTable:
-    base = data_dir / "outcomes" / "simpleqa"
-    path = base / "paired_long.csv"
-    rows = _read_csv(path, ("model", "mode", "id", "correct", "output_tokens_total"))
+    path = simpleqa_path(data_dir)
     model = spec.sub or "Qwen3-8B"
-    questions = _questions(base / "simpleqa_800.jsonl")
-    name = f"replay:simpleqa/{model}"
-    return pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
-                          questions, name)
+    questions = _questions(path.parent / "simpleqa_800.jsonl")
+    return pair_rows(read_user_table(path, {}).rows, path, model, spec.options.get("off"),
+                     spec.options.get("on"), questions, f"replay:simpleqa/{model}")
 
 
 def load_concise_cot(data_dir: Path, spec: ReplaySpec) -> PairedTable:
@@ -280,24 +304,30 @@ def load_gsm8k_pair(data_dir: Path, spec: ReplaySpec) -> PairedTable:
                        "tokens estimated as response characters / 4")
 
 
-def load_file(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+def file_model(spec: ReplaySpec) -> tuple[UserTable, str]:
+    """A user's table (see thinkswitch.outcomes.user_table) and the model chosen in it."""
     if not spec.arg:
-        raise UsageError("file suites need a path: replay:file:PATH?model=M")
-    path = Path(spec.arg).expanduser()
-    rows = _read_csv(path, ("model", "mode", "id", "correct", "output_tokens_total"))
-    models = sorted({r["model"] for r in rows})
-    model = spec.options.get("model") or (models[0] if len(models) == 1 else "")
-    if not model:
-        raise UsageError(f"{path} holds several models; choose one with ?model= ({models})")
-    questions = {r["id"]: r["question"] for r in rows if (r.get("question") or "").strip()}
-    groups = {r["id"]: r["group"] for r in rows if (r.get("group") or "").strip()}
-    table = pair_long_rows(rows, path, model, spec.options.get("off"), spec.options.get("on"),
-                           questions, f"replay:file:{path.name}/{model}", groups)
-    if not questions:
-        note = "no question column: every policy scores every question alike"
-        table = PairedTable(table.name, table.off_label, table.on_label, table.items,
-                            "; ".join(n for n in (table.note, note) if n))
-    return table
+        raise UsageError("file suites need a path: replay:file:PATH[?model=M]")
+    table = read_user_table(Path(spec.arg).expanduser(), spec.options)
+    models = sorted({r.model for r in table.rows})
+    chosen = spec.options.get("model")
+    if chosen and not table.has_model:
+        raise UsageError(f"{table.path} has no model column; leave out ?model=")
+    if not chosen and len(models) > 1:
+        raise UsageError(f"{table.path} holds several models; choose one with ?model= "
+                         f"({', '.join(models)})")
+    return table, chosen or models[0]
+
+
+def load_file(data_dir: Path, spec: ReplaySpec) -> PairedTable:
+    mine, model = file_model(spec)
+    path = mine.path
+    table = pair_rows(mine.rows, path, model, spec.options.get("off"), spec.options.get("on"),
+                      {}, f"replay:file:{path.name}/{model}")
+    notes = [table.note, *mine.notes]
+    if not any(item.question for item in table.items):
+        notes.append("no question column: every policy scores every question alike")
+    return replace(table, note="; ".join(n for n in notes if n))
 
 
 REPLAY_LOADERS: Mapping[str, Callable[[Path, ReplaySpec], PairedTable]] = {
@@ -307,7 +337,7 @@ REPLAY_LOADERS: Mapping[str, Callable[[Path, ReplaySpec], PairedTable]] = {
     "gpt3_gsm8k": load_gsm8k_pair,
     "file": load_file,
 }
-REPLAY_OPTIONS = frozenset({"off", "on", "model"})
+REPLAY_OPTIONS = frozenset({"off", "on", "model", *COLUMN_OPTIONS})
 
 
 def load_paired(data_dir: Path, text: str) -> PairedTable:
@@ -315,7 +345,8 @@ def load_paired(data_dir: Path, text: str) -> PairedTable:
     parsed = SuiteSpec.parse(text.removeprefix("replay:"))
     unknown = set(parsed.options) - REPLAY_OPTIONS
     if unknown:
-        raise UsageError(f"unknown replay option {sorted(unknown)[0]!r}; valid: model, off, on")
+        raise UsageError(f"unknown replay option {sorted(unknown)[0]!r}; valid: "
+                         f"{', '.join(sorted(REPLAY_OPTIONS))}")
     source, _, sub = parsed.base.partition("/")
     try:
         loader = REPLAY_LOADERS[source]

@@ -4,8 +4,8 @@ SimpleQA records Gemini 2.5 Flash at no_think / budget256 / 512 / 1024 / 2048, C
 no_think / budget1024 / 2048 / 4096 and Qwen3 at no_think / exd0 / exd2 / exd4 (natural
 thinking, then 2 and 4 forced extensions). A `TierTable` holds, per question, the correctness and
 tokens of every tier, ordered cheapest first: the direct tier (no_think, baseline, low_effort),
-then budgets ascending, then extensions ascending, then any other mode. `?tiers=a,b,c` picks and
-orders them by hand. The sources are those with paired_long-format rows (`simpleqa/<model>` and
+then budgets ascending, then extensions ascending, then effort levels (minimal, low, medium,
+high), then any other mode. `?tiers=a,b,c` picks and orders them by hand. The sources are those with paired_long-format rows (`simpleqa/<model>` and
 `file:PATH?model=M`); a question missing from any tier is left out.
 """
 
@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from thinkswitch.kernel.errors import DataError, UsageError
-from thinkswitch.outcomes.paired import load_paired
+from thinkswitch.outcomes.paired import ReplaySpec, file_model, load_paired, simpleqa_path
 from thinkswitch.outcomes.spec import SuiteSpec
+from thinkswitch.outcomes.user_table import read_user_table
 
 _DIRECT = ("no_think", "baseline", "off", "low_effort")
+#: Reasoning-effort levels (`low_effort` or `low`), least first.
+_EFFORTS = ("minimal", "low", "medium", "high")
 _NUMBERED = re.compile(r"^(budget|exd)(\d+)$")
 
 
@@ -54,28 +57,27 @@ def tier_order(modes: set[str]) -> tuple[str, ...]:
         found = _NUMBERED.match(mode)
         if found:
             return (1 if found.group(1) == "budget" else 2, int(found.group(2)), mode)
-        return (3, 0, mode)
+        effort = mode.removesuffix("_effort")
+        if effort in _EFFORTS:
+            return (3, _EFFORTS.index(effort), mode)
+        return (4, 0, mode)
     return tuple(sorted(modes, key=key))
 
 
 def _modes(data_dir: Path, text: str) -> set[str]:
-    """Every mode the table's model has, from its paired_long-format rows."""
-    import csv
-
+    """Every mode the table's model has, from its long rows."""
     parsed = SuiteSpec.parse(text.removeprefix("replay:"))
     source, _, sub = parsed.base.partition("/")
+    spec = ReplaySpec(source, sub, parsed.arg, parsed.options)
     if source == "simpleqa":
-        path, model = data_dir / "outcomes" / "simpleqa" / "paired_long.csv", sub or "Qwen3-8B"
+        rows, model = read_user_table(simpleqa_path(data_dir), {}).rows, sub or "Qwen3-8B"
     elif source == "file" and parsed.arg:
-        path, model = Path(parsed.arg).expanduser(), parsed.options.get("model", "")
+        table, model = file_model(spec)
+        rows = table.rows
     else:
         raise UsageError(f"budget tiers need a table with several budgets per question "
                          f"(replay:simpleqa/<model> or replay:file:PATH), not {text!r}")
-    if not path.is_file():
-        raise DataError(f"missing outcome table {path}; set THINKSWITCH_DATA or --data-dir")
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["mode"] for row in csv.DictReader(handle)
-                if not model or row.get("model", "").lower() == model.lower()}
+    return {row.mode for row in rows if row.model.lower() == model.lower()}
 
 
 def load_tiers(data_dir: Path, text: str) -> TierTable:
