@@ -93,9 +93,17 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8 "
                         "CSV or JSONL") from None
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip()[:1] in "[{":
-        return _json_records(path, text)
-    return _csv_records(path, text)
+    if not text.strip():
+        raise DataError(f"{path}: empty file; expected a header line or JSON objects")
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip()[0] in "[{":
+        header, rows = _json_records(path, text)
+    else:
+        header, rows = _csv_records(path, text)
+    keys = [_key(name) for name in header]
+    twice = sorted({name for name, key in zip(header, keys, strict=True) if keys.count(key) > 1})
+    if twice:
+        raise DataError(f"{path}: columns {', '.join(map(repr, twice))} have the same name")
+    return header, rows
 
 
 def _cell(value: object) -> str:
@@ -136,7 +144,7 @@ def _json_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, dic
 
 
 def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    first = text.splitlines()[0] if text.strip() else ""
+    first = text.splitlines()[0]
     delimiter = "\t" if path.suffix.lower() == ".tsv" else max(
         ",;\t", key=lambda d: (first.count(d), d == ","))
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -151,8 +159,6 @@ def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict
             rows.append((reader.line_num, row))
     except csv.Error as error:
         raise DataError(f"{path}:{reader.line_num}: not readable as CSV: {error}") from None
-    if not header:
-        raise DataError(f"{path}: empty file; expected a header line")
     return header, rows
 
 
@@ -172,7 +178,7 @@ def _column(path: Path, header: list[str], role: str, options: Mapping[str, str]
     found = [by_key[a] for a in aliases if a in by_key]
     if len(found) > 1:
         raise DataError(f"{path}: columns {', '.join(map(repr, found))} could each be the "
-                        f"{role}; choose one with ?{role}_column=NAME")
+                        f"{role} column; choose one with ?{role}_column=NAME")
     return found[0] if found else None
 
 
@@ -191,7 +197,7 @@ def _wide_columns(path: Path, header: list[str]) -> dict[str, dict[str, str]]:
                     continue
                 if role in found.setdefault(mode, {}):
                     raise DataError(f"{path}: columns {found[mode][role]!r} and {name!r} could "
-                                    f"each be the {role} of mode {mode!r}")
+                                    f"each be the {role} column of mode {mode!r}")
                 found[mode][role] = name
                 claimed.add(name)
     return found
