@@ -5,8 +5,9 @@ no_think / budget1024 / 2048 / 4096 and Qwen3 at no_think / exd0 / exd2 / exd4 (
 thinking, then 2 and 4 forced extensions). A `TierTable` holds, per question, the correctness and
 tokens of every tier, ordered cheapest first: the direct tier (no_think, baseline, low_effort),
 then budgets ascending, then extensions ascending, then effort levels (minimal, low, medium,
-high), then any other mode. `?tiers=a,b,c` picks and orders them by hand. The sources are those with paired_long-format rows (`simpleqa/<model>` and
-`file:PATH?model=M`); a question missing from any tier is left out.
+high), then any other mode. `?tiers=a,b,c` picks and orders them by hand. The sources are those
+with long rows (`simpleqa/<model>` and `file:PATH?model=M`); a question missing from any tier
+is left out.
 """
 
 from __future__ import annotations
