@@ -27,6 +27,8 @@ shipped prior and (in process) of the round's candidate, as the plain mean over 
 weighted by each seed's gap on its unseen questions (`pooled`).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/learning_loop.py --seeds 10 --rates 0.2,0.5
+    OMP_NUM_THREADS=1 .venv/bin/python bench/learning_loop.py --seeds 10 --rates 0.2 \
+        --models "replay:simpleqa/o3-mini,replay:file:mine.csv?model=m"   (any table, in process)
     cd bench && OMP_NUM_THREADS=1 ../.venv/bin/python learning_loop.py --http --seeds 10 \
         --rates 0.2 [--questions 400]
     cd bench && ../.venv/bin/python learning_loop.py --compare 0 --rates 0.5 --questions 400
@@ -264,11 +266,22 @@ def compare(name: str, table: PairedTable, features: CachedFeatures, prior: Lear
             "seconds": served.seconds, "in_process": rows, "http": http_rows}
 
 
+def table_spec(name: str) -> str:
+    """A name of MODELS, a replay spec (`replay:simpleqa/o4-mini`, `replay:file:PATH?...`) or
+    the path of a user's outcome table."""
+    if name in MODELS:
+        return MODELS[name]
+    return name if name.startswith("replay:") or not Path(name).exists() else (
+        f"replay:file:{name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rates", default="0.2,0.5")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated: names of MODELS, replay specs "
+                        "(replay:simpleqa/o4-mini, replay:file:PATH?model=M) or table files")
     parser.add_argument("--questions", type=int, default=None,
                         help="ask only the first N of each seeded order [default: all 800]")
     parser.add_argument("--http", action="store_true",
@@ -285,7 +298,10 @@ def main() -> None:
     compared: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     for name in args.models.split(","):
-        table = load_paired(data, MODELS[name])
+        if (args.http or args.compare is not None) and name not in SERVED:
+            parser.error(f"--http and --compare serve the replay engine's recordings: "
+                         f"--models among {', '.join(SERVED)}, not {name!r}")
+        table = load_paired(data, table_spec(name))
         if args.compare is not None:
             compared[name] = compare(name, table, features, prior, rates[0], args.compare,
                                      args.questions)

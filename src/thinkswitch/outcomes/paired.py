@@ -13,10 +13,11 @@ chosen side are the outcome. Sources (under the data directory's `outcomes/`):
   175B (`?off=&on=` pick fine-tuning or verification). These record response characters, not
   tokens: tokens are estimated as characters / 4, and said so in the table's `note`.
 - a user's own table, or one written by `thinkswitch bench --save-outcomes`:
-  `file:PATH?model=M&off=MODE&on=MODE`. Required columns `model`, `mode`, `id`, `correct`
-  (1/0 or a score), `output_tokens_total`; optional `question` (the request's text: without
-  it no policy can tell the questions apart) and `group` (e.g. the source or task, for
-  `--split group`). The other paired_long.csv columns are read when present, never needed.
+  `file:PATH[?model=M&off=MODE&on=MODE]`, CSV or JSON lines, long or wide, read by
+  `thinkswitch.outcomes.user_table` (its docstring lists the columns and their aliases).
+
+Sides not chosen are picked by name only (`OFF_MODES`, `ON_MODES`, the largest `budgetN`), never
+by guess: `default_sides`.
 """
 
 from __future__ import annotations
