@@ -49,6 +49,7 @@ from learning_loop_http import SERVED, HttpRun, run_http
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.estimate import hajek, paired_floor
 from thinkswitch.outcomes.paired import PairedTable, load_paired
+from thinkswitch.outcomes.user_table import as_table_name
 from thinkswitch.settings import Settings
 from thinkswitch.triage.examples import LabelledExample
 from thinkswitch.triage.guard import GuardOptions
@@ -271,8 +272,7 @@ def table_spec(name: str) -> str:
     the path of a user's outcome table."""
     if name in MODELS:
         return MODELS[name]
-    return name if name.startswith("replay:") or not Path(name).exists() else (
-        f"replay:file:{name}")
+    return as_table_name(name)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.paired import PairedTable, load_paired
+from thinkswitch.outcomes.user_table import as_table_name
 from thinkswitch.settings import Settings
 from thinkswitch.triage.evaluate import bootstrap_apgr
 from thinkswitch.triage.learned import LearnedPolicy
@@ -182,8 +183,7 @@ def main() -> None:
     for entry in args.tables.split(","):
         name, _, spec = entry.partition("=")
         spec = spec or TABLES.get(name, name)
-        table = load_paired(data, spec if spec.startswith("replay:") or not Path(spec).exists()
-                            else f"replay:file:{spec}")
+        table = load_paired(data, as_table_name(spec))
         rows.append(measure(name, table, prior, features, args.seeds))
         print(f"{name}: prior {shown(rows[-1]['prior'])}, learned {shown(rows[-1]['learned'])}"
               f", inner-CV C {shown(rows[-1]['inner_c'])}, C=1 {shown(rows[-1]['c1'])}",

@@ -107,7 +107,7 @@ def test_json_wide_with_characters_for_tokens(tmp_path: Path) -> None:
              "off_chars": a * 4, "on_chars": b * 4} for k, t, off, on, a, b in QUESTIONS]
     path = tmp_path / "wide.json"
     path.write_text(json.dumps(rows), encoding="utf-8")
-    run = thinkswitch("bench", f"replay:file:{path}", "--modes", "off,on",
+    run = thinkswitch("bench", str(path), "--modes", "off,on",  # a bare path names the table
                       "--db", str(tmp_path / "b.sqlite"))
     assert run.returncode == 0, run.stderr
     assert "| always think | 50.0% | 65.0 |" in run.stdout

@@ -26,6 +26,7 @@ from thinkswitch.cli.options import (
 )
 from thinkswitch.factory import build_switch, load_settings
 from thinkswitch.kernel.errors import UsageError
+from thinkswitch.outcomes.user_table import as_table_name
 from thinkswitch.settings import Settings, default_state_dir
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.triage.base import TriagePolicy
@@ -77,6 +78,7 @@ def bench(
     settings = load_settings(**engine_overrides(engine, model, dialect, base_url, data_dir),
                              temperature=temperature, policy=policy, knob=knob,
                              triage_model=triage_model)
+    suites = [as_table_name(suite) for suite in suites]
     check_suite_names(suites)
     sandbox = choose_isolation(suites, unsafe_no_sandbox)
     if sandbox == "unsafe":

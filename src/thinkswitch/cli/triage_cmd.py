@@ -12,6 +12,7 @@ from thinkswitch.factory import load_settings
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.paired import PairedTable, load_paired
+from thinkswitch.outcomes.user_table import as_table_name
 from thinkswitch.triage.base import decide_alone
 from thinkswitch.triage.registry import get_policy
 
@@ -34,9 +35,7 @@ def _tables(names: list[str], data_dir: Path | None) -> list[PairedTable]:
     root = load_settings(data_dir=data_dir).data_dir
     tables = []
     for name in names:
-        source = name if name.startswith("replay:") or not Path(name).exists() else (
-            f"replay:file:{name}")
-        tables.append(load_paired(root, source))
+        tables.append(load_paired(root, as_table_name(name)))
     return tables
 
 

@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 
 def _tier_tables(names: list[str], data_dir: Path | None) -> list[TierTable]:
     from thinkswitch.outcomes.tiers import load_tiers
+    from thinkswitch.outcomes.user_table import as_table_name
 
     root = load_settings(data_dir=data_dir).data_dir
-    return [load_tiers(root, name if name.startswith("replay:") or not Path(name).exists()
-                       else f"replay:file:{name}") for name in names]
+    return [load_tiers(root, as_table_name(name)) for name in names]
 
 
 def train_tiers_cmd(outcomes: list[str], out: Path, version: str | None,

@@ -318,3 +318,14 @@ def _notes(sides: list[tuple[str | None, dict[str, str]]], long: bool,
         notes.append("tokens estimated as characters / 4")
     return tuple(notes)
 
+
+
+#: File name endings read as a user's outcome table where a suite or table name is asked for.
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def as_table_name(name: str) -> str:
+    """`replay:file:NAME` for the path of an existing table file, else NAME unchanged."""
+    if name.startswith("replay:") or not name.lower().endswith(TABLE_SUFFIXES):
+        return name
+    return f"replay:file:{name}" if Path(name).expanduser().is_file() else name
