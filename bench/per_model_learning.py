@@ -157,10 +157,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                                zip(shown_rows, draws, strict=True)]).T
         axes.bar(x + offset, values, 0.27, yerr=errors, label=label)
     axes.axhline(0.5, color="black", linestyle="--", linewidth=1, label="random")
-    axes.set_xticks(x, [f"{r['name']}\n+{r['always'] - r['never']:.1%}" for r in shown_rows],
+    axes.set_xticks(x, [f"{r['name']}\n{r['always'] - r['never']:+.1%}, {r['gains']} gains"
+                        for r in shown_rows],
                     rotation=45, ha="right", fontsize=8)
     axes.set_ylabel("APGR")
-    axes.set_ylim(0.3, 1.0)
+    axes.set_ylim(0.2, 1.1)
     axes.set_title("Per-model learned triage vs the shipped prior (label: thinking's gain)")
     axes.legend(fontsize=8)
     figure.tight_layout()
