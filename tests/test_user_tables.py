@@ -114,6 +114,20 @@ def test_json_wide_with_characters_for_tokens(tmp_path: Path) -> None:
     assert "tokens estimated as characters / 4" in run.stdout
 
 
+def test_semicolon_csv_without_ids_or_tokens(tmp_path: Path) -> None:
+    """The question text stands in for the id; without tokens the report says so."""
+    lines = [["Question", "Condition", "Score"]]
+    lines += [[t, m, str(c)] for _, t, off, on, _, _ in QUESTIONS
+              for m, c in (("direct", off), ("reasoning", on))]
+    path = tmp_path / "plain.csv"
+    path.write_text("\n".join(";".join(f'"{v}"' for v in line) for line in lines) + "\n",
+                    encoding="utf-8")
+    run = thinkswitch("bench", str(path), "--modes", "off,on", "--db", str(tmp_path / "b.db"))
+    assert run.returncode == 0, run.stderr
+    assert "| always think | 50.0% | 0.0 |" in run.stdout
+    assert "never = `direct`, always = `reasoning` (no token column" in run.stdout
+
+
 def test_budget_tiers_of_a_users_table(tmp_path: Path) -> None:
     lines = [["id", "question", "mode", "correct", "tokens"]]
     for key, text, off, on, a, b in QUESTIONS:
