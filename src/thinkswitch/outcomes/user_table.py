@@ -54,6 +54,10 @@ _TRUE = frozenset({"1", "true", "t", "yes", "y", "correct", "right", "pass", "pa
 _FALSE = frozenset({"0", "false", "f", "no", "n", "incorrect", "wrong", "fail", "failed"})
 _MISSING = frozenset({"", "nan", "null", "none", "n/a", "na"})
 _GRADES = {"a": 1.0, "b": 0.0, "c": 0.0}
+#: Files people export tables to that are not text, by their first bytes.
+_BINARY = ((b"PK\x03\x04", "a zip file (an Excel .xlsx workbook?)"),
+           (b"PAR1", "a Parquet file"), (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"),
+           (b"SQLite format 3", "an SQLite database"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,12 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and (line, row) of every record, all values as text."""
     if not path.is_file():
         raise DataError(f"outcome table not found: {path}")
+    raw = path.read_bytes()
+    for magic, kind in _BINARY:
+        if raw.startswith(magic):
+            raise DataError(f"{path}: looks like {kind}; export it as CSV or JSONL")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8 "
                         "CSV or JSONL") from None
