@@ -195,12 +195,15 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
     broken.write_text('{"id": 1, "mode": "off", "correct": 1}\n{"id": 2,\n', encoding="utf-8")
     workbook = tmp_path / "book.csv"
     workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00")
+    modeless = _jsonl(tmp_path / "modeless.jsonl", [{"id": 1, "mode": "off", "correct": 1},
+                                                    {"id": 1, "correct": 0}])
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     for path, words in ((latin, "latin.csv: not UTF-8 text"),
                         (nested, "nested.jsonl:1: column 'correct' holds a nested list"),
                         (broken, "broken.jsonl:2: not a JSON object"),
                         (empty, "empty.csv: empty file"),
+                        (modeless, "modeless.jsonl:2: column 'mode' is empty"),
                         (workbook, "book.csv: looks like a zip file (an Excel .xlsx workbook?)"),
                         (tmp_path / "gone.csv", "outcome table not found")):
         run = thinkswitch("triage", "train", "--out", str(tmp_path / "m.npz"), "--outcomes",

@@ -257,6 +257,19 @@ def _sides(path: Path, header: list[str], options: Mapping[str, str]
     return list(wide.items())
 
 
+def _at(record: Mapping[str, str], column: str | None) -> str:
+    """A cell's text; "" where the column is not there (a JSON object may leave keys out)."""
+    return record.get(column, "") if column else ""
+
+
+def _needed(record: Mapping[str, str], column: str | None, default: str, where: str) -> str:
+    """A cell that must not be empty (`default` where the file has no such column)."""
+    value = _at(record, column).strip() if column else default
+    if not value:
+        raise DataError(f"{where}: column {column!r} is empty")
+    return value
+
+
 def read_user_table(path: Path, options: Mapping[str, str]) -> UserTable:
     """Every answered row of the file at `path`, checked (see the module docstring)."""
     header, records = _records(path)
@@ -280,27 +293,22 @@ def read_user_table(path: Path, options: Mapping[str, str]) -> UserTable:
     unanswered = 0
     for line, record in records:
         where = f"{path}:{line}"
-        key = record[roles["id"]].strip() if roles["id"] else ""
-        question = record[roles["question"]] if roles["question"] else ""
-        key = key or question.strip()
-        if not key:
-            raise DataError(f"{where}: column {roles['id'] or roles['question']!r} is empty")
-        model = record[roles["model"]].strip() if roles["model"] else path.stem
-        group = record[roles["group"]].strip() if roles["group"] else ""
+        question = _at(record, roles["question"])
+        key = _at(record, roles["id"]).strip() or _needed(record, roles["question"], "", where)
+        model = _needed(record, roles["model"], path.stem, where)
+        group = _at(record, roles["group"]).strip()
         for wide_mode, side in sides:
             cols: Mapping[str, str | None] = columns if long else side
-            mode = record[side["mode"]].strip() if long else str(wide_mode)
-            value = record.get(cols["correct"] or "", "")
-            correct = _correct(value, cols["correct"] or "", where)
+            mode = _needed(record, side["mode"], "", where) if long else str(wide_mode)
+            correct = _correct(_at(record, cols["correct"]), cols["correct"] or "", where)
             if correct is None:
                 unanswered += 1
                 continue
             if cols.get("tokens"):
-                tokens = _amount(record.get(cols["tokens"] or "", ""), cols["tokens"] or "",
-                                 where)
+                tokens = _amount(_at(record, cols["tokens"]), cols["tokens"] or "", where)
             elif cols.get("chars"):
-                tokens = _amount(record.get(cols["chars"] or "", ""), cols["chars"] or "",
-                                 where) / CHARS_PER_TOKEN
+                tokens = _amount(_at(record, cols["chars"]), cols["chars"] or "", where) / (
+                    CHARS_PER_TOKEN)
             else:
                 tokens = 0.0
             first = seen.setdefault((model, mode, key), line)
