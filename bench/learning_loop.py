@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 from learning_loop_http import SERVED, HttpRun, run_http
 
+from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.estimate import hajek, paired_floor
 from thinkswitch.outcomes.paired import PairedTable, load_paired
@@ -301,7 +302,10 @@ def main() -> None:
         if (args.http or args.compare is not None) and name not in SERVED:
             parser.error(f"--http and --compare serve the replay engine's recordings: "
                          f"--models among {', '.join(SERVED)}, not {name!r}")
-        table = load_paired(data, table_spec(name))
+        try:
+            table = load_paired(data, table_spec(name))
+        except ThinkswitchError as error:
+            parser.error(str(error))
         if args.compare is not None:
             compared[name] = compare(name, table, features, prior, rates[0], args.compare,
                                      args.questions)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from thinkswitch.kernel.errors import ThinkswitchError
 from thinkswitch.outcomes import metrics
 from thinkswitch.outcomes.paired import PairedTable, load_paired
 from thinkswitch.outcomes.user_table import as_table_name
@@ -184,7 +185,10 @@ def main() -> None:
     for entry in args.tables.split(","):
         name, _, spec = entry.partition("=")
         spec = spec or TABLES.get(name, name)
-        table = load_paired(data, as_table_name(spec))
+        try:
+            table = load_paired(data, as_table_name(spec))
+        except ThinkswitchError as error:
+            parser.error(str(error))
         rows.append(measure(name, table, prior, features, args.seeds))
         print(f"{name}: prior {shown(rows[-1]['prior'])}, learned {shown(rows[-1]['learned'])}"
               f", inner-CV C {shown(rows[-1]['inner_c'])}, C=1 {shown(rows[-1]['c1'])}",

@@ -93,8 +93,7 @@ def test_jsonl_long_with_grader_letters_and_several_models(tmp_path: Path) -> No
             rows.append({"model": model, "setting": "high_effort", "id": number, "input": text,
                          "grading": "A" if on else "B", "output_tokens": b})
     path = _jsonl(tmp_path / "runs.jsonl", rows)
-    run = thinkswitch("triage", "eval", "--policy", "learned", "--suite",
-                      f"replay:file:{path}?model=small")
+    run = thinkswitch("triage", "eval", "--policy", "learned", "--suite", f"{path}?model=small")
     assert run.returncode == 0, run.stderr
     assert _accuracies(run.stdout) == ("33.3%", "50.0%")
     assert "runs.jsonl/small" in run.stdout

@@ -341,7 +341,9 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
 
 
 def as_table_name(name: str) -> str:
-    """`replay:file:NAME` for the path of an existing table file, else NAME unchanged."""
-    if name.startswith("replay:") or not name.lower().endswith(TABLE_SUFFIXES):
+    """`replay:file:NAME` for the path of an existing table file (options after a `?` kept:
+    `mine.csv?model=m`), else NAME unchanged."""
+    path = name.partition("?")[0]
+    if name.startswith("replay:") or not path.lower().endswith(TABLE_SUFFIXES):
         return name
-    return f"replay:file:{name}" if Path(name).expanduser().is_file() else name
+    return f"replay:file:{name}" if Path(path).expanduser().is_file() else name
