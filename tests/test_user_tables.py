@@ -127,6 +127,16 @@ def test_semicolon_csv_without_ids_or_tokens(tmp_path: Path) -> None:
     assert "never = `direct`, always = `reasoning` (no token column" in run.stdout
 
 
+def test_a_mode_without_tokens_is_said(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "half.csv", [["id", "question", "off_correct", "on_correct",
+                                         "on_tokens"], ["1", "a", "1", "0", "5"],
+                                        ["2", "b", "0", "1", "7"]])
+    run = thinkswitch("bench", str(path), "--modes", "off,on", "--db", str(tmp_path / "b.db"))
+    assert run.returncode == 0, run.stderr
+    assert "(no token column for off: its tokens are 0)" in run.stdout
+    assert "| always think | 50.0% | 6.0 |" in run.stdout
+
+
 def test_budget_tiers_of_a_users_table(tmp_path: Path) -> None:
     lines = [["id", "question", "mode", "correct", "tokens"]]
     for key, text, off, on, a, b in QUESTIONS:

@@ -332,8 +332,11 @@ def _notes(sides: list[tuple[str | None, dict[str, str]]], long: bool,
         notes.append("no token column: token figures are 0")
     elif any(c.get("chars") and not c.get("tokens") for c in counted):
         notes.append("tokens estimated as characters / 4")
+    bare = sorted(str(mode) for mode, c in sides if not long and not (
+        c.get("tokens") or c.get("chars")))
+    if bare and len(bare) < len(sides):
+        notes.append(f"no token column for {', '.join(bare)}: its tokens are 0")
     return tuple(notes)
-
 
 
 #: File name endings read as a user's outcome table where a suite or table name is asked for.
