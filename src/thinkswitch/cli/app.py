@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from thinkswitch.cli.commands import COMMANDS, top_help
+from thinkswitch.cli.terminal_text import printable
 from thinkswitch.kernel.errors import ThinkswitchError
 
 if TYPE_CHECKING:
@@ -23,8 +24,9 @@ HELP_FLAGS = frozenset({"--help"})
 
 
 def _fail(message: str) -> None:
-    """One unwrapped line on stderr, whatever the terminal width."""
-    print(f"thinkswitch: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    """One unwrapped line on stderr, whatever the terminal width; control characters (from an
+    upstream's error text, say) spelled out."""
+    print(f"thinkswitch: {printable(' '.join(message.split()))}", file=sys.stderr, flush=True)
 
 
 def load_command(name: str) -> typer.Typer:

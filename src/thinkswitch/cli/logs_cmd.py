@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from thinkswitch.cli.logs_feedback import feedback_cmd
 from thinkswitch.cli.logs_sign_cmd import checkpoint_cmd, existing_location, keygen, verify_cmd
 from thinkswitch.cli.options import parse_since
+from thinkswitch.cli.terminal_text import shown, spreadsheet_cell
 from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.html_view import trace_page
@@ -70,10 +70,10 @@ def list_cmd(
         total = record.timings.get("total_s")
         table.add_row(
             record.id[:12], _when(record),
-            f"{record.decision.get('requested', '-')}→{record.decision.get('mode', '-')}",
-            str(record.decision.get("policy", record.kind)),
-            _short(question, 40),
-            "ERROR: " + record.error if record.error else _short(record.answer, 40),
+            shown(f"{record.decision.get('requested', '-')}→{record.decision.get('mode', '-')}"),
+            shown(str(record.decision.get("policy", record.kind))),
+            shown(_short(question, 40)),
+            shown("ERROR: " + record.error if record.error else _short(record.answer, 40)),
             f"{record.usage.get('thinking_tokens', 0)}/{record.usage.get('answer_tokens', 0)}",
             f"{total:.2f}" if isinstance(total, float) else "-",
         )
@@ -107,28 +107,29 @@ def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefi
         return
     console = Console(soft_wrap=True)
     decision = record.decision
-    console.print(Text(f"record {record.id} · {_when(record)} UTC · {record.engine}:"
-                       f"{record.model} · caller {record.caller or '-'}", style="bold"))
-    console.print(f"decision: {decision.get('requested')} → {decision.get('mode')} "
-                  f"(budget {decision.get('budget')}, policy {decision.get('policy')}, "
-                  f"score {decision.get('score')})\nreason: {decision.get('reason')}")
+    console.print(shown(f"record {record.id} · {_when(record)} UTC · {record.engine}:"
+                        f"{record.model} · caller {record.caller or '-'}", style="bold"))
+    console.print(shown(f"decision: {decision.get('requested')} → {decision.get('mode')} "
+                        f"(budget {decision.get('budget')}, policy {decision.get('policy')}, "
+                        f"score {decision.get('score')})\nreason: {decision.get('reason')}"))
     for message in record.messages:
-        console.print(Panel(_render(message.get("content")), title=str(message.get("role"))))
-    console.print(Panel(Text(_render(record.thinking), style="dim"), title="thinking"))
+        console.print(Panel(shown(_render(message.get("content"))),
+                            title=shown(str(message.get("role")))))
+    console.print(Panel(shown(_render(record.thinking), style="dim"), title="thinking"))
     if record.steps and isinstance(record.thinking, str):
         console.print(steps_table(record, feedback))
     for answer_note in (f for f in feedback if f.feedback and "step" not in f.feedback):
         note = answer_note.feedback or {}
-        console.print(f"answer rated {note.get('verdict')}"
-                      + (f": {_render(note.get('comment'))}" if note.get("comment") else "")
-                      + (f" (correction: {_render(note.get('correction'))})"
-                         if note.get("correction") else ""))
-    console.print(Panel(_render(record.answer) if not record.error else record.error,
+        console.print(shown(f"answer rated {note.get('verdict')}"
+                            + (f": {_render(note.get('comment'))}" if note.get("comment") else "")
+                            + (f" (correction: {_render(note.get('correction'))})"
+                               if note.get("correction") else "")))
+    console.print(Panel(shown(_render(record.answer) if not record.error else record.error),
                         title="answer" if not record.error else "error"))
-    console.print(f"usage {record.usage} · timings {record.timings} · cost "
-                  f"${record.cost.total:.6f} · finish {record.finish_reason}")
-    console.print(f"hash {record.hash} (after {record.prev_hash[:16]}…)"
-                  + (" · redacted" if record.redacted else ""))
+    console.print(shown(f"usage {record.usage} · timings {record.timings} · cost "
+                        f"${record.cost.total:.6f} · finish {record.finish_reason}"))
+    console.print(shown(f"hash {record.hash} (after {record.prev_hash[:16]}…)"
+                        + (" · redacted" if record.redacted else "")))
 
 
 def steps_table(record: TraceRecord, feedback: list[TraceRecord]) -> Table:
@@ -145,9 +146,9 @@ def steps_table(record: TraceRecord, feedback: list[TraceRecord]) -> Table:
     for column in ("#", "kind", "text", "flags"):
         table.add_column(column)
     for step in record.steps or []:
-        table.add_row(str(step["index"]), str(step["kind"]),
-                      _short(thinking[step["start"]:step["end"]], 80),
-                      "; ".join(flags.get(int(step["index"]), [])))
+        table.add_row(str(step["index"]), shown(str(step["kind"])),
+                      shown(_short(thinking[step["start"]:step["end"]], 80)),
+                      shown("; ".join(flags.get(int(step["index"]), []))))
     return table
 
 
@@ -189,14 +190,14 @@ def export(
                          "question", "answer", "hash"])
         for _, r in store.chain():
             d, u = r.decision, r.usage
-            writer.writerow([
+            writer.writerow([spreadsheet_cell(cell) for cell in (
                 r.id, r.created_at, r.kind, d.get("requested"), d.get("mode"), d.get("budget"),
                 d.get("policy"), d.get("score"), d.get("reason"), u.get("prompt_tokens"),
                 u.get("thinking_tokens"), u.get("answer_tokens"), r.timings.get("total_s"),
                 r.engine, r.model, r.finish_reason, r.cost.total, r.error,
                 _render(r.messages[-1]["content"]) if r.messages else "", _render(r.answer),
                 r.hash,
-            ])
+            )])
     store.close()
 
 

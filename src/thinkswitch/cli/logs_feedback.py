@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from thinkswitch.cli.options import parse_since
+from thinkswitch.cli.terminal_text import spreadsheet_cell
 from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.feedback import ANSWER_VERDICTS, STEP_VERDICTS, public
@@ -50,7 +51,8 @@ def feedback_cmd(
 
 
 def _cell(value: object) -> object:
-    """A redacted text (a fingerprint) as its hash; everything else as it is."""
+    """A redacted text (a fingerprint) as its hash; text that a spreadsheet would run as a
+    formula with a leading `'`; everything else as it is."""
     if isinstance(value, dict):
         return f"sha256:{value.get('sha256', '')}"
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_cell(value)
