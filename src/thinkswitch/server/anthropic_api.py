@@ -151,6 +151,18 @@ def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]
     return options
 
 
+#: What the thinking-signature key is derived for. A signature is an HMAC of text the model
+#: wrote, which a caller can steer: signed under the server's key itself, a thinking of
+#: "thinkswitch caller id v2" would have been signed with the caller-id secret.
+THINKING_SIGNATURE_CONTEXT = b"thinkswitch thinking signature v1"
+
+
+def thinking_signature_key(signing_key: bytes) -> bytes:
+    """The key thinking blocks are signed with, derived from the server's signing key (so
+    replicas sharing that key accept each other's blocks) and used for nothing else."""
+    return hmac.new(signing_key, THINKING_SIGNATURE_CONTEXT, hashlib.sha256).digest()
+
+
 def signature(key: bytes, thinking: str) -> str:
     return hmac.new(key, thinking.encode("utf-8"), hashlib.sha256).hexdigest()
 

@@ -28,7 +28,7 @@ from thinkswitch.kernel.errors import (
 from thinkswitch.kernel.request import EFFORT_BUDGETS
 from thinkswitch.server.admin import add_admin
 from thinkswitch.server.admission import Admission, ApiKeys, Metrics, caller_id_secret
-from thinkswitch.server.anthropic_api import add_anthropic
+from thinkswitch.server.anthropic_api import add_anthropic, thinking_signature_key
 from thinkswitch.server.body_limit import BodyLimit
 from thinkswitch.server.calls import SwitchCalls
 from thinkswitch.server.efforts import EffortTable
@@ -70,7 +70,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                meta: Exposure | None = None,
                model_budgets: Mapping[str, Mapping[str, int]] = MappingProxyType({}),
                reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> FastAPI:
-    """The app. `signing_key` signs thinking blocks (random per process by default) and keys
+    """The app. `signing_key` (random per process by default) keys thinking signatures and
     the caller ids; `api_keys` (none: open) are required as a bearer token or x-api-key; at
     most `capacity` requests are inside at once (one generating per engine, the rest queued),
     beyond that 429. Bodies over `max_body_bytes` get 413, bodies not in within
@@ -143,7 +143,7 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     budgets_for = EffortTable(effort_budgets, model_budgets, switch.engine.model).for_model
     add_openai(app, calls, default_mode, budgets_for, switch.prices, reasoning_field)
     add_responses(app, calls, default_mode, budgets_for, switch.prices, switch.trace_store)
-    add_anthropic(app, calls, default_mode, key, budgets_for)
+    add_anthropic(app, calls, default_mode, thinking_signature_key(key), budgets_for)
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
     add_admin(app, switch, keys)  # POST /admin/policy/reload
