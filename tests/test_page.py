@@ -10,7 +10,6 @@ failure. Screenshots of the three positions go to test-artifacts/.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.browser import chromium_browser
 from support.live_server import live_server
 
 from thinkswitch.engines.llama_cpp import LlamaCppEngine
@@ -38,10 +38,6 @@ from thinkswitch.triage.rules import RulesPolicy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ARITHMETIC = "Tom has 3 boxes with 4 apples in each box. How many apples does Tom have?"
 WAIT_MS = 90_000
@@ -61,25 +57,10 @@ new MutationObserver(() => {
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("THINKSWITCH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"the browser tests must run here (THINKSWITCH_REQUIRE_BROWSER=1): {reason}")
-    pytest.skip(f"browser tests skipped: {reason}")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium; `make test` does it "
-                     "as root)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 class Tab:

@@ -5,12 +5,35 @@
  * code blocks (an unclosed fence while streaming runs to the end). Anything else, including
  * raw HTML and links, is shown as the text it is. An ES module: `render` and `renderInto`.
  */
-const FENCE = /^\s{0,3}(```|~~~)\s*([\w+#.-]*)\s*$/;
-const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
-const BULLET = /^\s{0,3}[-*+]\s+(.*)$/;
-const NUMBERED = /^\s{0,3}(\d{1,9})[.)]\s+(.*)$/;
+// Every pattern runs in linear time on a line a model wrote. No two adjacent quantifiers may
+// take the same characters: `(.*?)\s*#*\s*$` took 78 s on one 8 KB heading line, and
+// `\s*([\w+#.-]*)\s*$` or `\s+(.*)$` seconds on 32 KB of spaces, at every repaint. So a
+// line's rest is taken whole (`[\s\S]*` cannot fail) and trimmed by code (fenceOf,
+// headingText); an inline span is at most 1,000 characters (unbounded, an unclosed `**` was
+// rescanned to the line's end from every later `**`: 2 s per repaint at 128 KB).
+const FENCE = /^\s{0,3}(```|~~~)([\s\S]*)$/;
+const FENCE_INFO = /^[\w+#.-]*$/;
+const HEADING = /^\s{0,3}(#{1,6})\s+([\s\S]*)$/;
+const BULLET = /^\s{0,3}[-*+]\s+([\s\S]*)$/;
+const NUMBERED = /^\s{0,3}(\d{1,9})[.)]\s+([\s\S]*)$/;
 // inline: `code`, **bold** / __bold__, *italic* / _italic_
-const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|\*(?=[^\s*])([\s\S]*?[^\s*])\*|\b_(?=[^\s_])([\s\S]*?[^\s_])_\b/;
+const INLINE = /(`+)([\s\S]{0,1000}?[^`])\1(?!`)|\*\*(?=\S)([\s\S]{0,1000}?\S)\*\*|__(?=\S)([\s\S]{0,1000}?\S)__|\*(?=[^\s*])([\s\S]{0,1000}?[^\s*])\*|\b_(?=[^\s_])([\s\S]{0,1000}?[^\s_])_\b/;
+
+/** A fence line's `marker` and `info` string (`python`), or null when `line` is no fence. */
+function fenceOf(line) {
+  const match = FENCE.exec(line);
+  if (!match) return null;
+  const info = match[2].trim();
+  return FENCE_INFO.test(info) ? { marker: match[1], info: info } : null;
+}
+
+/** A heading's text without its closing `#`s and the blanks around them. */
+function headingText(text) {
+  const trimmed = text.trimEnd();
+  let end = trimmed.length;
+  while (end > 0 && trimmed[end - 1] === "#") end -= 1;
+  return trimmed.slice(0, end).trimEnd();
+}
 
 function el(tag, className) {
   const node = document.createElement(tag);
@@ -69,21 +92,21 @@ export function render(source) {
   };
   while (i < lines.length) {
     const line = lines[i];
-    const fence = FENCE.exec(line);
+    const fence = fenceOf(line);
     if (fence) {
       flush();
       const body = [];
       i += 1;
-      while (i < lines.length && !new RegExp("^\\s{0,3}" + fence[1] + "\\s*$").test(lines[i])) {
+      while (i < lines.length && !new RegExp("^\\s{0,3}" + fence.marker + "\\s*$").test(lines[i])) {
         body.push(lines[i]);
         i += 1;
       }
       i += 1; // the closing fence (or past the end)
       const pre = el("pre");
       const code = el("code");
-      if (fence[2]) {
-        code.dataset.lang = fence[2];
-        pre.dataset.lang = fence[2];
+      if (fence.info) {
+        code.dataset.lang = fence.info;
+        pre.dataset.lang = fence.info;
       }
       code.textContent = body.join("\n");
       pre.appendChild(code);
@@ -94,7 +117,7 @@ export function render(source) {
     if (heading) {
       flush();
       const h = el("h" + Math.min(6, heading[1].length + 2));
-      inline(h, heading[2]);
+      inline(h, headingText(heading[2]));
       out.appendChild(h);
       i += 1;
       continue;
