@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +127,20 @@ def test_ask_prints_a_hostile_answer_as_text(tmp_path: Path) -> None:
     no_terminal_control(asked.stdout + asked.stderr)
     assert "\\x1b]0;pwned\\x07" in asked.stdout
     assert "[link=https://evil.example]x[/link]" in asked.stdout
+
+
+def test_a_tampered_record_cannot_print_over_the_verify_verdict(
+        store_with_hostile_records: str, tmp_path: Path) -> None:
+    """Whoever can write the database (the trace log's threat) names a record so that, on a
+    terminal, the failure line is erased and "chain intact" shows in its place."""
+    copy = tmp_path / "tampered.db"
+    with sqlite3.connect(store_with_hostile_records) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        seq, body = target.execute("SELECT seq, body FROM traces ORDER BY seq").fetchone()
+        forged = "x\x1b[1A\x1b[2K\rchain intact: 9 records verified\x1b[8m"
+        target.execute("UPDATE traces SET body = ?, id = ? WHERE seq = ?",
+                       (json.dumps({**json.loads(body), "id": forged}), forged, seq))
+    verified = thinkswitch("logs", "verify", "--db", str(copy))
+    assert verified.returncode == 1
+    no_terminal_control(verified.stdout + verified.stderr)
+    assert verified.stderr.startswith("thinkswitch: tampering detected: record x\\x1b[1A")

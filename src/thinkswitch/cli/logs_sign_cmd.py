@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from thinkswitch.cli.terminal_text import printable
 from thinkswitch.factory import load_settings, trace_location, trace_signing_key
 from thinkswitch.kernel.errors import DataError, UsageError
 from thinkswitch.trace.backends import is_postgres, open_store
@@ -125,9 +126,11 @@ def _trusted(path: Path) -> list[tuple[str, str]]:
 
 
 def _report(result: Verification) -> None:
+    """What verify found; text from the store (a record id) with its control characters
+    spelled out, so a tampered record cannot print over the verdict."""
     if not result.ok:
-        print(f"thinkswitch: tampering detected: {result.message}", file=sys.stderr)
+        print(f"thinkswitch: tampering detected: {printable(result.message)}", file=sys.stderr)
         raise typer.Exit(1)
-    typer.echo(result.message)
+    typer.echo(printable(result.message))
     for note in result.notes:
-        typer.echo(note)
+        typer.echo(printable(note))
