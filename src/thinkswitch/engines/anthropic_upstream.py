@@ -28,6 +28,7 @@ from typing import Any
 
 from thinkswitch.engines.http_upstream import HttpUpstreamEngine
 from thinkswitch.engines.upstream_common import ReasoningMemo, message_key
+from thinkswitch.kernel.errors import UsageError
 from thinkswitch.kernel.events import (
     AnswerDelta,
     EngineEvent,
@@ -93,10 +94,23 @@ def anthropic_messages(messages: tuple[ChatMessage, ...], memo: ReasoningMemo
         for call in message.tool_calls or ():
             function = call.get("function") or {}
             blocks.append({"type": "tool_use", "id": call.get("id"),
-                           "name": function.get("name"),
-                           "input": json.loads(function.get("arguments") or "{}")})
+                           "name": function.get("name"), "input": _tool_input(function)})
         turns.append({"role": "assistant", "content": blocks})
     return system, turns
+
+
+def _tool_input(function: Mapping[str, Any]) -> dict[str, Any]:
+    """A passed-back tool call's arguments as the API's `input` object. They come from the
+    caller, so text that is not a JSON object (or nests past the parser) is the caller's
+    mistake, a 400, not a failure of ours."""
+    try:
+        arguments = json.loads(function.get("arguments") or "{}")
+    except (ValueError, RecursionError):
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise UsageError(f"the arguments of the earlier call to tool {function.get('name')!r} "
+                         "are not a JSON object")
+    return arguments
 
 
 @dataclass
@@ -127,6 +141,13 @@ class AnthropicEngine(HttpUpstreamEngine[_Reading]):
         if api_key:
             headers["x-api-key"] = api_key
         return headers
+
+    def validate(self, request: GenerationRequest, dialect: Dialect) -> None:
+        """Passed-back tool calls must carry JSON-object arguments (refused before a stream
+        starts, so a streaming caller gets its 400 too)."""
+        for message in request.messages:
+            for call in message.tool_calls or ():
+                _tool_input(call.get("function") or {})
 
     def body(self, request: GenerationRequest, dialect: Dialect) -> dict[str, Any]:
         plan = request.plan

@@ -118,7 +118,7 @@ def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
     text = function.get("arguments") or "{}"
     try:
         arguments = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         arguments = None
     if not isinstance(arguments, dict):
         raise EngineUnavailableError(

@@ -1,0 +1,91 @@
+"""Tool-call arguments are JSON text written by someone else: by the model in its answer, or by
+the caller when it passes earlier calls back. Text nested past the parser (a RecursionError,
+not a JSONDecodeError) or that is no JSON object must be the model's failure (502) or the
+caller's mistake (400), never a 500 with a traceback. Real uvicorn on 127.0.0.1, the official
+SDKs, the `anthropic` engine over the scripted Messages upstream on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from support.live_server import live_server
+from support.scripted_native_upstreams import NativeScript, create_messages_upstream
+
+from thinkswitch.engines.anthropic_upstream import AnthropicEngine
+from thinkswitch.engines.scripted import ScriptedEngine
+from thinkswitch.kernel.events import Finish, ToolCallDelta, UsageReport
+from thinkswitch.server.app import create_app
+from thinkswitch.settings import Settings
+from thinkswitch.switch.parts import SwitchParts
+from thinkswitch.switch.pipeline import Switch
+from thinkswitch.thinking.dialects import get_dialect
+from thinkswitch.triage.rules import RulesPolicy
+
+NESTED = "[" * 100_000 + "]" * 100_000
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+
+
+class ToolEngine(ScriptedEngine):
+    passthrough = frozenset({"tools", "tool_choice"})
+
+
+@pytest.mark.parametrize("arguments", ['{"q": ' + NESTED + "}", NESTED])
+def test_a_model_calling_a_tool_with_arguments_nested_past_the_parser_is_a_502(
+        arguments: str) -> None:
+    engine = ToolEngine()
+    for _ in range(2):
+        engine.enqueue_events([ToolCallDelta(({"index": 0, "id": "call_1", "type": "function",
+                                               "function": {"name": "lookup",
+                                                            "arguments": arguments}},)),
+                               UsageReport(3, 0, 1), Finish("tool_calls")])
+    switch = Switch(SwitchParts(engine, get_dialect("prompted"), RulesPolicy(), Settings()))
+    with live_server(create_app(switch)) as root:
+        client = anthropic.Anthropic(base_url=root, api_key="unused", max_retries=0)
+        ask: dict[str, Any] = {
+            "model": "m", "max_tokens": 100, "messages": [{"role": "user", "content": "q"}],
+            "tools": [{"name": "lookup", "input_schema": {"type": "object"}}]}
+        with pytest.raises(anthropic.APIStatusError) as failed:
+            client.messages.create(**ask)
+        assert failed.value.status_code == 502
+        assert "arguments for tool 'lookup' that are not a JSON object" in str(failed.value)
+        with pytest.raises(anthropic.APIStatusError) as cut, client.messages.stream(
+                **ask) as events:
+            events.get_final_message()
+        assert "arguments for tool 'lookup' that are not a JSON object" in str(cut.value)
+        assert "internal error" not in str(cut.value)
+
+
+@pytest.fixture(scope="module")
+def claude_front() -> Iterator[str]:
+    script = NativeScript()
+    with live_server(create_messages_upstream(script)) as upstream:
+        engine = AnthropicEngine(base_url=f"{upstream}/v1", model="claude-scripted",
+                                 api_key="sk-test")
+        switch = Switch(SwitchParts(engine, get_dialect("anthropic"), RulesPolicy(),
+                                    Settings(answer_max_tokens=100)))
+        with live_server(create_app(switch)) as root:
+            yield root
+        engine.close()
+
+
+@pytest.mark.parametrize("arguments", ["not json", NESTED, "[1, 2]"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_passed_back_tool_arguments_that_are_no_json_object_are_a_400(
+        claude_front: str, arguments: str, stream: bool) -> None:
+    client = openai.OpenAI(base_url=f"{claude_front}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="m", stream=stream, tools=[TOOL],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": "q"},
+                      {"role": "assistant", "content": None, "tool_calls": [
+                          {"id": "call_1", "type": "function",
+                           "function": {"name": "lookup", "arguments": arguments}}]},
+                      {"role": "tool", "tool_call_id": "call_1", "content": "r"},
+                      {"role": "user", "content": "and?"}])
+    assert "the arguments of the earlier call to tool 'lookup' are not a JSON object" in str(
+        refused.value)
