@@ -11,7 +11,8 @@
 
 `NativeScript.mode`: ``ok``; ``overloaded`` (HTTP 529, Anthropic's overloaded_error; 503 for
 Responses); ``cut`` (the connection drops after `cut_after` thinking deltas); ``error_event``
-(an in-stream error event after the thinking). Every request body is kept in `bodies`.
+(an in-stream error event after the thinking); ``nested`` (a stream line of JSON nested past
+every parser, Messages only). Every request body is kept in `bodies`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-Mode = Literal["ok", "overloaded", "cut", "error_event"]
+from support.scripted_upstream import NESTED_LINE
+
+Mode = Literal["ok", "overloaded", "cut", "error_event", "nested"]
 THOUGHTS = ["Three boxes ", "of four ", "is twelve."]
 ANSWER = ["Tom has ", "12 apples."]
 
@@ -58,6 +61,8 @@ def create_messages_upstream(script: NativeScript) -> Starlette:
         if script.mode == "overloaded":
             return JSONResponse({"type": "error", "error": {
                 "type": "overloaded_error", "message": "Overloaded"}}, status_code=529)
+        if script.mode == "nested":
+            return Response(NESTED_LINE, media_type="text/event-stream")
         return StreamingResponse(_messages_stream(script, body), media_type="text/event-stream")
 
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])

@@ -7,6 +7,7 @@ purpose (`Script.mode`, changeable while it runs):
 - ``ok``: answer normally;
 - ``slow``: wait `slow_s` before the first token;
 - ``garbage``: answer 200 with a stream line that is not JSON;
+- ``nested``: answer 200 with a stream line of JSON nested past every parser (`NESTED_LINE`);
 - ``cut``: send `cut_after` tokens, then drop the connection mid-body;
 - ``stall``: send `cut_after` tokens, then go silent for `slow_s`;
 - ``error``: answer HTTP 500;
@@ -41,7 +42,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-Mode = Literal["ok", "slow", "garbage", "cut", "stall", "error", "down", "reject"]
+Mode = Literal["ok", "slow", "garbage", "nested", "cut", "stall", "error", "down", "reject"]
+#: A stream line of arrays 100,000 deep: orjson stops at 1,024, `json` hits the recursion limit.
+NESTED_LINE = "data: " + "[" * 100_000 + "]" * 100_000 + "\n\n"
 MODEL = "scripted-upstream"
 
 
@@ -97,6 +100,8 @@ def create_upstream(script: Script) -> Starlette:
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
         if mode == "garbage":
             return Response("data: {this is not json\n\n", media_type="text/event-stream")
+        if mode == "nested":
+            return Response(NESTED_LINE, media_type="text/event-stream")
         if body.get("tools"):
             return StreamingResponse(_tool_call(body), media_type="text/event-stream")
         return StreamingResponse(_stream(script, mode, _question(body), slots),

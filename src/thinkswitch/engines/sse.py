@@ -104,7 +104,7 @@ def parse_chunk(data: str, source: str) -> StreamChunk:
     `EngineUnavailableError` naming `source`."""
     try:
         payload: Any = json.loads(data)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # garbage, or nested past the parser
         raise EngineUnavailableError(
             f"{source} sent a stream line that is not JSON: {one_line(data)[:80]!r}"
         ) from None

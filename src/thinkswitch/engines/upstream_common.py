@@ -39,7 +39,7 @@ def iter_events(lines: Iterable[str], source: str) -> Iterator[dict[str, Any]]:
             continue
         try:
             payload = json.loads(data)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # garbage, or nested past the parser
             raise EngineUnavailableError(
                 f"{source} sent a stream line that is not JSON: {one_line(data)[:80]!r}"
             ) from None

@@ -1,8 +1,9 @@
-"""Tool-call arguments are JSON text written by someone else: by the model in its answer, or by
-the caller when it passes earlier calls back. Text nested past the parser (a RecursionError,
-not a JSONDecodeError) or that is no JSON object must be the model's failure (502) or the
-caller's mistake (400), never a 500 with a traceback. Real uvicorn on 127.0.0.1, the official
-SDKs, the `anthropic` engine over the scripted Messages upstream on 127.0.0.1.
+"""JSON nested past the parser from every side but the request body (whose parse refuses it
+with a 400 already): an upstream's stream line, a model's tool-call arguments, a caller's
+earlier tool calls passed back as text. Python's `json` raises RecursionError there, not
+JSONDecodeError; each must be the upstream's or model's failure (502) or the caller's mistake
+(400), never a 500 with a traceback. Real uvicorn on 127.0.0.1, the official SDKs, the
+`openai` and `anthropic` engines over scripted upstreams on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import openai
 import pytest
 from support.live_server import live_server
 from support.scripted_native_upstreams import NativeScript, create_messages_upstream
+from support.scripted_upstream import Script, create_upstream
 
 from thinkswitch.engines.anthropic_upstream import AnthropicEngine
+from thinkswitch.engines.base import Engine
+from thinkswitch.engines.openai_compat import OpenAICompatEngine
 from thinkswitch.engines.scripted import ScriptedEngine
 from thinkswitch.kernel.events import Finish, ToolCallDelta, UsageReport
 from thinkswitch.server.app import create_app
@@ -89,3 +93,34 @@ def test_passed_back_tool_arguments_that_are_no_json_object_are_a_400(
                       {"role": "user", "content": "and?"}])
     assert "the arguments of the earlier call to tool 'lookup' are not a JSON object" in str(
         refused.value)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("engine_name", ["openai", "anthropic"])
+def test_an_upstream_stream_line_nested_past_the_parser_is_the_upstreams_failure(
+        engine_name: str, stream: bool) -> None:
+    native = NativeScript(mode="nested")
+    upstream_app = (create_upstream(Script(mode="nested")) if engine_name == "openai"
+                    else create_messages_upstream(native))
+    with live_server(upstream_app) as upstream:
+        engine: Engine = (OpenAICompatEngine(base_url=f"{upstream}/v1", model="scripted")
+                          if engine_name == "openai" else
+                          AnthropicEngine(base_url=f"{upstream}/v1", model="claude-scripted",
+                                          api_key="sk-test"))
+        switch = Switch(SwitchParts(engine, get_dialect(
+            "anthropic" if engine_name == "anthropic" else "prompted"), RulesPolicy(),
+            Settings()))
+        with live_server(create_app(switch, owns_switch=True)) as root:
+            client = openai.OpenAI(base_url=f"{root}/v1", api_key="unused", max_retries=0)
+            ask: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+            if not stream:
+                with pytest.raises(openai.APIStatusError) as failed:
+                    client.chat.completions.create(**ask)
+                assert failed.value.status_code == 502, failed.value
+                assert "sent a stream line that is not JSON" in str(failed.value)
+                return
+            with pytest.raises(openai.APIError) as cut:
+                for _ in client.chat.completions.create(**ask, stream=True):
+                    pass
+            assert "sent a stream line that is not JSON" in str(cut.value)
+            assert "internal error" not in str(cut.value)
