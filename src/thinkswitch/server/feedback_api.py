@@ -8,6 +8,7 @@ recorded is ever changed.
 
 from __future__ import annotations
 
+from email.message import Message
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,17 @@ def _validation_problem(error: ValidationError) -> tuple[str, str]:
     return where, f"invalid {where}: {message}" if where != "body" else message
 
 
+def _json_content(content_type: str) -> bool:
+    """Whether a body is declared JSON, as FastAPI decides for the other routes. A web page
+    can send any site a `text/plain` POST without asking (no CORS preflight), so a body read
+    as JSON whatever its type could be posted by any page the user visits."""
+    declared = Message()
+    declared["content-type"] = content_type
+    subtype = declared.get_content_subtype()
+    return bool(content_type) and declared.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json"))
+
+
 def _own_request(store: TraceStore, trace_id: str, owners: tuple[str, ...]
                  ) -> TraceRecord | None:
     record = store.get(trace_id)
@@ -53,6 +65,9 @@ def add_feedback_api(app: FastAPI, recorder: Recorder | None) -> None:
         if recorder is None or store is None:
             return openai_error(404, RECORDING_OFF, "not_found_error")
         raw = await http.body()
+        if raw and not _json_content(http.headers.get("content-type", "")):
+            return openai_error(400, "a feedback body must be sent as Content-Type: "
+                                "application/json", "invalid_request_error")
         if len(raw) > MAX_FEEDBACK_BYTES:
             return openai_error(413, f"feedback bodies are at most {MAX_FEEDBACK_BYTES} bytes",
                                 "invalid_request_error")
