@@ -354,7 +354,7 @@ def test_serve_with_a_config_uses_its_keys_mode_budgets_and_prices(tmp_path: Pat
     path = write(tmp_path, SERVED.format(db=tmp_path / "traces.sqlite"))
     app, options = build_server(path, {}, {}, environ={})
     assert options.api_keys == ("file-key", "caller-one")
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")  # a loopback bind checks Host
     assert chat(client, None)["status"] == 401
     plain = chat(client, "file-key")
     assert plain["status"] == 200
@@ -373,7 +373,7 @@ def test_serve_flags_override_the_config(tmp_path: Path) -> None:
                                 {"default_mode": "on", "api_keys": ("flag-key",), "port": 1234},
                                 environ={"THINKSWITCH_API_KEYS": "env-key"})
     assert (options.port, options.default_mode, options.api_keys) == (1234, "on", ("flag-key",))
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     assert chat(client, "file-key")["status"] == 401
     assert chat(client, "env-key")["status"] == 401  # a stale variable adds no keys
     reply = chat(client, "flag-key")

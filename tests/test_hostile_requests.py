@@ -9,6 +9,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx
@@ -117,3 +118,44 @@ def test_an_answer_that_spells_the_stream_framing_arrives_whole(
             final = events.get_final_message()
         text = "".join(block.text for block in final.content if block.type == "text")
     assert text == FRAMING
+
+
+def _served_by_thinkswitch_serve(tmp_path: Path, server_section: str = "") -> Any:
+    """The app `thinkswitch serve` builds (default bind: 127.0.0.1), without API keys."""
+    from thinkswitch.cli.serve_cmd import build_server
+
+    config = tmp_path / "thinkswitch.toml"
+    config.write_text(f'[server]\n{server_section}\n[engine]\nname = "instant"\n'
+                      f'[store]\nurl = "{tmp_path / "t.sqlite"}"\n')
+    app, _ = build_server(config, {}, {}, environ={})
+    return app
+
+
+def test_a_loopback_server_refuses_a_rebound_host_name(tmp_path: Path) -> None:
+    """DNS rebinding: a page at evil.example:PORT re-resolved to 127.0.0.1 reads the local,
+    keyless server as same-origin; its requests carry `Host: evil.example:PORT`."""
+    with live_server(_served_by_thinkswitch_serve(tmp_path)) as root:
+        port = root.rsplit(":", 1)[1]
+        assert httpx.post(f"{root}/v1/chat/completions", json=CHAT).status_code == 200
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}",
+                     "[::2]", "@127.0.0.1"):
+            for method, path in (("GET", "/v1/traces"), ("POST", "/v1/chat/completions"),
+                                 ("GET", "/")):
+                refused = httpx.request(method, f"{root}{path}", json=CHAT if method == "POST"
+                                        else None, headers={"host": host})
+                assert refused.status_code == 400, (host, path, refused.text)
+                assert "Host header" in refused.json()["error"]["message"]
+        for host in (f"localhost:{port}", f"LOCALHOST.:{port}", f"127.0.0.2:{port}",
+                     f"[::1]:{port}", "127.0.0.1"):
+            assert httpx.get(f"{root}/v1/traces", headers={"host": host}).status_code == 200
+
+
+def test_the_allowed_host_names_can_be_widened_or_the_check_turned_off(tmp_path: Path) -> None:
+    with live_server(_served_by_thinkswitch_serve(
+            tmp_path, 'allowed_hosts = ["chat.internal"]')) as root:
+        assert httpx.get(f"{root}/health", headers={"host": "chat.internal"}).status_code == 200
+        assert httpx.get(f"{root}/health", headers={"host": "evil.example"}).status_code == 400
+    with live_server(_served_by_thinkswitch_serve(tmp_path, 'allowed_hosts = ["*"]')) as root:
+        assert httpx.get(f"{root}/health", headers={"host": "evil.example"}).status_code == 200
+    with live_server(_served_by_thinkswitch_serve(tmp_path, 'host = "0.0.0.0"')) as root:
+        assert httpx.get(f"{root}/health", headers={"host": "any.name"}).status_code == 200

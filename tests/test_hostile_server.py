@@ -390,7 +390,7 @@ def test_serve_reads_the_limits_and_keeps_one_secret_across_restarts(
         app, options = build_server(config, {}, {}, environ={})
         assert (options.body_timeout_s, options.header_timeout_s, options.max_header_bytes,
                 options.meta_endpoints) == (2.5, 3.0, 4096, "key")
-        client = TestClient(app)
+        client = TestClient(app, base_url="http://127.0.0.1")  # a loopback bind checks Host
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"x-api-key": "k1"}).status_code == 200
         answered = client.post(CHAT, headers={"x-api-key": "k1"}, json={

@@ -112,6 +112,7 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
     """The app and its server options. Flags (non-None values) win over the config file,
     which wins over `THINKSWITCH_*` variables, which win over defaults."""
     from thinkswitch.server.app import create_app
+    from thinkswitch.server.host_guard import host_allowlist
     from thinkswitch.server.secret import load_or_create_secret
     from thinkswitch.settings import default_state_dir
 
@@ -145,7 +146,8 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
                      effort_budgets=options.effort_budgets, owns_switch=True,
                      body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints,
                      reasoning_field=options.reasoning_field,
-                     model_budgets=options.model_budgets)
+                     model_budgets=options.model_budgets,
+                     allowed_hosts=host_allowlist(options.host, options.allowed_hosts))
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
     app.state.switch = switch
     return app, options

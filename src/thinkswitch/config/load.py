@@ -59,6 +59,7 @@ class ServerOptions:
     meta_endpoints: Exposure | None = None  # None: closed with API keys, open without
     reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD
     model_budgets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()  # beyond the loopback names on a loopback bind
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         reasoning_field=server.reasoning_field or defaults.reasoning_field,
         model_budgets={name: levels.levels() for name, levels in
                        config.budgets.models.items()},
+        allowed_hosts=tuple(server.allowed_hosts),
     )
 
 

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
@@ -165,6 +173,10 @@ class ServerSection(Section):
     reasoning_field: Literal["reasoning_content", "reasoning", "both"] | None = Field(
         None, description="chat-completions field that carries thinking (default "
         "reasoning_content)")
+    allowed_hosts: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(
+        default_factory=list, description="names a request's Host header may give besides "
+        "localhost and loopback addresses (which a loopback bind accepts alone, against DNS "
+        "rebinding); '*': any")
 
 
 class TimeoutsSection(Section):

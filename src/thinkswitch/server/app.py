@@ -36,6 +36,7 @@ from thinkswitch.server.errors import dialect_error, public_message
 from thinkswitch.server.exposure import MetaGate, default_exposure
 from thinkswitch.server.feedback_api import add_feedback_api
 from thinkswitch.server.gate import AdmissionGate, KeyGate
+from thinkswitch.server.host_guard import HostGuard
 from thinkswitch.server.openai_api import add_openai
 from thinkswitch.server.page import add_page
 from thinkswitch.server.reasoning_field import DEFAULT_REASONING_FIELD, ReasoningField
@@ -69,7 +70,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                owns_switch: bool = False, body_timeout_s: float = 30.0,
                meta: Exposure | None = None,
                model_budgets: Mapping[str, Mapping[str, int]] = MappingProxyType({}),
-               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD) -> FastAPI:
+               reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD,
+               allowed_hosts: Sequence[str] = ()) -> FastAPI:
     """The app. `signing_key` (random per process by default) keys thinking signatures and
     the caller ids; `api_keys` (none: open) are required as a bearer token or x-api-key; at
     most `capacity` requests are inside at once (one generating per engine, the rest queued),
@@ -79,7 +81,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     per model (`[budgets.models]`). An app that `owns_switch` closes it (engine and trace
     store) when it shuts down. `meta` says who may read /metrics and /openapi.json (default:
     closed with keys, open without; see exposure). `reasoning_field` names the
-    chat-completions field thinking goes in (see reasoning_field).
+    chat-completions field thinking goes in (see reasoning_field). `allowed_hosts` (none:
+    any) are the names a request's Host may give (see host_guard).
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +129,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"],
                            expose_headers=["Retry-After"])
+    if allowed_hosts:  # outermost: a rebound name is refused before anything else
+        app.add_middleware(HostGuard, allowed=allowed_hosts, refuse=refuse)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:
