@@ -95,6 +95,9 @@ def test_logs_list_prints_hostile_text_as_text(store_with_hostile_records: str) 
     assert listed.returncode == 0, listed.stderr
     no_terminal_control(listed.stdout)
     assert "\\x1b" in listed.stdout
+    counted = thinkswitch("logs", "stats", "--db", store_with_hostile_records)
+    assert counted.returncode == 0, counted.stderr
+    no_terminal_control(counted.stdout)
 
 
 @pytest.mark.parametrize("command", [["logs", "export", "--format", "csv"],

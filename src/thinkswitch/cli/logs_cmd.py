@@ -214,8 +214,9 @@ def stats_cmd(db: Db = None) -> None:
                        "cost $", "p50 s", "p95 s", "p99 s"):
             table.add_column(column)
         for row in rows:
-            table.add_row(row.key, str(row.requests), str(row.errors), f"{row.think_rate:.1%}",
-                          str(row.thinking_tokens), str(row.answer_tokens), f"{row.cost:.4f}",
+            table.add_row(shown(row.key), str(row.requests), str(row.errors),
+                          f"{row.think_rate:.1%}", str(row.thinking_tokens),
+                          str(row.answer_tokens), f"{row.cost:.4f}",
                           *(f"{v:.2f}" if v is not None else "-" for v in
                             (row.latency_p50_s, row.latency_p95_s, row.latency_p99_s)))
         console.print(table)
@@ -225,9 +226,9 @@ def stats_cmd(db: Db = None) -> None:
         labels = sorted({label for bucket in counts.values() for label in bucket})
         table = Table(title=f"feedback by {group}")
         for column in ("", *labels):
-            table.add_column(column)
+            table.add_column(shown(column))
         for key, bucket in sorted(counts.items()):
-            table.add_row(key, *(str(bucket.get(label, 0)) for label in labels))
+            table.add_row(shown(key), *(str(bucket.get(label, 0)) for label in labels))
         console.print(table)
     count, used, always = auto_savings(records)
     if count:
