@@ -8,6 +8,12 @@ This subclass closes a connection whose request headers are not complete `header
 after it opened, or after the request's first byte (408), and refuses headers beyond
 `max_header_bytes` (431) — both before the app sees anything. The body has its own timeout in
 the app (`BodyLimit`), which is where admission waits for it.
+
+The other direction: a client that stops reading a response fills its socket buffer, the
+transport pauses writing, and the app's next `send` waits for room — for ever, holding its
+admission slot (two such streams took a server of capacity 2 off the air for good; the
+streaming layer's stall timer frees the engine, not the response). A connection whose writes
+stay paused `write_timeout_s` is aborted, which ends the response and frees its slot.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from thinkswitch.server.corked import CorkedTransport
 
 HEADER_TIMEOUT_S = 10.0
 MAX_HEADER_BYTES = 64 * 1024
+WRITE_TIMEOUT_S = 60.0
 
 
 
@@ -37,7 +44,8 @@ _TOO_LARGE = _response(b"431 Request Header Fields Too Large",
 
 
 def guarded_protocol(header_timeout_s: float = HEADER_TIMEOUT_S,
-                     max_header_bytes: int = MAX_HEADER_BYTES) -> type[asyncio.Protocol]:
+                     max_header_bytes: int = MAX_HEADER_BYTES,
+                     write_timeout_s: float = WRITE_TIMEOUT_S) -> type[asyncio.Protocol]:
     """The protocol class for `uvicorn.Config(http=...)` with these limits."""
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -46,6 +54,7 @@ def guarded_protocol(header_timeout_s: float = HEADER_TIMEOUT_S,
             self._in_headers = True
             self._header_bytes = 0
             self._header_timer: asyncio.TimerHandle | None = None
+            self._write_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(CorkedTransport(transport, self.loop))
@@ -53,7 +62,26 @@ def guarded_protocol(header_timeout_s: float = HEADER_TIMEOUT_S,
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._resumed()
             super().connection_lost(exc)
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._write_timer is None:
+                self._write_timer = self.loop.call_later(write_timeout_s, self._stalled)
+
+        def resume_writing(self) -> None:
+            self._resumed()
+            super().resume_writing()
+
+        def _resumed(self) -> None:
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+
+        def _stalled(self) -> None:
+            self._write_timer = None
+            self.transport.abort()  # close() would wait to flush what the client never reads
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -99,7 +127,8 @@ def guarded_protocol(header_timeout_s: float = HEADER_TIMEOUT_S,
 
 
 def server_config(app: Any, host: str, port: int, header_timeout_s: float = HEADER_TIMEOUT_S,
-                  max_header_bytes: int = MAX_HEADER_BYTES, **options: Any) -> uvicorn.Config:
+                  max_header_bytes: int = MAX_HEADER_BYTES,
+                  write_timeout_s: float = WRITE_TIMEOUT_S, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration with the guarded protocol (what `thinkswitch serve` runs)."""
-    return uvicorn.Config(app, host=host, port=port,
-                          http=guarded_protocol(header_timeout_s, max_header_bytes), **options)
+    return uvicorn.Config(app, host=host, port=port, http=guarded_protocol(
+        header_timeout_s, max_header_bytes, write_timeout_s), **options)
