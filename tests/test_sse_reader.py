@@ -3,11 +3,19 @@ are those of the stream read line by line, and what orjson refuses is read as be
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
-from thinkswitch.engines.sse import ChunkReader, StreamChunk, StreamUsage, parse_chunk
+from thinkswitch.engines.sse import (
+    ChunkReader,
+    StreamChunk,
+    StreamUsage,
+    _fast_chunk,
+    chunk_of,
+    parse_chunk,
+)
 from thinkswitch.kernel.errors import EngineUnavailableError
 
 STREAM = (
@@ -86,3 +94,63 @@ def test_fields_of_the_wrong_type_are_empty_and_vllm_reasoning_wins() -> None:
                       b'"reasoning_content":"r","content":5},"finish_reason":7}]}\n\n'
                       b'data: {"choices":[{"index":1,"delta":{"content":"other choice"}}]}\n\n'])
     assert chunks == [StreamChunk(reasoning="r"), StreamChunk()]
+
+
+#: payloads of every shape the fast decoder must read as `chunk_of` of their JSON reads them,
+#: or hand on to it: odd types, several choices, duplicate keys, error fields, big numbers
+SHAPES = [
+    b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"reasoning_content":" w1"},"finish_reason":null}]}',
+    b'{"choices":[{"index":0,"delta":{"reasoning":"vllm","reasoning_content":"old"}}]}',
+    b'{"choices":[{"index":0,"delta":{"reasoning":"","reasoning_content":"old"}}]}',
+    b'{"choices":[{"index":0,"delta":{"reasoning":5,"content":["x"]}}]}',
+    b'{"choices":[{"index":1,"delta":{"content":"second"}},{"delta":{"content":"first"}}]}',
+    b'{"choices":[{"index":"0","delta":{"content":"string index"}}]}',
+    b'{"choices":[{"index":null,"delta":{"content":"null index"}}]}',
+    b'{"choices":[{"index":0,"delta":null,"finish_reason":"length"}]}',
+    b'{"choices":[{"index":0,"delta":{},"finish_reason":""}]}',
+    b'{"choices":[{"index":0,"delta":{},"finish_reason":7}]}',
+    b'{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}],"choices":[]}',
+    b'{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c"},3,"x"]}}]}',
+    b'{"choices":[{"index":0,"delta":{"tool_calls":{"index":0}}}]}',
+    b'{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":true}}',
+    b'{"choices":[],"usage":{"prompt_tokens":123456789012345678901234567890}}',
+    b'{"choices":[],"usage":"none"}',
+    b'{"choices":"nope"}',
+    b'{"choices":[1,{"index":0,"delta":{"content":"after a number"}}]}',
+    b'{"choices":[{"index":0,"delta":"text"}]}',
+    b'{"choices":[{"index":0,"delta":{"content":"\\ud83d\\ude00 \\u00e9"}}]}',
+    b'{"error":null,"choices":[{"index":0,"delta":{"content":"null error"}}]}',
+    b'{"message":"","choices":[{"index":0,"delta":{"content":"empty message"}}]}',
+    b'{"detail":null,"choices":[{"index":0,"delta":{"content":"null detail"}}]}',
+    b'{}',
+]
+
+
+@pytest.mark.parametrize("payload", SHAPES)
+def test_every_payload_shape_reads_as_its_json_says(payload: bytes) -> None:
+    """`ChunkReader` decodes the common shape straight into its fields (msgspec) and hands
+    the rest to `chunk_of`: both give what `chunk_of` of the parsed JSON gives."""
+    expected = chunk_of(json.loads(payload), "upstream")
+    chunks, _ = read([b"data: " + payload + b"\n\n"])
+    assert chunks == [expected]
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"error":{"message":"overloaded"},"choices":[]}',
+    b'{"object":"error","message":"bad things"}',
+    b'{"detail":"went wrong"}',
+])
+def test_error_fields_still_end_the_stream_with_their_message(payload: bytes) -> None:
+    reader = ChunkReader("upstream")
+    with pytest.raises(EngineUnavailableError, match="failed mid-stream"):
+        reader.feed(b"data: " + payload + b"\n\n")
+
+
+def test_the_common_shape_takes_the_fast_decoder_and_error_fields_do_not() -> None:
+    assert _fast_chunk(SHAPES[0]) == StreamChunk(reasoning=" w1")
+    assert _fast_chunk(b'{"choices":[],"usage":{"prompt_tokens":3}}') == StreamChunk(
+        usage=StreamUsage(prompt_tokens=3))
+    assert _fast_chunk(b'{"error":null,"choices":[]}') is None
+    assert _fast_chunk(b'{"choices":[{"index":0,"delta":"text"}]}') is None
+    assert _fast_chunk(b'{"choices":[{"delta":{"content":"\\ud800"}}]}') is None

@@ -11,9 +11,12 @@ send `reasoning_content`), llama.cpp server and Ollama's OpenAI endpoint send
 
 Every delta of every streamed answer crosses here, so the stream is read as bytes
 (`ChunkReader`: lines split here, not by httpx's text and line decoders) and each `data:`
-payload is parsed once, by orjson. A payload orjson refuses (bytes that are not UTF-8, a lone
-surrogate such as `\\ud800`) goes through the standard library parser instead, as text with
-U+FFFD for what is not Unicode, so it is read exactly as before (`parse_chunk`).
+payload is decoded once, by msgspec, straight into the few fields read here (`_Payload`: the
+envelope's id, model and the rest are skipped, not built into dicts). A payload of another
+shape (a choice that is not an object, an error body, ...) goes through orjson and `chunk_of`,
+and one orjson refuses (bytes that are not UTF-8, a lone surrogate such as `\\ud800`) through
+the standard library parser, as text with U+FFFD for what is not Unicode, so every payload is
+read exactly as `chunk_of` of its JSON says (`parse_chunk`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from thinkswitch.kernel.errors import EngineUnavailableError
@@ -147,6 +151,78 @@ def chunk_of(payload: Any, source: str) -> StreamChunk:
                        None if usage is None else _usage(usage), tool_calls)
 
 
+_ABSENT: Any = msgspec.UNSET  # a field the payload does not have
+
+
+class _Delta(msgspec.Struct):
+    """`choices[i].delta`; a text field of another type is read as `chunk_of` reads it."""
+
+    reasoning: Any = None
+    reasoning_content: Any = None
+    content: Any = None
+    tool_calls: Any = None
+
+
+class _Choice(msgspec.Struct):
+    index: Any = 0
+    delta: _Delta | None = None
+    finish_reason: Any = None
+
+
+class _Payload(msgspec.Struct):
+    """The fields of a chunk that `chunk_of` reads; the error fields only to send a payload
+    that has one down the general path."""
+
+    choices: list[_Choice] | None = None
+    usage: Any = None
+    error: Any = _ABSENT
+    message: Any = _ABSENT
+    detail: Any = _ABSENT
+
+
+_decode_payload = msgspec.json.Decoder(_Payload).decode
+
+
+def _fast_chunk(data: bytes) -> StreamChunk | None:
+    """`chunk_of` of the JSON `data`, decoded by msgspec into `_Payload`; None for a payload
+    of another shape or with an error field (the general path reads it)."""
+    try:
+        payload = _decode_payload(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if payload.error is not _ABSENT or payload.message is not _ABSENT or (
+            payload.detail is not _ABSENT):
+        return None
+    reasoning = content = ""
+    finish: str | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    choices = payload.choices
+    if choices is not None:
+        for choice in choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            if delta is not None:
+                value = delta.reasoning
+                if type(value) is not str or not value:
+                    value = delta.reasoning_content
+                reasoning = value if type(value) is str else ""
+                value = delta.content
+                content = value if type(value) is str else ""
+                calls = delta.tool_calls
+                if type(calls) is list:
+                    tool_calls = tuple(call for call in calls if type(call) is dict)
+            value = choice.finish_reason
+            finish = value if type(value) is str and value else None
+    usage = payload.usage
+    # `tuple.__new__` itself: the NamedTuple's generated `__new__` is one more Python call
+    return _new_chunk(StreamChunk, (reasoning, content, finish,
+                                    None if usage is None else _usage(usage), tool_calls))
+
+
+_new_chunk = tuple.__new__
+
+
 class ChunkReader:
     """The chunks of an SSE stream fed as the bytes of each network read (see the module
     docstring): `feed` returns the chunks that read completed, in order; `done` is set at
@@ -194,7 +270,11 @@ class ChunkReader:
                 break
             if not data:
                 continue
-            try:  # parsed once, by orjson (see the module docstring)
+            chunk = _fast_chunk(data)  # decoded once (see the module docstring)
+            if chunk is not None:
+                chunks.append(chunk)
+                continue
+            try:
                 payload = orjson.loads(data)
             except orjson.JSONDecodeError:
                 chunks.append(parse_chunk(data.decode("utf-8", "replace"), self.source))
