@@ -80,10 +80,10 @@ class ChatTransport:
             timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
             transport=transport,
         )
-        # the client's transport for each replica (a mocked one, or the pool of connections,
-        # through an environment proxy where one applies): chat calls go to it directly
-        self._transports = {
-            base: self._client._transport_for_url(httpx.URL(base)) for base in self.pool.urls}
+        # for each replica, once it is first called: its chat URL, parsed, and the transport
+        # the client picks for it (a mocked one, or the pool of connections, through an
+        # environment proxy where one applies); chat calls go to it directly (`_send`)
+        self._chat: dict[str, tuple[httpx.URL, httpx.BaseTransport]] = {}
 
     def close(self) -> None:
         self.pool.close()
@@ -127,7 +127,7 @@ class ChatTransport:
         fault: str | None = None
         judged = True
         try:
-            response = self._send(lease.url, url, body, guard.timeout(self._client.timeout))
+            response = self._send(lease.url, body, guard.timeout(self._client.timeout))
             try:
                 guard.attach(response)
                 if response.status_code >= 400:
@@ -166,15 +166,20 @@ class ChatTransport:
             if fault is not None:
                 route.fault(lease.url)
 
-    def _send(self, base: str, url: str, body: Mapping[str, object],
-               timeout: httpx.Timeout) -> httpx.Response:
-        """POST `body` to `url` and return the response once its headers are in, its body
-        still to read. What `httpx.Client.stream` does, less what a chat call never uses
-        (auth flows, redirects, cookies, event hooks): half of the client's CPU per call. The
-        request is the client's own (`build_request`: its headers, the JSON body), sent on
-        the transport the client would pick for `base`."""
+    def _send(self, base: str, body: Mapping[str, object],
+              timeout: httpx.Timeout) -> httpx.Response:
+        """POST `body` to the chat URL of replica `base`; the response is back once its
+        headers are in, its body still to read. What `httpx.Client.stream` does, less what a
+        chat call never uses (auth flows, redirects, cookies, event hooks): half of the
+        client's CPU per call. The request is the client's own (`build_request`: its
+        headers, the JSON body), sent on the transport the client would pick for `base`."""
+        chat = self._chat.get(base)
+        if chat is None:
+            url = httpx.URL(f"{base}/chat/completions")
+            chat = self._chat[base] = url, self._client._transport_for_url(url)
+        url, transport = chat
         request = self._client.build_request("POST", url, json=body, timeout=timeout)
-        response = self._transports[base].handle_request(request)
+        response = transport.handle_request(request)
         response.request = request
         return response
 

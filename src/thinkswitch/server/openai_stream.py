@@ -70,15 +70,15 @@ class ChunkEncoder:
         opening = f'data: {head[:-1]}, "choices": [{{"index": 0, "delta": {{'
         closing = '}, "finish_reason": null}]}\n\n'
         # a delta's chunk is its escaped text joined with these pieces (one `str.join`)
-        self._answer = (f'{opening}"content": ', closing)
+        self.answer_pieces = (f'{opening}"content": ', closing)
         fields = ", ".join(f'"{name}": {_HOLE}' for name in FIELDS[reasoning_field])
-        self._thinking = tuple(f"{opening}{fields}{closing}".split(_HOLE))
+        self.thinking_pieces = tuple(f"{opening}{fields}{closing}".split(_HOLE))
 
     def answer(self, text: str) -> str:
-        return _escape(text).join(self._answer)
+        return _escape(text).join(self.answer_pieces)
 
     def thinking(self, text: str) -> str:
-        return _escape(text).join(self._thinking)
+        return _escape(text).join(self.thinking_pieces)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None,
               **extra: Any) -> str:
@@ -94,14 +94,16 @@ class ChunkEncoder:
 
 def chunk_texts(events: Iterator[SwitchEvent], encoder: ChunkEncoder, include_usage: bool,
                 prices: PriceTable) -> Iterator[str]:
-    """SSE texts: a role chunk, reasoning and content deltas, then the finish (and usage)."""
+    """SSE texts: a role chunk, reasoning and content deltas, then the finish (and usage).
+    A delta's text is `encoder.thinking` / `encoder.answer`, inlined (it runs per delta)."""
+    escape, thinking, answer = _escape, encoder.thinking_pieces, encoder.answer_pieces
     try:
         for event in events:
             kind = type(event)
             if kind is ThinkingDelta:
-                yield encoder.thinking(event.text)  # type: ignore[union-attr]
+                yield escape(event.text).join(thinking)  # type: ignore[union-attr]
             elif kind is AnswerDelta:
-                yield encoder.answer(event.text)  # type: ignore[union-attr]
+                yield escape(event.text).join(answer)  # type: ignore[union-attr]
             elif isinstance(event, Decision):
                 yield encoder.chunk({"role": "assistant", "content": ""},
                                     thinkswitch={"decision": event.model_dump()})
