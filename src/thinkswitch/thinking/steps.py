@@ -33,6 +33,8 @@ _TURN = re.compile(
     re.IGNORECASE,
 )
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+# A text (lowercased) that opens with a turn: any of them followed by a word boundary.
+_TURN_START = re.compile("(?:" + "|".join(re.escape(t) for t in _TURNS) + r")\b")
 
 
 def split_steps(thinking: str) -> list[Step]:
@@ -95,5 +97,4 @@ def _turns(text: str, start: int, end: int, kind: StepKind) -> list[tuple[int, i
 
 
 def _starts_with_turn(text: str, start: int) -> bool:
-    head = text[start:start + 40].lower()
-    return any(re.match(re.escape(turn) + r"\b", head) for turn in _TURNS)
+    return _TURN_START.match(text[start:start + 40].lower()) is not None
