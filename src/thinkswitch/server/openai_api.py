@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.calls import CLIENT_GONE, SwitchCalls
 from thinkswitch.server.errors import openai_error
+from thinkswitch.server.event_stream import EventStreamResponse
 from thinkswitch.server.openai_schema import ChatCompletionRequest, passthrough_options
 from thinkswitch.server.openai_stream import (
     ChunkEncoder,
@@ -94,7 +95,7 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
 
         first, batches = await calls.started_batches(
             request, http, lambda events: stream_texts(events, encoder, usage, prices))
-        return StreamingResponse(sse(first, batches), media_type="text/event-stream")
+        return EventStreamResponse(sse(first, batches))
 
 
 def model_object(name: str) -> dict[str, Any]:
