@@ -154,3 +154,12 @@ def test_the_common_shape_takes_the_fast_decoder_and_error_fields_do_not() -> No
     assert _fast_chunk(b'{"error":null,"choices":[]}') is None
     assert _fast_chunk(b'{"choices":[{"index":0,"delta":"text"}]}') is None
     assert _fast_chunk(b'{"choices":[{"delta":{"content":"\\ud800"}}]}') is None
+
+
+def test_a_payload_nested_past_the_parsers_is_the_upstreams_failure() -> None:
+    """msgspec, orjson and the standard library each give up on deep nesting (at different
+    depths): the line is then the upstream's garbage, never a RecursionError."""
+    deep = b'{"choices":[{"index":0,"delta":{"tool_calls":' + b"[" * 100_000 + b"]" * 100_000
+    assert _fast_chunk(deep + b"}}]}") is None
+    with pytest.raises(EngineUnavailableError, match="not JSON"):
+        ChunkReader("upstream").feed(b"data: " + deep + b"}}]}\n\n")

@@ -188,7 +188,7 @@ def _fast_chunk(data: bytes) -> StreamChunk | None:
     of another shape or with an error field (the general path reads it)."""
     try:
         payload = _decode_payload(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # nested past msgspec
         return None
     if payload.error is not _ABSENT or payload.message is not _ABSENT or (
             payload.detail is not _ABSENT):
