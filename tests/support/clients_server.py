@@ -33,6 +33,7 @@ from thinkswitch.settings import Settings
 from thinkswitch.switch.parts import SwitchParts
 from thinkswitch.switch.pipeline import Switch
 from thinkswitch.thinking.dialects import Dialect, get_dialect
+from thinkswitch.trace.recorder import Recorder
 from thinkswitch.triage.rules import RulesPolicy
 
 MODEL = "scripted-model"
@@ -99,13 +100,14 @@ def tool_arguments() -> dict[str, Any]:
 
 @contextmanager
 def clients_server(engine: Engine | None = None, settings: Settings | None = None,
-                   **options: Any) -> Iterator[str]:
+                   recorder: Recorder | None = None, **options: Any) -> Iterator[str]:
     """The root URL of a server in front of `engine` (a `ClientsEngine` by default), with the
-    key `API_KEY` and the effort budgets `EFFORT_BUDGETS`; `options` go to `create_app`."""
+    key `API_KEY` and the effort budgets `EFFORT_BUDGETS`, recording with `recorder` (none:
+    no trace); `options` go to `create_app`."""
     from thinkswitch.server.app import create_app
 
     switch = Switch(SwitchParts(engine or ClientsEngine(), get_dialect("prompted"),
-                                RulesPolicy(), settings or Settings()))
+                                RulesPolicy(), settings or Settings(), recorder))
     app = create_app(switch, **{"api_keys": [API_KEY], "effort_budgets": EFFORT_BUDGETS,
                                 **options})
     with live_server(app, guarded=True) as root:

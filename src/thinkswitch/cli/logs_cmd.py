@@ -22,7 +22,7 @@ from thinkswitch.factory import load_settings, open_trace_store
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.html_view import trace_page
 from thinkswitch.trace.proof import proof_lines
-from thinkswitch.trace.record import TraceRecord
+from thinkswitch.trace.record import TraceRecord, record_id_of
 from thinkswitch.trace.stats import auto_savings, stats, verdicts
 from thinkswitch.trace.store import SqlTraceStore
 
@@ -82,7 +82,9 @@ def list_cmd(
 
 
 @logs_app.command()
-def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefix")],
+def show(record_id: Annotated[str, typer.Argument(
+             help="a record id or its prefix; a request id (x-request-id, request-id) or a "
+             "response id (chatcmpl-…, msg_…, resp_…) names its record")],
          format: Annotated[str, typer.Option(
              "--format", help="text, or html: one self-contained page to archive or print")
          ] = "text",
@@ -91,6 +93,7 @@ def show(record_id: Annotated[str, typer.Argument(help="a record id or its prefi
     if format not in ("text", "html"):
         raise UsageError(f"unknown show format {format!r}; valid: html, text")
     store = _store(db)
+    record_id = record_id_of(record_id)
     record = store.get(record_id) or next(
         (r for _, r in store.chain() if r.id.startswith(record_id)), None)
     feedback = store.related("feedback", ref=record.id) if record is not None else []

@@ -50,6 +50,7 @@ from thinkswitch.server.anthropic_tools import (
 from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
 from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
+from thinkswitch.server.request_id import request_id_of
 from thinkswitch.server.streaming import iterate_batches_in_thread
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import parse_deadline
@@ -95,20 +96,21 @@ def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
 
     @app.post("/v1/messages", response_model=None)
     async def messages(http: Request, body: MessagesRequest) -> Response:
+        record_id = request_id_of(http)  # the record's id; the message's is msg_ + it
         request = switch_request(body, calls.engine, key, default_mode, budgets_for(body.model),
-                                 parse_deadline(http.headers.get(DEADLINE_HEADER)))
+                                 parse_deadline(http.headers.get(DEADLINE_HEADER)), record_id)
         display = body.thinking.display if body.thinking else None
         if not body.stream:
             result = await calls.whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
-            return JSONResponse(message(result, body.model, key, display))
+            return JSONResponse(message(result, body.model, key, display, record_id))
 
         def input_tokens(decision: Decision) -> int:
             return calls.prompt_tokens(request, decision)
 
         pairs = events(await calls.started(request, http), body.model or calls.engine.model,
-                       key, input_tokens, display)
+                       key, input_tokens, display, record_id)
         return StreamingResponse(sse(pairs), media_type="text/event-stream")
 
     @app.post("/v1/messages/count_tokens")
@@ -119,7 +121,8 @@ def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
 
 def switch_request(body: MessagesRequest, engine: EngineFacts, key: bytes,
                    default_mode: RequestedMode, effort_budgets: Mapping[str, int],
-                   deadline_s: float | None = None) -> SwitchRequest:
+                   deadline_s: float | None = None, trace_id: str | None = None
+                   ) -> SwitchRequest:
     """The switch's request for a Messages request; a field with no OpenAI name to translate
     to (`top_k` and the like) is refused by name."""
     extra = sorted(k for k, v in (body.model_extra or {}).items()
@@ -130,7 +133,8 @@ def switch_request(body: MessagesRequest, engine: EngineFacts, key: bytes,
                            effort_budgets)
     return SwitchRequest(messages=chat_messages(body, key), think=mode, budget=budget,
                          output_cap=body.max_tokens, temperature=body.temperature,
-                         options=engine_options(body, engine), deadline_s=deadline_s)
+                         options=engine_options(body, engine), deadline_s=deadline_s,
+                         trace_id=trace_id)
 
 
 def engine_options(body: MessagesRequest, engine: EngineFacts) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def tool_use_blocks(result: Result) -> list[dict[str, Any]]:
 
 
 def message(result: Result, model: str, key: bytes,
-            display: Display | None = None) -> dict[str, Any]:
+            display: Display | None = None, record_id: str | None = None) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if result.thinking:
         thinking = shown(result.thinking, display)
@@ -260,12 +264,17 @@ def message(result: Result, model: str, key: bytes,
     if result.answer or not calls:
         content.append({"type": "text", "text": result.answer})
     content += calls
-    return {"id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
+    return {"id": message_id(record_id), "type": "message", "role": "assistant",
             "model": model or result.model, "content": content,
             "stop_reason": _stop(result), "stop_sequence": None, "usage": _usage(result),
             "thinkswitch": {"decision": result.decision.model_dump(),
                             "timings": result.timings.model_dump(),
                             "finish_reason": result.finish_reason, **_checkable(result)}}
+
+
+def message_id(record_id: str | None) -> str:
+    """A message's id: `msg_` + its request's record id (a fresh id without one)."""
+    return f"msg_{record_id or uuid.uuid4().hex}"
 
 
 def _checkable(result: Result) -> dict[str, Any]:
@@ -275,7 +284,7 @@ def _checkable(result: Result) -> dict[str, Any]:
 
 def events(stream: Iterator[SwitchEvent], model: str, key: bytes,
            input_tokens: Callable[[Decision], int] | None = None,
-           display: Display | None = None,
+           display: Display | None = None, record_id: str | None = None,
            ) -> Generator[tuple[str, dict[str, Any]], None, None]:
     """(event name, data) in Anthropic's streaming order; `input_tokens` counts the prompt
     once the decision is known (for `message_start`; 0 without it). With a thinking
@@ -293,7 +302,7 @@ def events(stream: Iterator[SwitchEvent], model: str, key: bytes,
         for event in stream:
             if isinstance(event, Decision):
                 yield "message_start", {"type": "message_start", "message": {
-                    "id": f"msg_{uuid.uuid4().hex}", "type": "message", "role": "assistant",
+                    "id": message_id(record_id), "type": "message", "role": "assistant",
                     "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
                     "usage": {"input_tokens": input_tokens(event) if input_tokens else 0,
                               "output_tokens": 0},

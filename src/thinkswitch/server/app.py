@@ -40,6 +40,7 @@ from thinkswitch.server.host_guard import HostGuard
 from thinkswitch.server.openai_api import add_openai
 from thinkswitch.server.page import add_page
 from thinkswitch.server.reasoning_field import DEFAULT_REASONING_FIELD, ReasoningField
+from thinkswitch.server.request_id import RequestIds
 from thinkswitch.server.responses_api import add_responses
 from thinkswitch.server.text_check import TextCheck
 from thinkswitch.settings import Exposure
@@ -128,9 +129,10 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"],
-                           expose_headers=["Retry-After"])
+                           expose_headers=["Retry-After", "x-request-id", "request-id"])
     if allowed_hosts:  # outermost: a rebound name is refused before anything else
         app.add_middleware(HostGuard, allowed=allowed_hosts, refuse=refuse)
+    app.add_middleware(RequestIds)  # outermost: every answer under /v1/ names its request
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:

@@ -14,7 +14,6 @@ deltas; the trace record is committed before the last chunk (finish and usage) i
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,6 +40,7 @@ from thinkswitch.server.reasoning_field import (
     ReasoningField,
     reasoning_fields,
 )
+from thinkswitch.server.request_id import request_id_of
 from thinkswitch.switch.degrade import HEADER as DEADLINE_HEADER
 from thinkswitch.switch.degrade import earliest, parse_deadline
 from thinkswitch.trace.prices import PriceTable
@@ -73,15 +73,15 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
         mode, budget, _ = body.control(default_mode, budgets_for(body.model))
+        completion_id = f"chatcmpl-{request_id_of(http)}"  # the record's id, after the prefix
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
             min_thinking=body.min_thinking_tokens or 0, output_cap=body.output_cap(),
-            temperature=body.temperature, seed=body.seed,
+            temperature=body.temperature, seed=body.seed, trace_id=request_id_of(http),
             options=passthrough_options(body, calls.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
         if not body.stream:
-            completion_id = f"chatcmpl-{uuid.uuid4().hex}"
             result = await calls.whole(request, http)
             if result is None:
                 return Response(status_code=CLIENT_GONE)
@@ -90,7 +90,7 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
         usage = bool(body.stream_options and body.stream_options.include_usage)
 
         def encoder() -> ChunkEncoder:
-            return ChunkEncoder(f"chatcmpl-{uuid.uuid4().hex}", body.model, int(time.time()),
+            return ChunkEncoder(completion_id, body.model, int(time.time()),
                                 reasoning_field)
 
         first, batches = await calls.started_batches(

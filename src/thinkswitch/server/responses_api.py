@@ -3,9 +3,10 @@
 A response's id is `resp_` + the id of its trace record, so `previous_response_id` and
 retrieval read the trace store; a record is served only to the caller (API key) that made
 it, and another caller's id is a 404 as if it did not exist. `store: false` gives the response
-an id that names no record: the request is still traced for audit, but it cannot be retrieved
-or continued. Continuing a response replays its turns and its answer before the new input;
-its instructions (the leading system turn) are not carried over, as OpenAI does.
+an id that names no record: the request is still traced for audit (under its request id marked
+`unstored-`, which the `x-request-id` header gives), but it cannot be retrieved or continued.
+Continuing a response replays its turns and its answer before the new input; its instructions
+(the leading system turn) are not carried over, as OpenAI does.
 
 Errors are in OpenAI's shape (`server/errors.py`), raised as `ResponsesError` for the ones
 that carry a `code`.
@@ -29,6 +30,7 @@ from thinkswitch.kernel.request import Request as SwitchRequest
 from thinkswitch.server.calls import CLIENT_GONE, SwitchCalls
 from thinkswitch.server.errors import openai_error, stream_error_message
 from thinkswitch.server.gate import caller_of
+from thinkswitch.server.request_id import rename_request, request_id_of
 from thinkswitch.server.responses_output import (
     Shell,
     call_items,
@@ -61,12 +63,18 @@ def not_found(error: ResponseNotFound) -> JSONResponse:
     return JSONResponse(status_code=404, content=body)
 
 
+#: Before the record id of a `store: false` request: no response id names such a record.
+UNSTORED = "unstored-"
+
+
 def record_of(store: TraceStore | None, response_id: str, caller: str,
               param: str | None) -> TraceRecord:
-    """The stored record behind `response_id`, if `caller` made it."""
+    """The stored record behind `response_id`, if `caller` made it (and stored it)."""
     record = None
-    if store is not None and response_id.startswith("resp_"):
-        record = store.get(response_id.removeprefix("resp_"))
+    record_id = response_id.removeprefix("resp_")
+    if store is not None and response_id.startswith("resp_") and \
+            not record_id.startswith(UNSTORED):
+        record = store.get(record_id)
     if record is None or record.caller != caller or record.kind != "request":
         raise ResponseNotFound(response_id, param)
     if record.redacted:
@@ -182,11 +190,13 @@ def add_responses(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
             messages = (messages[0], *history, *messages[1:])
         else:
             messages = (*history, *messages)
-        trace_id = uuid.uuid4().hex
+        if not body.store:
+            rename_request(http, UNSTORED + request_id_of(http))
+        trace_id = request_id_of(http)  # the record's id: the x-request-id header gives it
         request = SwitchRequest(
             messages=messages, think=mode, budget=budget, output_cap=body.max_output_tokens,
             temperature=body.temperature, options=body.engine_options(),
-            trace_id=trace_id if body.store else None,
+            trace_id=trace_id,
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
         response_id = f"resp_{trace_id if body.store else uuid.uuid4().hex}"

@@ -138,5 +138,19 @@ def parse_canonical(text: str) -> dict[str, Any]:
     raise ValueError("the body is not in canonical form (sorted keys, no whitespace)")
 
 
+#: What the server's faces put before a record's id in their response ids (`chatcmpl-<id>`,
+#: `msg_<id>`, `resp_<id>`; see server/request_id.py).
+RESPONSE_ID_PREFIXES = ("chatcmpl-", "msg_", "resp_")
+
+
+def record_id_of(named: str) -> str:
+    """The record id in a request id or a response id: what `logs show` looks up, so an id
+    from a client's log finds its record."""
+    for prefix in RESPONSE_ID_PREFIXES:
+        if named.startswith(prefix):
+            return named.removeprefix(prefix)
+    return named
+
+
 def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(content).encode("utf-8")).hexdigest()
