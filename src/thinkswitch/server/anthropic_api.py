@@ -19,7 +19,7 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -47,7 +47,7 @@ from thinkswitch.server.anthropic_tools import (
     tool_turn,
     tool_use_block,
 )
-from thinkswitch.server.bounds import AnthropicTemperature, TokenCount
+from thinkswitch.server.bounds import AnthropicTemperature, JsonBool, JsonNumber, TokenCount
 from thinkswitch.server.calls import CLIENT_GONE, EngineFacts, SwitchCalls
 from thinkswitch.server.errors import stream_error_message
 from thinkswitch.server.request_id import request_id_of
@@ -72,7 +72,7 @@ class MessagesRequest(BaseModel):
     system: str | list[dict[str, Any]] | None = None
     thinking: AnthropicThinking | None = None
     output_config: OutputConfig | None = None
-    stream: bool = False
+    stream: JsonBool = False
     temperature: AnthropicTemperature | None = None
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
@@ -86,7 +86,8 @@ HARMLESS = frozenset({"metadata", "service_tier"})
 class CountTokensRequest(MessagesRequest):
     """A Messages request without the need for `max_tokens`."""
 
-    max_tokens: int = Field(1 << 30, ge=1, description="not needed to count")
+    max_tokens: Annotated[int, JsonNumber] = Field(1 << 30, ge=1,
+                                                   description="not needed to count")
 
 
 def add_anthropic(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode, key: bytes,

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinkswitch.kernel.errors import EngineUnavailableError, UnsupportedParameterError, UsageError
 from thinkswitch.kernel.messages import ChatMessage
+from thinkswitch.server.bounds import JsonBool
 
 if TYPE_CHECKING:
     from thinkswitch.server.calls import EngineFacts
@@ -44,7 +45,7 @@ class ToolChoice(BaseModel):
 
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
-    disable_parallel_tool_use: bool | None = None
+    disable_parallel_tool_use: JsonBool | None = None
 
 
 CHOICES = {"auto": "auto", "any": "required", "none": "none"}

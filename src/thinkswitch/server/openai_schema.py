@@ -15,6 +15,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import EFFORT_BUDGETS
 from thinkswitch.server.bounds import (
     SAMPLING_FIELDS,
+    JsonBool,
     MinThinking,
     Penalty,
     Seed,
@@ -70,7 +71,7 @@ class ThinkingControl(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: JsonBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -80,7 +81,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = ""
     messages: list[Message] = Field(min_length=1)
-    stream: bool = False
+    stream: JsonBool = False
     stream_options: StreamOptions | None = None
     reasoning_effort: Effort | None = None
     thinking: ThinkingControl | None = None

@@ -23,7 +23,7 @@ from thinkswitch.kernel.decision import RequestedMode
 from thinkswitch.kernel.errors import UnsupportedParameterError, UsageError
 from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.kernel.request import EFFORT_BUDGETS
-from thinkswitch.server.bounds import Temperature, TimeoutSeconds, TokenCount, TopP
+from thinkswitch.server.bounds import JsonBool, Temperature, TimeoutSeconds, TokenCount, TopP
 from thinkswitch.server.efforts import OFF_EFFORTS, Effort, effort_budget
 from thinkswitch.server.openai_schema import SUFFIXES, THINKING_TYPES
 from thinkswitch.server.openai_schema import ThinkingControl as ThinkingControl
@@ -71,8 +71,8 @@ class ResponsesRequest(BaseModel):
     max_output_tokens: TokenCount | None = Field(None, description="bounds thinking + answer")
     temperature: Temperature | None = None
     top_p: TopP | None = None
-    stream: bool = False
-    store: bool = Field(True, description="false: the response cannot be retrieved or "
+    stream: JsonBool = False
+    store: JsonBool = Field(True, description="false: the response cannot be retrieved or "
                         "continued later (the audit trace is still written)")
     previous_response_id: str | None = Field(None, min_length=1)
     tools: list[dict[str, Any]] | None = None

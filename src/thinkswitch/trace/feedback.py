@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from thinkswitch.kernel.errors import UsageError
 from thinkswitch.trace.record import TraceRecord
@@ -31,7 +31,7 @@ class Feedback(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    step: int | None = Field(None, ge=1, le=100_000, description="1-based step index")
+    step: StrictInt | None = Field(None, ge=1, le=100_000, description="1-based step index")
     verdict: Verdict = Field(description="wrong, unclear, unnecessary, good (a step); "
                              "right, wrong (the answer)")
     comment: str | None = Field(None, max_length=COMMENT_CHARS)
