@@ -238,6 +238,15 @@ def test_the_sdk_retries_a_429_after_retry_after(busy: str) -> None:
     assert refused(busy) - before == 3  # the chat call twice (one retry), messages once
 
 
+def test_the_sdks_read_the_request_id_of_answers_and_errors(
+        served: tuple[str, ClientsEngine]) -> None:
+    seen = scenario("request-ids", served[0])
+    for face, prefix in (("chat", "chatcmpl-"), ("responses", "resp_"), ("messages", "msg_")):
+        request_id = seen[face]["requestId"]
+        assert request_id and seen[face]["id"] == prefix + request_id, face
+    assert all(seen["errors"]) and len(set(seen["errors"])) == 2
+
+
 def test_chat_stream_on_the_real_engine(llama_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     skip_without_node()
     settings = Settings(temperature=0.0, n_ctx=2048, answer_max_tokens=24)

@@ -157,6 +157,16 @@ def test_refusals_carry_a_request_id_too(served: Served) -> None:
     assert streamed.status_code == 400 and streamed.headers["x-request-id"]
 
 
+def test_a_busy_server_names_its_429s() -> None:
+    with clients_server(capacity=0) as root:
+        with pytest.raises(openai.RateLimitError) as busy:
+            openai_sdk(root).chat.completions.create(model=MODEL, messages=QUESTION)  # type: ignore[arg-type]
+        with pytest.raises(anthropic.RateLimitError) as busy_too:
+            anthropic_sdk(root).messages.create(model=MODEL, max_tokens=64, messages=QUESTION)  # type: ignore[arg-type]
+    assert busy.value.request_id and busy_too.value.request_id
+    assert busy.value.request_id != busy_too.value.request_id
+
+
 def test_paths_outside_the_api_have_no_request_id(served: Served) -> None:
     root, _, _ = served
     assert "x-request-id" not in httpx.get(f"{root}/health").headers

@@ -298,6 +298,35 @@ const scenarios = {
     };
   },
 
+  // The request ids the SDKs read from the headers (openai: x-request-id, anthropic:
+  // request-id), on answers and on errors.
+  async "request-ids"() {
+    const completion = await openai().chat.completions.create({ model: MODEL, messages: QUESTION });
+    const { data: response, request_id: responseRequestId } = await openai().responses
+      .create({ model: MODEL, input: "How many apples?" }).withResponse();
+    const message = await anthropic().messages.create(
+      { model: MODEL, max_tokens: 64, messages: QUESTION });
+    const requestIdOf = async (call) => {
+      try {
+        await call();
+      } catch (error) {
+        return error.requestID ?? null;
+      }
+      throw new Error("the call succeeded where an error was expected");
+    };
+    return {
+      chat: { id: completion.id, requestId: completion._request_id ?? null },
+      responses: { id: response.id, requestId: responseRequestId ?? null },
+      messages: { id: message.id, requestId: message._request_id ?? null },
+      errors: [
+        await requestIdOf(() => openai({ apiKey: "wrong-key" }).chat.completions.create(
+          { model: MODEL, messages: QUESTION })),
+        await requestIdOf(() => anthropic().messages.create(
+          { model: MODEL, max_tokens: 0, messages: QUESTION })),
+      ],
+    };
+  },
+
   // Against a server that admits nothing: every POST is a 429 with Retry-After.
   async "busy"() {
     const retries = Number(process.env.THINKSWITCH_RETRIES ?? "0");

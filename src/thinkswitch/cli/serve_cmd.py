@@ -20,6 +20,7 @@ from thinkswitch.cli.options import (
     engine_overrides,
 )
 from thinkswitch.config.load import ServerOptions, load_config
+from thinkswitch.config.server_env import with_environment
 from thinkswitch.factory import build_switch, load_settings
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ def serve(
     reasoning_field: Annotated[str | None, typer.Option(
         help="chat-completions field for thinking: reasoning_content, reasoning or both "
         "[default: reasoning_content]")] = None,
+    write_timeout_s: Annotated[float | None, typer.Option(
+        help="seconds a client may leave a response unread before its connection is aborted "
+        "(or THINKSWITCH_WRITE_TIMEOUT_S) [default: 60]")] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
@@ -87,13 +91,16 @@ def serve(
     if reasoning_field not in (None, "reasoning_content", "reasoning", "both"):
         raise UsageError(f"unknown reasoning field {reasoning_field!r}; valid: both, reasoning, "
                          "reasoning_content")
+    if write_timeout_s is not None and not 0 < write_timeout_s <= 3600:
+        raise UsageError(f"--write-timeout-s must be above 0 and at most 3600, not "
+                         f"{write_timeout_s:g}")
     settings_flags = {**engine_overrides(engine, model, dialect, base_url, data_dir),
                       "policy": policy, "trace_db": db, "shadow_rate": shadow_rate}
     server_flags = {"host": host, "port": port, "default_mode": think, "capacity": capacity,
                     "api_keys": tuple(api_key) if api_key else None,
                     "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
                     "cors_origins": tuple(cors_origin) if cors_origin else None,
-                    "reasoning_field": reasoning_field}
+                    "reasoning_field": reasoning_field, "write_timeout_s": write_timeout_s}
     app, options = build_server(config, settings_flags, server_flags)
     reload_on_hangup(app)
     if learn is not None:
@@ -103,7 +110,8 @@ def serve(
                f"{', API keys required' if options.api_keys else ''})")
     typer.echo(f"chat page: http://{options.host}:{options.port}/")
     uvicorn.Server(server_config(app, options.host, options.port, options.header_timeout_s,
-                                 options.max_header_bytes, log_level="warning")).run()
+                                 options.max_header_bytes, options.write_timeout_s,
+                                 log_level="warning")).run()
 
 
 def build_server(config: Path | None, settings_flags: dict[str, Any],
@@ -118,7 +126,8 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
 
     env = os.environ if environ is None else environ
     loaded = load_config(config, env) if config is not None else None
-    options = replace(loaded.server if loaded is not None else ServerOptions(),
+    options = replace(with_environment(loaded.server if loaded is not None else ServerOptions(),
+                                       env, loaded.file.server if loaded is not None else None),
                       **{key: value for key, value in server_flags.items() if value is not None})
     if not options.api_keys:  # flags, then the file, then the environment
         from_env = tuple(filter(None, env.get("THINKSWITCH_API_KEYS", "").split(",")))

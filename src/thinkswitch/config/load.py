@@ -56,6 +56,7 @@ class ServerOptions:
     body_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 1024
+    write_timeout_s: float = 60.0
     meta_endpoints: Exposure | None = None  # None: closed with API keys, open without
     reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD
     model_budgets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -268,6 +269,7 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         body_timeout_s=server.body_timeout_s or defaults.body_timeout_s,
         header_timeout_s=server.header_timeout_s or defaults.header_timeout_s,
         max_header_bytes=server.max_header_bytes or defaults.max_header_bytes,
+        write_timeout_s=server.write_timeout_s or defaults.write_timeout_s,
         meta_endpoints=server.meta_endpoints,
         reasoning_field=server.reasoning_field or defaults.reasoning_field,
         model_budgets={name: levels.levels() for name, levels in

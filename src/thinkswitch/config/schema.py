@@ -167,6 +167,9 @@ class ServerSection(Section):
     max_header_bytes: int | None = Field(
         None, ge=1024, le=1 << 24, description="largest request headers accepted; "
         "larger: 431 (default 65536)")
+    write_timeout_s: float | None = Field(
+        None, gt=0, le=3600, description="seconds a client may leave a response unread (its "
+        "socket full); later: the connection is aborted and its slot freed (default 60)")
     meta_endpoints: Exposure | None = Field(
         None, description="who may read /metrics and /openapi.json: open, key (any API key) "
         "or closed (default: closed when API keys are set, else open)")
