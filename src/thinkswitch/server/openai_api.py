@@ -73,11 +73,12 @@ def add_openai(app: FastAPI, calls: SwitchCalls, default_mode: RequestedMode,
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(http: Request, body: ChatCompletionRequest) -> Response:
         mode, budget, _ = body.control(default_mode, budgets_for(body.model))
-        completion_id = f"chatcmpl-{request_id_of(http)}"  # the record's id, after the prefix
+        record_id = request_id_of(http)  # the trace record's id; the completion's: chatcmpl-+it
+        completion_id = f"chatcmpl-{record_id}"
         request = SwitchRequest(
             messages=body.chat_messages(), think=mode, budget=budget,
             min_thinking=body.min_thinking_tokens or 0, output_cap=body.output_cap(),
-            temperature=body.temperature, seed=body.seed, trace_id=request_id_of(http),
+            temperature=body.temperature, seed=body.seed, trace_id=record_id,
             options=passthrough_options(body, calls.engine.passthrough),
             deadline_s=earliest(body.timeout, parse_deadline(http.headers.get(DEADLINE_HEADER))),
         )
