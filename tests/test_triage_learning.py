@@ -27,7 +27,8 @@ from thinkswitch.settings import default_data_dir
 from thinkswitch.shadow.promotion import PROMOTION, promote
 from thinkswitch.trace.backends import open_store
 from thinkswitch.triage.examples import LabelledExample, from_table
-from thinkswitch.triage.guard import Block, GuardOptions, agreement, judge
+from thinkswitch.triage.guard import Block, GuardOptions, judge
+from thinkswitch.triage.label_permutation import correlation
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy
 from thinkswitch.triage.promotion import guard, load_candidate
 from thinkswitch.triage.trace_training import shuffled, train_on_examples
@@ -295,12 +296,32 @@ def test_the_guard_refuses_a_candidate_whose_scores_do_not_follow_its_recipe() -
                                 0.5, float(i), 10.0, 500.0) for i, p in enumerate(pays)]
     mine = pays + rng.uniform(0, 0.9, 200)
     refit = pays + rng.uniform(0, 0.9, 200)
-    assert 0.6 < agreement(mine, refit) < 0.9
+    assert 0.6 < correlation(mine, refit) < 0.9
+    null = [rng.permutation(pays) + rng.uniform(0, 0.9, 200) for _ in range(19)]
     blocks = [Block(examples, mine, mine)]
     trained_on = Block(examples, np.zeros(200), mine)
     refused = judge(blocks, GuardOptions(), trained_on, None,
-                    Block(examples, np.zeros(200), refit))
+                    Block(examples, np.zeros(200), refit), null)
     assert not refused.promote and "follow its recipe" in refused.reason, refused.reason
-    same = judge(blocks, GuardOptions(), trained_on, None, Block(examples, np.zeros(200), mine))
+    same = judge(blocks, GuardOptions(), trained_on, None, Block(examples, np.zeros(200), mine),
+                 null)
     assert same.promote, same.reason
-    assert agreement(np.ones(3), np.ones(3)) == 1.0 and agreement(np.ones(3), mine[:3]) == 0.0
+    assert correlation(np.ones(3), np.ones(3)) == 1.0 and correlation(np.ones(3), mine[:3]) == 0.0
+
+
+@needs_data
+def test_on_few_pairs_the_guard_promotes_a_real_candidate_and_refuses_shuffled_ones() -> None:
+    """60 pairs, 16 where thinking pays (the math exams'): too few for a 99.9% bound on the
+    candidate's in-sample gain over random, enough for the permutation test, which no
+    candidate trained on shuffled labels passes (each is a draw of its null)."""
+    examples = synthetic_examples(60)
+    live = LearnedPolicy.from_path().model
+    good = train_on_examples(examples, holdout=0.0, version="good").model
+    verdict = guard(live, good, examples)
+    assert verdict.promote, verdict.reason
+    assert verdict.agreement_z > verdict.null_bound
+    for seed in range(5):
+        bad = train_on_examples(shuffled(examples, seed), holdout=0.0, version="bad").model
+        refused = guard(live, bad, examples, GuardOptions(seed=seed))
+        assert not refused.promote and "not trained on these labels" in refused.reason, (
+            refused.reason)

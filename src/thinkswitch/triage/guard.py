@@ -28,18 +28,23 @@ are gathered by thinkswitch.triage.promotion):
      (At 2 points the loop on SimpleQA held good candidates back for 200-400 requests on
      Gemini, its live policy trailing one trained offline; at 3 it promoted no shuffled
      candidate either: bench/learning_loop.py, README.)
-  2. The candidate learned the store's labels: on the pairs it trained on (up to its cut-off),
-     the choices of its own learned score (without the work prior it blends in on unfamiliar
-     requests, which ranks work up whatever the labels) beat random, the one-sided
-     `learned_confidence` lower bound of the mean of g > 0. Test 1 judges the recipe; this
-     ties the file to it: a model trained on other or corrupted (shuffled) labels ranks the
-     store's labels no better than chance. Since a model's fixed scores can follow a cluster
-     of the features that the labels also follow by accident, the candidate must also gain on
-     those pairs at least REPRODUCED (half) of what the recipe re-fit on them gains, and its
-     learned scores there must correlate with the re-fit's at FOLLOWS_RECIPE (0.9): a model
-     fit to these labels reproduces that fit, one fit to others does not. And at least
-     MIN_DISCORDANT (10) of those pairs must be ones where thinking changed the outcome: on
-     fewer, a fit and its bound rest on a handful of pairs.
+  2. The candidate learned the store's labels. Test 1 judges the recipe; this ties the file
+     to it. On the pairs it trained on (up to its cut-off), the candidate's own learned score
+     (without the work prior it blends in on unfamiliar requests, which ranks work up whatever
+     the labels) must reproduce the recipe re-fit on those pairs: correlation >= FOLLOWS_RECIPE
+     (0.9), and beyond what the recipe re-fit on label-permuted copies of the same pairs
+     reaches, by a permutation test (thinkswitch.triage.label_permutation: Fisher's z of that
+     correlation above all `permutations` (19) null re-fits and above their 1 - 1e-4 normal
+     prediction bound). A candidate trained on other or shuffled labels is one draw of that
+     null: it passes with probability at most 1/20 whatever the distribution, and 1e-4 where
+     the null z is normal; on top of the correlation floor. Where the labels carry little
+     information (a handful of pairs where thinking changed the outcome) the permuted re-fits
+     come close to the real one and the test refuses by itself. (Until this test, a 99.9%
+     bootstrap lower bound of the candidate's in-sample gain over random > 0, half the
+     re-fit's gain and 10 pairs where thinking changed the outcome were required instead: on
+     few pairs, where the signal is weak, real candidates rarely passed them; on the SimpleQA
+     loop at shadow rate 0.2, o3-mini's candidates were promoted in 0 of 10 seeds after 200
+     requests and 1 after 400. The bound is still reported as `learned_low`.)
   3. Where the candidate kept newer pairs out of its training (`train --from-traces
      --holdout`), on them it is not worse than the live policy beyond noise: the upper
      `confidence` bound of the mean of d >= 0.
@@ -57,14 +62,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from thinkswitch.triage.examples import LabelledExample
+from thinkswitch.triage.label_permutation import PERMUTATIONS, NullTest, beyond_null, correlation
 
 #: The think-rates the two models are compared at (each at equal rate; the utility of a pair is
 #: its mean over them: the area under the accuracy-against-think-rate curve, what APGR reads).
 RATES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-#: The fewest training pairs on which thinking changed the outcome for test 2 to read anything.
-MIN_DISCORDANT = 10
-#: The share of the re-fit recipe's gain on the training pairs a candidate must reach (test 2).
-REPRODUCED = 0.5
 #: The least correlation of the candidate's learned scores with its recipe re-fit's on the
 #: pairs it trained on (test 2). Re-fit on the same pairs the recipe gives the same model
 #: (1.0); on the SimpleQA loop, shuffled-label candidates reached at most 0.8 (240 rounds).
@@ -79,6 +81,7 @@ class GuardOptions:
     folds: int = 5
     resamples: int = 2000
     min_examples: int = 20
+    permutations: int = PERMUTATIONS
     seed: int = 0
     rates: tuple[float, ...] = RATES
 
@@ -127,12 +130,15 @@ class Verdict:
     standard_error: float
     over_random: float
     learned_low: float
+    agreement_z: float = 0.0
+    null_bound: float = 0.0
 
     def summary(self) -> dict[str, float | int | bool | str]:
         return {"promote": self.promote, "reason": self.reason, "examples": self.examples,
                 **{name: round(float(getattr(self, name)), 4) for name in (
                     "live_accuracy", "candidate_accuracy", "difference",
-                    "difference_low", "standard_error", "over_random", "learned_low")}}
+                    "difference_low", "standard_error", "over_random", "learned_low",
+                    "agreement_z", "null_bound")}}
 
 
 def refusal(reason: str, examples: int = 0) -> Verdict:
@@ -193,19 +199,14 @@ def needed_pairs(values: np.ndarray, weights: np.ndarray, max_error: float) -> i
     return int(np.ceil(len(values) * (error / max_error) ** 2))
 
 
-def agreement(mine: np.ndarray, theirs: np.ndarray) -> float:
-    """The correlation of two models' scores on the same pairs (1.0 when both are constant)."""
-    if np.std(mine) == 0 or np.std(theirs) == 0:
-        return 1.0 if np.std(mine) == np.std(theirs) else 0.0
-    return float(np.corrcoef(mine, theirs)[0, 1])
-
-
 def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
           trained_on: Block | None = None, held_out: Block | None = None,
-          reference: Block | None = None) -> Verdict:
+          reference: Block | None = None, null: Sequence[np.ndarray] = ()) -> Verdict:
     """The verdict from the rolling-origin blocks (test 1), the candidate's own training pairs
     (test 2; None for a candidate trained on tables only, which must then beat random out of
-    sample) and its own held-out pairs (test 3; None when it kept none)."""
+    sample; `reference`: the recipe re-fit on them, `null`: the learned scores there of the
+    re-fits on label-permuted copies) and its own held-out pairs (test 3; None when it kept
+    none)."""
     both = paired(out_of_sample, options.rates)
     n = len(both.weights)
     if n < options.min_examples:
@@ -216,15 +217,15 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
     share = both.weights / np.sum(both.weights)
     error = standard_error(both.difference, both.weights)
     learned_low = gain_low
-    fit, refit = 0.0, 0.0
     if trained_on is not None:
         own = paired([trained_on], options.rates)
-        fit, learned_low, _ = bounds(own.gain, own.weights, options.learned_confidence, options)
-    if reference is not None:
-        again = paired([reference], options.rates)
-        refit = float(np.sum(again.weights * again.gain) / np.sum(again.weights))
+        _, learned_low, _ = bounds(own.gain, own.weights, options.learned_confidence, options)
+    tested = NullTest(0.0, float("inf"), float("inf"), 0)
+    if trained_on is not None and reference is not None:
+        tested = beyond_null(trained_on.candidate_scores, reference.candidate_scores, null)
     verdict = Verdict(False, "", n, float(np.sum(share * both.live)),
-                      float(np.sum(share * both.candidate)), diff, low, error, gain, learned_low)
+                      float(np.sum(share * both.candidate)), diff, low, error, gain, learned_low,
+                      tested.statistic, tested.bound)
     at = (f"at equal think-rates {options.rates[0]:.0%}-{options.rates[-1]:.0%} on {n} pairs "
           f"neither model trained on: candidate "
           f"{verdict.candidate_accuracy:.1%} vs live {verdict.live_accuracy:.1%} "
@@ -240,28 +241,22 @@ def judge(out_of_sample: Sequence[Block], options: GuardOptions = DEFAULT_GUARD,
     if trained_on is None and gain_low <= 0:
         return replace(verdict, reason=f"refused: not better than random beyond noise {at} "
                        f"({gain:+.1%} over random, lower bound {gain_low:+.1%})")
-    if trained_on is not None and learned_low <= 0:
-        return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
-                       f"trained on it ranks the store's labels no better than chance "
-                       f"({options.learned_confidence:.1%} lower bound {learned_low:+.1%} over "
-                       f"random): not trained on these labels {at}")
-    discordant = sum(e.correct(True) != e.correct(False) for e in trained_on.examples
-                     ) if trained_on is not None else MIN_DISCORDANT
-    if discordant < MIN_DISCORDANT:
-        return replace(verdict, reason=f"refused: thinking changed the outcome on only "
-                       f"{discordant} of the pairs it trained on; the guard needs "
-                       f"{MIN_DISCORDANT} to tell what it learned {at}")
-    if trained_on is not None and reference is not None and (follows := agreement(
+    if trained_on is not None and reference is None:
+        return replace(verdict, reason=f"refused: its recipe could not be re-fit on the "
+                       f"{len(trained_on.examples)} pairs it trained on to check that it "
+                       f"learned them {at}")
+    if trained_on is not None and reference is not None and (follows := correlation(
             trained_on.candidate_scores, reference.candidate_scores)) < FOLLOWS_RECIPE:
         return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
                        f"trained on its scores follow its recipe re-fit on them only "
                        f"{follows:.2f} (correlation; {FOLLOWS_RECIPE} needed): not trained on "
                        f"these labels {at}")
-    if trained_on is not None and fit < REPRODUCED * refit:
+    if trained_on is not None and not tested.passed:
         return replace(verdict, reason=f"refused: on the {len(trained_on.examples)} pairs it "
-                       f"trained on it gains {fit:+.1%} over random, under half of the "
-                       f"{refit:+.1%} its recipe re-fit on them gains: not trained on these "
-                       f"labels {at}")
+                       f"trained on its scores follow its recipe re-fit on them no more than "
+                       f"re-fits on {tested.permutations} label-permuted copies do (Fisher z "
+                       f"{tested.statistic:.2f}; their largest {tested.null_max:.2f}, 1 - 1e-4 "
+                       f"bound {tested.bound:.2f}): not trained on these labels {at}")
     if held_out is not None and len(held_out.examples) >= options.min_examples:
         mine = paired([held_out], options.rates)
         own_diff, _, own_high = bounds(mine.difference, mine.weights, options.confidence, options)

@@ -16,6 +16,7 @@ from thinkswitch.kernel.errors import DataError
 from thinkswitch.outcomes.paired import PairedTable
 from thinkswitch.triage.examples import LabelledExample, as_table
 from thinkswitch.triage.features import Featurizer
+from thinkswitch.triage.label_permutation import permuted_labels
 from thinkswitch.triage.learned import LearnedModel
 from thinkswitch.triage.training import train
 
@@ -42,11 +43,7 @@ def split_by_time(examples: Sequence[LabelledExample], holdout: float
 def shuffled(examples: Sequence[LabelledExample], seed: int) -> list[LabelledExample]:
     """The same examples with their label pairs permuted across questions: a deliberately
     bad training set (what a guard must never promote)."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(examples))
-    return [replace(example, correct_off=examples[j].correct_off,
-                    correct_on=examples[j].correct_on)
-            for example, j in zip(examples, order, strict=True)]
+    return permuted_labels(examples, 1, np.random.default_rng(seed))[0]
 
 
 def train_on_examples(examples: Sequence[LabelledExample], tables: Sequence[PairedTable] = (),

@@ -33,7 +33,7 @@ class Scorer(Protocol):
 Trainer = Callable[[Sequence[PairedTable]], Scorer]
 
 
-def _examples(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def training_rows(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.ndarray]:
     texts: list[str] = []
     gain: list[int] = []
     tokens: list[float] = []
@@ -49,6 +49,19 @@ def _examples(tables: Sequence[PairedTable]) -> tuple[list[str], np.ndarray, np.
     return texts, np.array(gain), np.log(np.array(tokens))
 
 
+def fit_gain(matrix: object, gain: np.ndarray, size: int, regularization: float
+             ) -> tuple[np.ndarray, float]:
+    """The gain model's weights and bias: a class-balanced logistic regression of "thinking
+    pays" (`gain`, 0/1) on the features (a constant when every row is alike)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if gain.min() == gain.max():
+        return np.zeros(size), (-10.0 if gain.max() == 0 else 10.0)
+    model = LogisticRegression(C=regularization, class_weight="balanced", max_iter=3000)
+    model.fit(matrix, gain)
+    return model.coef_[0].astype(float), float(model.intercept_[0])
+
+
 def train(tables: Sequence[PairedTable], version: str = "custom",
           features: Featurizer | None = None,
           regularization: float | None = None) -> LearnedModel:
@@ -56,21 +69,16 @@ def train(tables: Sequence[PairedTable], version: str = "custom",
 
     `features` default to the shipped static token table; `regularization` (the logistic
     model's C) to the one chosen for those features."""
-    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.linear_model import Ridge
 
     if features is None:
         from thinkswitch.triage.static_features import StaticFeatures
 
         features = StaticFeatures.shipped()
-    texts, gain, log_tokens = _examples(tables)
+    texts, gain, log_tokens = training_rows(tables)
     matrix = features.transform(texts)
-    if gain.min() == gain.max():
-        gain_w, gain_b = np.zeros(features.size), (-10.0 if gain.max() == 0 else 10.0)
-    else:
-        model = LogisticRegression(C=regularization or features.regularization,
-                                   class_weight="balanced", max_iter=3000)
-        model.fit(matrix, gain)
-        gain_w, gain_b = model.coef_[0].astype(float), float(model.intercept_[0])
+    gain_w, gain_b = fit_gain(matrix, gain, features.size,
+                              regularization or features.regularization)
     ridge = Ridge(alpha=1.0).fit(matrix, log_tokens)
     return LearnedModel(
         version, features, gain_w, gain_b, ridge.coef_.astype(float), float(ridge.intercept_),
