@@ -90,13 +90,13 @@ def promote(
     and by the live policy. Promote only if (1) the standard error of the
     mean of d is at most 3 points (enough pairs for their spread) and its
     one-sided upper bound (paired bootstrap, --confidence) is >= 0: not worse
-    beyond noise; (2) on the pairs it trained on (10 or more of them where
-    thinking changed the outcome), the candidate's own learned score beats
-    random at the 99.9% one-sided lower bound, gains at least half of what
-    its recipe re-fit on them gains, and correlates >= 0.9 with that re-fit's
-    scores there: it learned these labels (a model
-    trained on shuffled labels does not); (3) on pairs it kept out, if any,
-    it is not worse beyond noise."""
+    beyond noise; (2) on the pairs it trained on, the candidate's own learned
+    score correlates >= 0.9 with its recipe re-fit on them, and more than the
+    re-fits on 19 label-permuted copies of those pairs do (a permutation
+    test: above all 19 and above their 1 - 1e-4 normal prediction bound, in
+    Fisher's z): it learned these labels (a model trained on shuffled labels
+    is a draw of that null); (3) on pairs it kept out, if any, it is not
+    worse beyond noise."""
     from thinkswitch.shadow.promotion import promote as run_promotion
     from thinkswitch.triage.guard import GuardOptions
 
