@@ -68,3 +68,18 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far, all its threads (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and its live descendants (`serve --workers`: the
+    supervisor and its workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+        pending += [int(child) for child in children]
+    return total

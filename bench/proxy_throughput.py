@@ -13,6 +13,10 @@ thinkswitch (about 7 minutes and 3 GB):
     python3 -m venv ~/.cache/thinkswitch/optillm-venv
     ~/.cache/thinkswitch/optillm-venv/bin/pip install torch==2.13.0 optillm
     .venv/bin/python bench/proxy_throughput.py [--clients 32] [--seconds 20] [--rounds 2]
+        [--workers 1,2]
+
+`--workers 1,2` runs a thinkswitch with one worker and one with two (`serve --workers`) side
+by side, each round measuring the upstream and then each of them.
 
 All processes (upstream, proxy, load generator) share this machine's cores, so the figures
 are for a 2-core box, not a proxy's ceiling.
@@ -28,10 +32,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from load import LoadResult, streaming_load
-from loopback import VENV_BIN, cpu_seconds, free_port, running
+from loopback import VENV_BIN, free_port, running, tree_cpu_seconds
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -56,37 +61,54 @@ def measure(name: str, url: str, clients: int, seconds: float, progress: Progres
     task = progress.add_task(f"{name}: {clients} streaming clients", total=seconds)
     started = time.monotonic()
     streaming_load(url, body or BODY, clients, min(2.0, seconds / 5))  # warm-up
-    before = [cpu_seconds(pid) for pid, _ in cpu_of]
+    before = [tree_cpu_seconds(pid) for pid, _ in cpu_of]
     result = streaming_load(url, body or BODY, clients, seconds)
     for (pid, used), at_start in zip(cpu_of, before, strict=True):
-        used.append(cpu_seconds(pid) - at_start)
+        used.append(tree_cpu_seconds(pid) - at_start)
     progress.update(task, completed=min(seconds, time.monotonic() - started))
     return result
 
 
+def target(workers: int, counts: Sequence[int]) -> str:
+    """The name of thinkswitch with `workers` workers in the results (plain when it is alone)."""
+    return "thinkswitch" if len(counts) == 1 else f"thinkswitch, {workers} worker" + (
+        "s" if workers > 1 else "")
+
+
 def run_case(case: str, args: argparse.Namespace, progress: Progress, scratch: str,
-             console: Console, proxy_cpu: list[float]) -> dict[str, list[LoadResult]]:
-    """Upstream directly and through thinkswitch, alternating for `args.rounds` rounds; the
-    CPU seconds thinkswitch used in each of its rounds are appended to `proxy_cpu`."""
+             console: Console, proxy_cpu: dict[str, list[float]]) -> dict[str, list[LoadResult]]:
+    """Upstream directly and through thinkswitch (one server per worker count, each with its
+    own trace store), alternating for `args.rounds` rounds; the CPU seconds each thinkswitch
+    (supervisor and workers) used in each of its rounds are appended to `proxy_cpu[name]`."""
     deltas, body = CASES[case]
-    upstream_port, ts_port, opt_port = free_port(), free_port(), free_port()
+    upstream_port, opt_port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/v1"
     extra = ["--deltas", str(deltas)] if deltas else []
-    results: dict[str, list[LoadResult]] = {"upstream directly": [], "thinkswitch": []}
-    serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "openai", "--base-url",
-             upstream, "--model", "instant-upstream", "--dialect", "qwen3", "--port",
-             str(ts_port), "--capacity", str(args.clients * 2), "--think", "auto",
-             "--db", str(Path(scratch) / f"traces-{case}.sqlite")]
-    with running([sys.executable, str(HERE / "instant_upstream.py"), "--port",
-                  str(upstream_port), *extra], f"{upstream}/models"), \
-            running(serve, f"http://127.0.0.1:{ts_port}/health") as proxy:
+    results: dict[str, list[LoadResult]] = {"upstream directly": []}
+    with ExitStack() as stack:
+        stack.enter_context(running([sys.executable, str(HERE / "instant_upstream.py"),
+                                     "--port", str(upstream_port), *extra],
+                                    f"{upstream}/models"))
+        proxies = {}
+        for workers in args.workers:
+            port, name = free_port(), target(workers, args.workers)
+            serve = [str(VENV_BIN / "thinkswitch"), "serve", "--engine", "openai", "--base-url",
+                     upstream, "--model", "instant-upstream", "--dialect", "qwen3", "--port",
+                     str(port), "--capacity", str(args.clients * 2), "--think", "auto",
+                     "--workers", str(workers),
+                     "--db", str(Path(scratch) / f"traces-{case}-{workers}.sqlite")]
+            process = stack.enter_context(running(serve, f"http://127.0.0.1:{port}/health"))
+            proxies[name] = (port, process)
+            results[name] = []
+            proxy_cpu[name] = []
         for _ in range(args.rounds):
             results["upstream directly"].append(measure(
                 f"{case} upstream", f"{upstream}/chat/completions", args.clients,
                 args.seconds, progress, body))
-            results["thinkswitch"].append(measure(
-                f"{case} thinkswitch", f"http://127.0.0.1:{ts_port}/v1/chat/completions",
-                args.clients, args.seconds, progress, body, [(proxy.pid, proxy_cpu)]))
+            for name, (port, process) in proxies.items():
+                results[name].append(measure(
+                    f"{case} {name}", f"http://127.0.0.1:{port}/v1/chat/completions",
+                    args.clients, args.seconds, progress, body, [(process.pid, proxy_cpu[name])]))
         if case == "short" and args.optillm.exists():
             command = [str(args.optillm), "--approach", "none", "--base-url", upstream,
                        "--port", str(opt_port), "--log", "warning"]
@@ -101,26 +123,37 @@ def run_case(case: str, args: argparse.Namespace, progress: Progress, scratch: s
     return results
 
 
+def worker_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected worker counts like 1 or 1,2, not {text!r}")
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cases", default="short,long", help="comma-separated: short,long")
+    parser.add_argument("--workers", type=worker_counts, default=[1],
+                        help="thinkswitch serve --workers; several (1,2) run side by side")
     parser.add_argument("--optillm", type=Path, default=OPTILLM)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "proxy_throughput.json")
     args = parser.parse_args()
     console = Console()
     cases = [case for case in args.cases.split(",") if case]
-    summary: dict[str, object] = {"load_average": round(os.getloadavg()[0], 1)}
+    summary: dict[str, object] = {"load_average": round(os.getloadavg()[0], 1),
+                                  "workers": args.workers}
     table = Table(title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s "
                   f"each, {args.rounds} alternating rounds")
     for column in ("case", "target", "round", "req/s", "deltas/s", "p50 ms", "p99 ms",
                    "responses"):
         table.add_column(column, justify="left" if column in ("case", "target") else "right")
+    lines = []
     with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
         for case in cases:
-            proxy_cpu: list[float] = []
+            proxy_cpu: dict[str, list[float]] = {}
             results = run_case(case, args, progress, scratch, console, proxy_cpu)
             for name, runs in results.items():
                 for number, result in enumerate(runs, 1):
@@ -129,29 +162,34 @@ def main() -> int:
                                   f"{result.percentile_ms(50):.1f}",
                                   f"{result.percentile_ms(99):.1f}",
                                   json.dumps(dict(result.statuses)))
-            direct, proxied = results["upstream directly"], results["thinkswitch"]
-            measure_of = LoadResult.rate if case == "short" else LoadResult.delta_rate
-            ratios = [measure_of(p) / measure_of(d) for d, p in zip(direct, proxied, strict=True)
-                      if measure_of(d) > 0]
             summary[case] = {name: [r.summary() for r in runs] for name, runs in results.items()}
-            summary[f"{case}_ratio_thinkswitch_over_upstream"] = [round(r, 3) for r in ratios]
-            # thinkswitch's own CPU (all threads) per delivered delta (long) or answer (short)
-            units = [p.deltas if case == "long" else p.ok for p in proxied]
-            summary[f"{case}_proxy_cpu_us_per_{'delta' if case == 'long' else 'request'}"] = [
-                round(1e6 * used / unit, 1) for used, unit in zip(proxy_cpu, units, strict=True)
-                if unit]
+            direct = results["upstream directly"]
+            measure_of = LoadResult.rate if case == "short" else LoadResult.delta_rate
+            what = "req/s" if case == "short" else "deltas/s"
+            unit = "delta" if case == "long" else "request"
+            for workers in args.workers:
+                name = target(workers, args.workers)
+                suffix = "" if len(args.workers) == 1 else f"_{workers}_workers"
+                proxied = results[name]
+                ratios = [round(measure_of(p) / measure_of(d), 3)
+                          for d, p in zip(direct, proxied, strict=True) if measure_of(d) > 0]
+                summary[f"{case}_ratio_thinkswitch_over_upstream{suffix}"] = ratios
+                # thinkswitch's own CPU (all its processes and threads) per delivered delta
+                # (long) or answer (short)
+                units = [p.deltas if case == "long" else p.ok for p in proxied]
+                cpu = [round(1e6 * used / n, 1)
+                       for used, n in zip(proxy_cpu[name], units, strict=True) if n]
+                summary[f"{case}_proxy_cpu_us_per_{unit}{suffix}"] = cpu
+                lines.append(f"{case}: {name} / upstream in {what}, per round: {ratios} "
+                             f"(target >= 0.60); CPU per {unit}, µs: {cpu}")
             optillm = results.get("optillm (--approach none)")
             if optillm and optillm[0].rate() > 0:
+                proxied = results[target(args.workers[0], args.workers)]
                 summary["ratio_thinkswitch_over_optillm"] = round(
                     statistics.median(r.rate() for r in proxied) / optillm[0].rate(), 1)
     console.print(table)
-    for case in cases:
-        what = "req/s" if case == "short" else "deltas/s"
-        ratios = summary[f"{case}_ratio_thinkswitch_over_upstream"]
-        unit = "delta" if case == "long" else "request"
-        console.print(f"{case}: thinkswitch / upstream in {what}, per round: {ratios} "
-                      f"(target >= 0.60); thinkswitch CPU per {unit}, µs: "
-                      f"{summary[f'{case}_proxy_cpu_us_per_{unit}']}")
+    for line in lines:
+        console.print(line)
     if "ratio_thinkswitch_over_optillm" in summary:
         console.print(f"thinkswitch / optillm: [bold]{summary['ratio_thinkswitch_over_optillm']}x"
                       "[/] (target >= 10x)")

@@ -22,6 +22,8 @@ Exposure = Literal["open", "key", "closed"]
 MAX_TOKENS = 1 << 24
 #: A day: longer timeouts are typos, and 1e308 s overflows the clocks that would wait for them.
 MAX_WAIT_S = 86_400.0
+#: The most server worker processes (`serve --workers`): one per core is the useful most.
+MAX_WORKERS = 64
 
 
 def default_data_dir() -> Path:

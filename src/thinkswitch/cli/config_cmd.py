@@ -48,7 +48,9 @@ def check(file: FileArgument) -> None:
     print(f"  engine {engine}, model {settings.model or 'default'}, "
           f"dialect {settings.dialect or 'guessed'}")
     print(f"  server {server.host}:{server.port}, default mode {server.default_mode}, "
-          f"capacity {server.capacity}, {len(server.api_keys)} API key"
+          f"capacity {server.capacity}"
+          f"{f' across {server.workers} workers' if server.workers else ''}, "
+          f"{len(server.api_keys)} API key"
           f"{'s' if len(server.api_keys) != 1 else ''}, signing key "
           f"{'shared' if server.signing_key else 'random per process'}")
     print(f"  budgets: default {settings.default_budget}, {budgets}; "
@@ -69,7 +71,8 @@ def effective_config(loaded: LoadedConfig, settings: Settings) -> dict[str, Any]
     return {
         "server": {
             "host": server.host, "port": server.port, "default_mode": server.default_mode,
-            "capacity": server.capacity, "api_keys": ["***"] * len(server.api_keys),
+            "capacity": server.capacity, "workers": server.workers,
+            "api_keys": ["***"] * len(server.api_keys),
             "signing_key": "***" if server.signing_key else None,
             "max_body_bytes": server.max_body_bytes, "cors_origins": list(server.cors_origins),
         },

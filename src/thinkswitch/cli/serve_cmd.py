@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,9 +17,17 @@ from thinkswitch.cli.options import (
     TraceDbOption,
     engine_overrides,
 )
-from thinkswitch.config.load import ServerOptions, load_config
-from thinkswitch.config.server_env import with_environment
-from thinkswitch.factory import build_switch, load_settings
+from thinkswitch.cli.serve_app import (
+    build_app,
+    reload_on_hangup,
+    resolve_options,
+    settings_of,
+    signing_key_of,
+    start_learning,
+)
+from thinkswitch.config.load import ServerOptions
+from thinkswitch.kernel.errors import UsageError
+from thinkswitch.settings import MAX_WORKERS
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -73,11 +79,14 @@ def serve(
     write_timeout_s: Annotated[float | None, typer.Option(
         help="seconds a client may leave a response unread before its connection is aborted "
         "(or THINKSWITCH_WRITE_TIMEOUT_S) [default: 60]")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=MAX_WORKERS, help="server processes on one port, sharing --capacity, the "
+        "counters and policy reloads; up to one per core [default: THINKSWITCH_WORKERS, "
+        "else 1]")] = None,
 ) -> None:
     """Serve /v1/chat/completions (streaming and not), /v1/models and /health."""
     import uvicorn
 
-    from thinkswitch.kernel.errors import UsageError
     from thinkswitch.server.exposure import EXPOSURES
     from thinkswitch.server.protocol import server_config
 
@@ -100,8 +109,16 @@ def serve(
                     "api_keys": tuple(api_key) if api_key else None,
                     "max_body_bytes": max_body_bytes, "meta_endpoints": meta_endpoints,
                     "cors_origins": tuple(cors_origin) if cors_origin else None,
-                    "reasoning_field": reasoning_field, "write_timeout_s": write_timeout_s}
-    app, options = build_server(config, settings_flags, server_flags)
+                    "reasoning_field": reasoning_field, "write_timeout_s": write_timeout_s,
+                    "workers": workers}
+    loaded, options = resolve_options(config, server_flags)
+    if options.workers != 1:
+        from thinkswitch.cli.supervisor import WorkerSpec, supervise
+
+        settings_of(loaded, settings_flags)  # bad settings: one error here, not one per worker
+        raise typer.Exit(supervise(WorkerSpec(config, settings_flags, server_flags, learn),
+                                   options, signing_key_of(options)))
+    app = build_app(loaded, options, settings_flags)
     reload_on_hangup(app)
     if learn is not None:
         start_learning(app, learn)
@@ -119,74 +136,5 @@ def build_server(config: Path | None, settings_flags: dict[str, Any],
                  ) -> tuple[FastAPI, ServerOptions]:
     """The app and its server options. Flags (non-None values) win over the config file,
     which wins over `THINKSWITCH_*` variables, which win over defaults."""
-    from thinkswitch.server.app import create_app
-    from thinkswitch.server.host_guard import host_allowlist
-    from thinkswitch.server.secret import load_or_create_secret
-    from thinkswitch.settings import default_state_dir
-
-    env = os.environ if environ is None else environ
-    loaded = load_config(config, env) if config is not None else None
-    options = replace(with_environment(loaded.server if loaded is not None else ServerOptions(),
-                                       env, loaded.file.server if loaded is not None else None),
-                      **{key: value for key, value in server_flags.items() if value is not None})
-    if not options.api_keys:  # flags, then the file, then the environment
-        from_env = tuple(filter(None, env.get("THINKSWITCH_API_KEYS", "").split(",")))
-        options = replace(options, api_keys=from_env)
-    file_values = loaded.settings_values if loaded is not None else {}
-    settings = load_settings(**{**file_values, **{
-        key: value for key, value in settings_flags.items() if value is not None}})
-    # inline [prices.models] of the file, else the prices file of the settings
-    switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
-    from thinkswitch.triage.tiers import is_tier_file
-
-    # (a budget-tier model is served as it is: promotion guards only learned's own models)
-    if (settings.policy == "learned" and switch.trace_store is not None
-            and not is_tier_file(settings.triage_model)):
-        from thinkswitch.shadow.promotion import live_policy
-
-        # The store's latest promoted model, if any; the server can swap it while running.
-        switch.policy = live_policy(switch.trace_store, settings.triage_model, settings.knob)
-    switch.policy  # noqa: B018  a server builds its policy at start, not in the first request
-    signing_key = options.signing_key or load_or_create_secret(
-        default_state_dir() / "server-secret")
-    app = create_app(switch, options.default_mode, signing_key=signing_key,
-                     api_keys=options.api_keys, capacity=options.capacity,
-                     max_body_bytes=options.max_body_bytes, cors_origins=options.cors_origins,
-                     effort_budgets=options.effort_budgets, owns_switch=True,
-                     body_timeout_s=options.body_timeout_s, meta=options.meta_endpoints,
-                     reasoning_field=options.reasoning_field,
-                     model_budgets=options.model_budgets,
-                     allowed_hosts=host_allowlist(options.host, options.allowed_hosts))
-    app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
-    app.state.switch = switch
-    return app, options
-
-
-def reload_on_hangup(app: FastAPI) -> None:
-    """SIGHUP: take the trace store's latest promoted policy (as POST /admin/policy/reload)."""
-    import signal
-
-    from thinkswitch.kernel.errors import ThinkswitchError
-    from thinkswitch.server.admin import reload_switch_policy
-
-    def hangup(signum: int, frame: object) -> None:
-        try:
-            typer.echo(f"SIGHUP: {reload_switch_policy(app.state.switch)}")
-        except ThinkswitchError as error:
-            typer.echo(f"SIGHUP: policy not reloaded: {error}", err=True)
-
-    signal.signal(signal.SIGHUP, hangup)
-
-
-def start_learning(app: FastAPI, every: int) -> None:
-    from thinkswitch.cli.triage_learn_cmd import default_policy_dir
-    from thinkswitch.kernel.errors import UsageError
-    from thinkswitch.shadow.learning import Learner
-    from thinkswitch.triage.promotion import LivePolicy
-
-    switch = app.state.switch
-    if not isinstance(switch.policy, LivePolicy):
-        raise UsageError("--learn needs the learned policy and recording on")
-    learner = Learner(switch, every, default_policy_dir())
-    learner.start()
-    app.state.learner = learner
+    loaded, options = resolve_options(config, server_flags, environ)
+    return build_app(loaded, options, settings_flags), options

@@ -48,6 +48,7 @@ class ServerOptions:
     port: int = 8000
     default_mode: RequestedMode = "auto"
     capacity: int = 16
+    workers: int | None = None  # None: THINKSWITCH_WORKERS, else 1
     api_keys: tuple[str, ...] = ()
     signing_key: bytes | None = None
     max_body_bytes: int = 1 << 20
@@ -261,6 +262,7 @@ def server_options(config: ConfigFile, environ: Mapping[str, str]) -> ServerOpti
         port=server.port or defaults.port,
         default_mode=server.default_mode or defaults.default_mode,
         capacity=server.capacity or defaults.capacity,
+        workers=server.workers,
         api_keys=tuple(dict.fromkeys(keys)),
         signing_key=signing_key or None,
         max_body_bytes=server.max_body_bytes or defaults.max_body_bytes,

@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from thinkswitch.engines.registry import engine_factories
 from thinkswitch.kernel.request import EFFORT_BUDGETS
-from thinkswitch.settings import BudgetStyle, Exposure
+from thinkswitch.settings import MAX_WORKERS, BudgetStyle, Exposure
 from thinkswitch.thinking.dialects import DIALECTS
 from thinkswitch.trace.prices import Price
 from thinkswitch.triage.registry import POLICIES
@@ -142,6 +142,9 @@ class ServerSection(Section):
         None, description="mode when a request says nothing: off, on or auto (default auto)")
     capacity: int | None = Field(
         None, ge=1, le=100_000, description="requests inside at once; beyond it 429 (default 16)")
+    workers: int | None = Field(
+        None, ge=1, le=MAX_WORKERS, description="server processes sharing the port, the "
+        "capacity and the counters (default THINKSWITCH_WORKERS, else 1)")
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="API keys callers must present (secret: prefer "
         "api_keys_env or keys_file)")

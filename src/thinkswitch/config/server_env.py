@@ -15,7 +15,8 @@ from thinkswitch.config.schema import ServerSection
 from thinkswitch.kernel.errors import UsageError
 
 #: `ServerOptions` field -> the variable that sets it.
-SERVER_VARIABLES: Mapping[str, str] = {"write_timeout_s": "THINKSWITCH_WRITE_TIMEOUT_S"}
+SERVER_VARIABLES: Mapping[str, str] = {"write_timeout_s": "THINKSWITCH_WRITE_TIMEOUT_S",
+                                       "workers": "THINKSWITCH_WORKERS"}
 
 
 def with_environment(options: ServerOptions, environ: Mapping[str, str],

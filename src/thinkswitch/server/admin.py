@@ -2,10 +2,14 @@
 
 Admin calls need an API key: a server without keys refuses them (403), since anyone could
 otherwise swap its policy. The reload itself is atomic (see triage.promotion.LivePolicy), and
-runs in a worker thread (it reads a file and the store).
+runs in a worker thread (it reads a file and the store). In a server of several worker
+processes, the worker that answers reloads before it answers and asks the supervisor to SIGHUP
+every worker, which follow within milliseconds.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -26,7 +30,10 @@ def reload_switch_policy(switch: Switch) -> str:
                        switch.settings.knob)
 
 
-def add_admin(app: FastAPI, switch: Switch, keys: ApiKeys) -> None:
+def add_admin(app: FastAPI, switch: Switch, keys: ApiKeys,
+              reloaded: Callable[[], None] | None = None) -> None:
+    """`reloaded` (a worker of several) tells the other workers to reload too."""
+
     @app.post("/admin/policy/reload", response_model=None)
     async def reload_policy(request: Request) -> JSONResponse:
         if not keys.required:
@@ -40,4 +47,6 @@ def add_admin(app: FastAPI, switch: Switch, keys: ApiKeys) -> None:
             message = await run_in_threadpool(reload_switch_policy, switch)
         except ThinkswitchError as error:
             return openai_error(409, str(error), "invalid_request_error", None)
+        if reloaded is not None:
+            reloaded()
         return JSONResponse({"reloaded": True, "policy": message})

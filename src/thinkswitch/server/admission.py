@@ -1,5 +1,6 @@
 """Admission to the engine: a bounded number of requests at work and waiting, API keys, and
-the counters `/metrics` exposes. One instance per app (no module-level state)."""
+the counters `/metrics` exposes. One instance per app (no module-level state); several
+worker processes share theirs through `worker_board`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import hashlib
 import hmac
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from thinkswitch.kernel.result import Result
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def latency_bucket(seconds: float) -> int:
+    """The histogram bucket a request's total time falls in (the last: beyond them all)."""
+    return next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))
 
 
 class Admission:
@@ -111,9 +117,7 @@ class Metrics:
             self.tokens["prompt"] += result.usage.prompt_tokens
             total = result.timings.total_s
             self.latency_sum += total
-            index = next((i for i, b in enumerate(LATENCY_BUCKETS) if total <= b),
-                         len(LATENCY_BUCKETS))
-            self.latency[index] += 1
+            self.latency[latency_bucket(total)] += 1
 
     def error(self, kind: str) -> None:
         with self._lock:
@@ -122,26 +126,32 @@ class Metrics:
     def exposition(self, queue_depth: int) -> str:
         """Prometheus text format."""
         with self._lock:
-            lines = ["# TYPE thinkswitch_requests_total counter"]
-            lines += [f'thinkswitch_requests_total{{mode="{m}"}} {n}'
-                      for m, n in sorted(self.requests.items())]
-            answered = sum(self.requests.values())
-            thought = self.requests.get("on", 0)
-            lines += ["# TYPE thinkswitch_think_rate gauge",
-                      f"thinkswitch_think_rate {thought / answered if answered else 0:.6f}",
-                      "# TYPE thinkswitch_tokens_total counter"]
-            lines += [f'thinkswitch_tokens_total{{kind="{k}"}} {n}'
-                      for k, n in sorted(self.tokens.items())]
-            lines += ["# TYPE thinkswitch_errors_total counter"]
-            lines += [f'thinkswitch_errors_total{{kind="{k}"}} {n}'
-                      for k, n in sorted(self.errors.items())]
-            lines += ["# TYPE thinkswitch_request_seconds histogram"]
-            running = 0
-            for bound, count in zip([*LATENCY_BUCKETS, "+Inf"], self.latency, strict=True):
-                running += count
-                lines.append(f'thinkswitch_request_seconds_bucket{{le="{bound}"}} {running}')
-            lines += [f"thinkswitch_request_seconds_sum {self.latency_sum:.6f}",
-                      f"thinkswitch_request_seconds_count {running}",
-                      "# TYPE thinkswitch_queue_depth gauge",
-                      f"thinkswitch_queue_depth {queue_depth}"]
-            return "\n".join(lines) + "\n"
+            return exposition_text(self.requests, self.tokens, self.errors, self.latency,
+                                   self.latency_sum, queue_depth)
+
+
+def exposition_text(requests: Mapping[str, int], tokens: Mapping[str, int],
+                    errors: Mapping[str, int], latency: Sequence[int], latency_sum: float,
+                    queue_depth: int) -> str:
+    """The request counters in Prometheus text format (one process's, or all workers')."""
+    lines = ["# TYPE thinkswitch_requests_total counter"]
+    lines += [f'thinkswitch_requests_total{{mode="{m}"}} {n}'
+              for m, n in sorted(requests.items())]
+    answered = sum(requests.values())
+    thought = requests.get("on", 0)
+    lines += ["# TYPE thinkswitch_think_rate gauge",
+              f"thinkswitch_think_rate {thought / answered if answered else 0:.6f}",
+              "# TYPE thinkswitch_tokens_total counter"]
+    lines += [f'thinkswitch_tokens_total{{kind="{k}"}} {n}' for k, n in sorted(tokens.items())]
+    lines += ["# TYPE thinkswitch_errors_total counter"]
+    lines += [f'thinkswitch_errors_total{{kind="{k}"}} {n}' for k, n in sorted(errors.items())]
+    lines += ["# TYPE thinkswitch_request_seconds histogram"]
+    running = 0
+    for bound, count in zip([*LATENCY_BUCKETS, "+Inf"], latency, strict=True):
+        running += count
+        lines.append(f'thinkswitch_request_seconds_bucket{{le="{bound}"}} {running}')
+    lines += [f"thinkswitch_request_seconds_sum {latency_sum:.6f}",
+              f"thinkswitch_request_seconds_count {running}",
+              "# TYPE thinkswitch_queue_depth gauge",
+              f"thinkswitch_queue_depth {queue_depth}"]
+    return "\n".join(lines) + "\n"

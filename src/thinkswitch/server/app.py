@@ -10,7 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -47,6 +47,9 @@ from thinkswitch.settings import Exposure
 from thinkswitch.shadow.wiring import shadow_runner
 from thinkswitch.switch.pipeline import Switch
 
+if TYPE_CHECKING:  # a worker of several (`serve --workers`); one process imports none of it
+    from thinkswitch.server.worker_board import Seat
+
 #: Worker threads kept for requests beyond the streams that may fill `capacity`.
 THREADS_BESIDE_STREAMS = 8
 
@@ -72,7 +75,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                meta: Exposure | None = None,
                model_budgets: Mapping[str, Mapping[str, int]] = MappingProxyType({}),
                reasoning_field: ReasoningField = DEFAULT_REASONING_FIELD,
-               allowed_hosts: Sequence[str] = ()) -> FastAPI:
+               allowed_hosts: Sequence[str] = (),
+               seat: Seat | None = None) -> FastAPI:
     """The app. `signing_key` (random per process by default) keys thinking signatures and
     the caller ids; `api_keys` (none: open) are required as a bearer token or x-api-key; at
     most `capacity` requests are inside at once (one generating per engine, the rest queued),
@@ -83,7 +87,9 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     store) when it shuts down. `meta` says who may read /metrics and /openapi.json (default:
     closed with keys, open without; see exposure). `reasoning_field` names the
     chat-completions field thinking goes in (see reasoning_field). `allowed_hosts` (none:
-    any) are the names a request's Host may give (see host_guard).
+    any) are the names a request's Host may give (see host_guard). A `seat` makes the app
+    one worker of several: `capacity` and the request counters are then the whole
+    server's, and a policy reload reaches every worker (see worker_board).
     """
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,9 +109,11 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
                   docs_url=None, redoc_url=None)  # their UIs load script from a CDN
     key = signing_key or secrets.token_bytes(32)
     keys = ApiKeys(api_keys, caller_id_secret(key))
-    admission = Admission(capacity)
-    metrics = Metrics()
+    admission = Admission(capacity) if seat is None else seat.admission(capacity)
+    metrics = Metrics() if seat is None else seat.metrics()
     shadow = shadow_runner(switch, admission)
+    if seat is not None:  # its counters summed over the workers
+        shadow.metrics.shared = seat.shadow_counts()
     app.state.shadow = shadow
 
     def refuse(path: str, status: int, message: str, kind: str | None = None,
@@ -153,7 +161,8 @@ def create_app(switch: Switch, default_mode: RequestedMode = "auto",
     add_anthropic(app, calls, default_mode, thinking_signature_key(key), budgets_for)
     add_page(app, switch.trace_store)  # the chat page at / and the /v1/traces history
     add_feedback_api(app, switch.recorder)  # flags on steps, ratings of answers
-    add_admin(app, switch, keys)  # POST /admin/policy/reload
+    add_admin(app, switch, keys,  # POST /admin/policy/reload
+              None if seat is None else seat.reload_everywhere)
     return app
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,10 @@ class Learner:
     name = "learn"
 
     def __init__(self, switch: Switch, every: int, policy_dir: Path,
-                 options: GuardOptions = DEFAULT_GUARD, holdout: float = 0.0) -> None:
+                 options: GuardOptions = DEFAULT_GUARD, holdout: float = 0.0,
+                 promoted: Callable[[], None] | None = None) -> None:
+        """`promoted` is called after each promotion (a server of several workers: the
+        others reload)."""
         if switch.recorder is None:
             raise ThinkswitchError("--learn needs the trace store (recording on)")
         self.switch = switch
@@ -49,6 +53,7 @@ class Learner:
         self.policy_dir = policy_dir
         self.options = options
         self.holdout = holdout
+        self.promoted = promoted
         self.state = LearnerState()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -100,4 +105,6 @@ class Learner:
         if record is not None:
             self.state.promotions += 1
             reload_live(self.switch.policy, self.store, settings.triage_model, settings.knob)
+            if self.promoted is not None:
+                self.promoted()
         return verdict
