@@ -257,9 +257,9 @@ def test_workers_that_keep_failing_at_start_stop_the_server(tmp_path: Path) -> N
 def test_only_worker_0_learns(tmp_path: Path) -> None:
     """`--learn` runs in worker 0 alone: a learner that cannot start fails worker 0 (three
     times: the server gives up) and never worker 1, which serves meanwhile."""
-    run = thinkswitch_process("serve", "--workers", "2", "--engine", "instant", "--policy",
-                              "rules", "--learn", "5", "--db", str(tmp_path / "t.sqlite"),
-                              "--port", str(free_port()))
+    run = thinkswitch_process("serve", "--engine", "instant", "--policy", "rules", "--learn",
+                              "5", "--db", str(tmp_path / "t.sqlite"), "--port", str(free_port()),
+                              env={"THINKSWITCH_WORKERS": "2"})  # the variable, this time
     assert run.returncode == 1
     assert run.stderr.count("thinkswitch worker 0: --learn needs the learned policy") == 3
     assert "thinkswitch worker 1:" not in run.stderr
