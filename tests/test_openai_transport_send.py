@@ -5,6 +5,7 @@ unreachable server fails as before."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from support.live_server import free_port, live_server
 from support.scripted_upstream import Script, create_upstream
@@ -67,3 +68,42 @@ def test_an_unreachable_or_malformed_url_fails_as_unreachable(base_url: str) -> 
             answer(chat)
     finally:
         chat.close()
+
+
+def test_the_installed_httpx_still_has_the_private_transport_pick(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_send` relies on httpx's private `Client._transport_for_url` (pyproject allows any
+    httpx below 1): a release without it must fail here, not only run slower unseen."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    script = Script()
+    with live_server(create_upstream(script)) as root:
+        chat = transport(f"{root}/v1")
+        try:
+            assert answer(chat).startswith("answer to through the proxy?")
+            url, picked = chat._chat[f"{root}/v1"]
+        finally:
+            chat.close()
+    assert picked is not None, "httpx.Client._transport_for_url is gone: chat calls now " \
+        "take the slower public Client.send (see ChatTransport._send)"
+    assert str(url) == f"{root}/v1/chat/completions"
+
+
+def test_without_the_private_pick_calls_go_through_the_public_send(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    script = Script()
+    with live_server(create_upstream(script)) as root:
+        chat = transport(f"{root}/v1", api_key="sk-public")
+        # what `_send` caches for a replica when httpx has no `_transport_for_url` (removing
+        # it here cannot stand for that: this httpx's own `send` calls it)
+        chat._chat[f"{root}/v1"] = httpx.URL(f"{root}/v1/chat/completions"), None
+        try:
+            assert answer(chat).startswith("answer to through the proxy?")
+            assert answer(chat).startswith("answer to through the proxy?")
+            assert chat._chat[f"{root}/v1"][1] is None
+        finally:
+            chat.close()
+    assert script.calls == 2
+    assert script.last_body == BODY

@@ -82,8 +82,9 @@ class ChatTransport:
         )
         # for each replica, once it is first called: its chat URL, parsed, and the transport
         # the client picks for it (a mocked one, or the pool of connections, through an
-        # environment proxy where one applies); chat calls go to it directly (`_send`)
-        self._chat: dict[str, tuple[httpx.URL, httpx.BaseTransport]] = {}
+        # environment proxy where one applies); chat calls go to it directly (`_send`). None:
+        # this httpx has no `_transport_for_url` (a private method), calls go through `send`
+        self._chat: dict[str, tuple[httpx.URL, httpx.BaseTransport | None]] = {}
 
     def close(self) -> None:
         self.pool.close()
@@ -172,13 +173,19 @@ class ChatTransport:
         headers are in, its body still to read. What `httpx.Client.stream` does, less what a
         chat call never uses (auth flows, redirects, cookies, event hooks): half of the
         client's CPU per call. The request is the client's own (`build_request`: its
-        headers, the JSON body), sent on the transport the client would pick for `base`."""
+        headers, the JSON body), sent on the transport the client would pick for `base`.
+        That pick is httpx's private `_transport_for_url`: should an httpx release drop it,
+        calls go through the public `Client.send` (slower, same answers), and
+        tests/test_openai_transport_send.py fails so the upgrade is seen."""
         chat = self._chat.get(base)
         if chat is None:
             url = httpx.URL(f"{base}/chat/completions")
-            chat = self._chat[base] = url, self._client._transport_for_url(url)
+            pick = getattr(self._client, "_transport_for_url", None)
+            chat = self._chat[base] = url, None if pick is None else pick(url)
         url, transport = chat
         request = self._client.build_request("POST", url, json=body, timeout=timeout)
+        if transport is None:
+            return self._client.send(request, stream=True)
         response = transport.handle_request(request)
         response.request = request
         return response
