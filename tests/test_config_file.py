@@ -443,3 +443,26 @@ def test_effort_budgets_per_model(tmp_path: Path) -> None:
     with pytest.raises(ConfigFileError) as caught:
         load_config(write(tmp_path, '[budgets.models.m]\nmedium = 100\nhigh = 50\n'), {})
     assert "effort budgets must increase" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize("entry", ["chat.example.com:8080", "https://chat.example.com",
+                                   "chat.example.com/v1", "a b"])
+def test_an_allowed_host_the_guard_could_never_match_is_refused(tmp_path: Path,
+                                                                 entry: str) -> None:
+    """The Host guard compares names only: an entry with a port or a scheme would match no
+    request, and the server would answer every one with a 400."""
+    path = tmp_path / "hosts.toml"
+    path.write_text(f'[server]\nallowed_hosts = ["{entry}"]\n')
+    run = thinkswitch("config", "check", str(path))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert lines[0].endswith("hosts.toml: 1 error") and len(lines) == 2, run.stderr
+    assert lines[1].strip().startswith("server.allowed_hosts.0: expected a host name or "
+                                       "address"), run.stderr
+
+
+def test_allowed_hosts_are_read_as_the_guard_compares_them(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.toml"
+    path.write_text('[server]\nallowed_hosts = ["Chat.Example.COM.", "[::1]", "10.0.0.2", "*"]\n')
+    assert load_config(path, {}).server.allowed_hosts == ("chat.example.com", "::1",
+                                                           "10.0.0.2", "*")

@@ -377,3 +377,29 @@ def test_k8s_and_compose_configs_differ_only_in_upstreams(k8s_config: LoadedConf
 
     assert comparable(k8s_config) == comparable(compose_config)
     assert k8s_config.server.effort_budgets == compose_config.server.effort_budgets
+
+
+@pytest.mark.parametrize("deployment", ["compose", "k8s"])
+@pytest.mark.parametrize("allowed", [None, ["thinkswitch.example.com"]])
+def test_the_host_guard_lets_the_proxy_and_the_health_checks_in(
+        deployment: str, allowed: list[str] | None, compose_config: LoadedConfig,
+        k8s_config: LoadedConfig) -> None:
+    """nginx and the ingress pass the public name on (`proxy_set_header Host $host`), the
+    compose health check calls 127.0.0.1 inside the container: all must reach the app as
+    deployed (a 0.0.0.0 bind) and once an operator lists the public name in
+    `allowed_hosts`. (A kubelet probe's Host is the pod's IP: with `allowed_hosts` set, list
+    it or give the probe `httpHeaders: [{name: Host, value: localhost}]`.)"""
+    from fastapi.testclient import TestClient
+
+    from thinkswitch.server.app import create_app
+    from thinkswitch.server.host_guard import host_allowlist
+
+    server = (compose_config if deployment == "compose" else k8s_config).server
+    names = server.allowed_hosts if allowed is None else tuple(allowed)
+    switch = Switch(SwitchParts(ScriptedEngine(), get_dialect("prompted"), RulesPolicy(),
+                                Settings()))
+    client = TestClient(create_app(switch, allowed_hosts=host_allowlist(server.host, names)))
+    for host in ("thinkswitch.example.com", f"127.0.0.1:{server.port}", "localhost:8080"):
+        assert client.get("/health", headers={"host": host}).status_code == 200, host
+    refused = client.get("/health", headers={"host": "evil.example"}).status_code
+    assert refused == (200 if allowed is None else 400)

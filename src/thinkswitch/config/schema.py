@@ -9,6 +9,7 @@ from globals.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -107,6 +108,26 @@ def _origin(origin: str) -> str:
     return origin if origin == "*" else _http_url(origin)
 
 
+def _allowed_host(name: str) -> str:
+    """A name for `allowed_hosts` as the Host guard compares it (lower-case, no trailing dot,
+    no IPv6 brackets). The guard compares names only: a port, scheme or path would match no
+    request, and the server would refuse every one."""
+    if name == "*":
+        return name
+    bare = name.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    if not bare or not bare.isprintable() or any(mark in bare for mark in " @/?#\\"):
+        raise _problem("not_host_name", "expected a host name or address, without scheme, "
+                       "port or path, e.g. chat.example.com")
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise _problem("not_host_name", "expected a host name or address without a port "
+                           "(the Host guard compares names only), e.g. chat.example.com"
+                           ) from None
+    return bare
+
+
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 Folder = Annotated[Path, AfterValidator(_beside_file)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
@@ -179,7 +200,8 @@ class ServerSection(Section):
     reasoning_field: Literal["reasoning_content", "reasoning", "both"] | None = Field(
         None, description="chat-completions field that carries thinking (default "
         "reasoning_content)")
-    allowed_hosts: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(
+    allowed_hosts: list[Annotated[str, StringConstraints(min_length=1, max_length=253),
+                                  AfterValidator(_allowed_host)]] = Field(
         default_factory=list, description="names a request's Host header may give besides "
         "localhost and loopback addresses (which a loopback bind accepts alone, against DNS "
         "rebinding); '*': any")

@@ -7,7 +7,9 @@ the whole history at `/v1/traces` and a model to run. A server bound to a loopba
 only ever reached under a loopback name, so there every other `Host` is refused; the list can
 be widened (`allowed_hosts`, e.g. for a reverse proxy that passes its own `Host` on) or the
 check turned off (`*`). A server listening beyond loopback is reached under names it cannot
-know, and checks only when `allowed_hosts` is given (use API keys there).
+know, and checks only when `allowed_hosts` is given (use API keys there); it then takes the
+loopback names too, which no rebinding page can send (its `Host` is its own name), so a
+container's health check on `127.0.0.1` keeps working.
 """
 
 from __future__ import annotations
@@ -35,12 +37,11 @@ def _is_loopback(name: str) -> bool:
 
 def host_allowlist(bind_host: str, allowed: Sequence[str] = ()) -> tuple[str, ...]:
     """The `Host` names a server bound to `bind_host` accepts: () for any. Loopback binds get
-    the loopback names plus `allowed`; others only `allowed`; `*` anywhere: any."""
-    if ANY_HOST in allowed:
+    the loopback names plus `allowed`; others, with `allowed` given, the same, and without it
+    any; `*` anywhere: any."""
+    if ANY_HOST in allowed or not (allowed or _is_loopback(bind_host)):
         return ()
-    if _is_loopback(bind_host):
-        return tuple(dict.fromkeys([*LOOPBACK_NAMES, *allowed]))
-    return tuple(allowed)
+    return tuple(dict.fromkeys([*LOOPBACK_NAMES, *allowed]))
 
 
 def host_name(header: str) -> str | None:
@@ -62,7 +63,7 @@ class HostGuard:
 
     def __init__(self, app: ASGIApp, allowed: Iterable[str], refuse: Refusal) -> None:
         self.app = app
-        self.allowed = frozenset(name.lower().strip("[]") for name in allowed)
+        self.allowed = frozenset(name.lower().rstrip(".").strip("[]") for name in allowed)
         self.loopback = bool(self.allowed & set(LOOPBACK_NAMES))
         self.refuse = refuse
 
