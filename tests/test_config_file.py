@@ -446,7 +446,7 @@ def test_effort_budgets_per_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("entry", ["chat.example.com:8080", "https://chat.example.com",
-                                   "chat.example.com/v1", "a b"])
+                                   "chat.example.com/v1", "a b", "bücher.example"])
 def test_an_allowed_host_the_guard_could_never_match_is_refused(tmp_path: Path,
                                                                  entry: str) -> None:
     """The Host guard compares names only: an entry with a port or a scheme would match no
@@ -457,8 +457,9 @@ def test_an_allowed_host_the_guard_could_never_match_is_refused(tmp_path: Path,
     assert run.returncode == 2 and "Traceback" not in run.stderr
     lines = run.stderr.strip().splitlines()
     assert lines[0].endswith("hosts.toml: 1 error") and len(lines) == 2, run.stderr
-    assert lines[1].strip().startswith("server.allowed_hosts.0: expected a host name or "
-                                       "address"), run.stderr
+    assert lines[1].strip().startswith((
+        "server.allowed_hosts.0: expected a host name or address",
+        "server.allowed_hosts.0: expected the name as a Host header spells it")), run.stderr
 
 
 def test_allowed_hosts_are_read_as_the_guard_compares_them(tmp_path: Path) -> None:

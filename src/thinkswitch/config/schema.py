@@ -118,6 +118,9 @@ def _allowed_host(name: str) -> str:
     if not bare or not bare.isprintable() or any(mark in bare for mark in " @/?#\\"):
         raise _problem("not_host_name", "expected a host name or address, without scheme, "
                        "port or path, e.g. chat.example.com")
+    if not bare.isascii():
+        raise _problem("not_host_name", "expected the name as a Host header spells it: an "
+                       "internationalized name in its xn-- form")
     if ":" in bare:
         try:
             ipaddress.IPv6Address(bare)
