@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from support.live_server import live_server
@@ -93,6 +94,29 @@ def test_passed_back_tool_arguments_that_are_no_json_object_are_a_400(
                       {"role": "user", "content": "and?"}])
     assert "the arguments of the earlier call to tool 'lookup' are not a JSON object" in str(
         refused.value)
+
+
+@pytest.mark.parametrize("call", [
+    {"id": "call_1", "type": "function", "function": "lookup"},
+    {"id": "call_1", "type": "function"},
+    {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": {"q": 1}}},
+    {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": 5}},
+])
+@pytest.mark.parametrize("stream", [False, True])
+def test_passed_back_tool_calls_of_the_wrong_shape_are_a_400(
+        claude_front: str, call: dict[str, Any], stream: bool) -> None:
+    """The engine translates a passed-back call for its upstream by its `function` fields:
+    another type there was a 500 (AttributeError, TypeError)."""
+    answered = httpx.post(f"{claude_front}/v1/chat/completions", timeout=30, json={
+        "model": "m", "stream": stream, "tools": [TOOL],
+        "messages": [{"role": "user", "content": "q"},
+                     {"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": "r"}]})
+    assert answered.status_code == 400, answered.text
+    error = answered.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("invalid messages.1.tool_calls: ")
+    assert "tool call 0" in error["message"]
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -55,6 +55,23 @@ class Message(BaseModel):
                                      "`text`")
         return content
 
+    @field_validator("tool_calls")
+    @classmethod
+    def _function_calls(cls, calls: list[dict[str, Any]] | None
+                        ) -> list[dict[str, Any]] | None:
+        """Each passed-back call's `function` is an object with a string `name` and, if given,
+        string `arguments` (JSON text, as the API sends it): the engines that translate the
+        call for their upstream read those fields, and another type there was a 500."""
+        for index, call in enumerate(calls or ()):
+            function = call.get("function")
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise ValueError(f"tool call {index} needs a `function` object with a string "
+                                 "`name`")
+            if not isinstance(function.get("arguments") or "", str):
+                raise ValueError(f"tool call {index} has `function.arguments` that are not a "
+                                 "string (they are JSON text)")
+        return calls
+
     def text(self) -> str:
         if isinstance(self.content, list):
             return "".join(str(part["text"]) for part in self.content)
