@@ -24,6 +24,13 @@ def transport(base_url: str, api_key: str | None = None) -> ChatTransport:
                          breaker_cooldown_s=1.0, health_interval_s=60.0, transport=None)
 
 
+@pytest.fixture
+def without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No environment proxy: calls go straight to the server."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def answer(chat: ChatTransport) -> str:
     return "".join(chunk.content for chunk in chat.stream(BODY, Route()))
 
@@ -45,10 +52,8 @@ def test_an_environment_proxy_carries_the_chat_call(monkeypatch: pytest.MonkeyPa
     assert script.last_body == BODY
 
 
-def test_without_a_proxy_the_call_goes_straight_to_the_server(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("without_proxy")
+def test_without_a_proxy_the_call_goes_straight_to_the_server() -> None:
     script = Script()
     with live_server(create_upstream(script)) as root:
         chat = transport(f"{root}/v1")
@@ -70,12 +75,10 @@ def test_an_unreachable_or_malformed_url_fails_as_unreachable(base_url: str) -> 
         chat.close()
 
 
-def test_the_installed_httpx_still_has_the_private_transport_pick(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("without_proxy")
+def test_the_installed_httpx_still_has_the_private_transport_pick() -> None:
     """`_send` relies on httpx's private `Client._transport_for_url` (pyproject allows any
     httpx below 1): a release without it must fail here, not only run slower unseen."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
     script = Script()
     with live_server(create_upstream(script)) as root:
         chat = transport(f"{root}/v1")
@@ -89,10 +92,8 @@ def test_the_installed_httpx_still_has_the_private_transport_pick(
     assert str(url) == f"{root}/v1/chat/completions"
 
 
-def test_without_the_private_pick_calls_go_through_the_public_send(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("without_proxy")
+def test_without_the_private_pick_calls_go_through_the_public_send() -> None:
     script = Script()
     with live_server(create_upstream(script)) as root:
         chat = transport(f"{root}/v1", api_key="sk-public")
