@@ -321,10 +321,10 @@ def test_a_served_store_signs_its_last_records_on_shutdown(
     import signal
     import subprocess
     import sys
-    import time
 
     import httpx
     from support.live_server import free_port
+    from support.startup_wait import wait_until_answering
 
     private, public = keypair
     db, port = tmp_path / "served.sqlite", free_port()
@@ -335,15 +335,7 @@ def test_a_served_store_signs_its_last_records_on_shutdown(
              "THINKSWITCH_CHECKPOINT_EVERY_RECORDS": "1000",
              "THINKSWITCH_CHECKPOINT_EVERY_S": "3600"})
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr
-            time.sleep(0.1)
+        wait_until_answering(f"http://127.0.0.1:{port}/health", server, 60, "thinkswitch serve")
         for question in ("one", "two", "three"):
             answered = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={
                 "model": "instant", "messages": [{"role": "user", "content": question}],

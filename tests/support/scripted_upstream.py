@@ -31,7 +31,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,9 +165,8 @@ def upstream_process(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The scripted upstream in its own process (so it can be killed); yields its `/v1` URL.
     `port` reuses a port (to restart a killed replica at the same URL)."""
-    import httpx
-
     from support.live_server import free_port
+    from support.startup_wait import wait_until_answering
 
     port = port or free_port()
     process = subprocess.Popen(
@@ -177,17 +175,9 @@ def upstream_process(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + start_timeout_s
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"scripted upstream on port {port} did not start")
-            time.sleep(0.05)
+        wait_until_answering(f"{url}/models", process, start_timeout_s,
+                             f"scripted upstream on port {port}", interval_s=0.05)
         yield url, process
     finally:
         if process.poll() is None:

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 
 from support.cli import PLAIN_OUTPUT
 from support.live_server import free_port
+from support.startup_wait import wait_until_answering
 
 
 @contextmanager
@@ -31,18 +31,12 @@ def serving(*args: str, env: dict[str, str] | None = None, start_timeout_s: floa
         env={**os.environ, **PLAIN_OUTPUT, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                out, err = process.communicate(timeout=30)
-                raise RuntimeError(f"thinkswitch serve did not start: {out}{err}")
-            time.sleep(0.1)
+        try:
+            wait_until_answering(f"{url}/health", process, start_timeout_s, "thinkswitch serve")
+        except RuntimeError as error:
+            process.kill()
+            out, err = process.communicate(timeout=30)
+            raise RuntimeError(f"{error}: {out}{err}") from None
         yield url, process
     finally:
         if process.poll() is None:
