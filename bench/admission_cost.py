@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from thinkswitch.kernel.decision import Decision
 from thinkswitch.kernel.result import Result, Timings, Usage
@@ -40,9 +38,8 @@ def per_call_us(call: Callable[[], object], count: int) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-def hammer(path: str, stop: multiprocessing.synchronize.Event) -> None:
+def hammer(board: WorkerBoard, stop: multiprocessing.synchronize.Event) -> None:
     """The other worker: admit and leave until told to stop."""
-    board = WorkerBoard(Path(path), 2)
     admission = SharedAdmission(board, 1, 1_000)
     while not stop.is_set():
         per_pair_us(admission, 1_000)
@@ -58,34 +55,32 @@ def main() -> int:
                     usage=Usage(prompt_tokens=10, thinking_tokens=0, answer_tokens=9),
                     timings=Timings(ttft_s=0.001, first_answer_s=0.001, total_s=0.012),
                     engine="bench", model="bench", finish_reason="stop")
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "board"
-        board = WorkerBoard.create(path, 2)
-        local, shared = Metrics(), SharedMetrics(board, 0)
-        variants: dict[str, Callable[[], float]] = {
-            "Admission (one process)": lambda: per_pair_us(Admission(1_000), args.pairs),
-            "SharedAdmission, alone": lambda: per_pair_us(
-                SharedAdmission(board, 0, 1_000), args.pairs),
-            "Metrics.observe (one process)": lambda: per_call_us(
-                lambda: local.observe(result), args.pairs // 4),
-            "SharedMetrics.observe": lambda: per_call_us(
-                lambda: shared.observe(result), args.pairs // 4),
-        }
-        figures: dict[str, list[float]] = {name: [] for name in variants}
-        contended: list[float] = []
-        context = multiprocessing.get_context("spawn")
-        for _ in range(args.rounds):
-            for name, run in variants.items():
-                figures[name].append(run())
-            stop = context.Event()
-            other = context.Process(target=hammer, args=(str(path), stop))
-            other.start()
-            time.sleep(0.5)  # let it start hammering
-            contended.append(per_pair_us(SharedAdmission(board, 0, 1_000), args.pairs))
-            stop.set()
-            other.join()
-        figures["SharedAdmission, another worker hammering"] = contended
-        board.close()
+    board = WorkerBoard.create(2)
+    local, shared = Metrics(), SharedMetrics(board, 0)
+    variants: dict[str, Callable[[], float]] = {
+        "Admission (one process)": lambda: per_pair_us(Admission(1_000), args.pairs),
+        "SharedAdmission, alone": lambda: per_pair_us(
+            SharedAdmission(board, 0, 1_000), args.pairs),
+        "Metrics.observe (one process)": lambda: per_call_us(
+            lambda: local.observe(result), args.pairs // 4),
+        "SharedMetrics.observe": lambda: per_call_us(
+            lambda: shared.observe(result), args.pairs // 4),
+    }
+    figures: dict[str, list[float]] = {name: [] for name in variants}
+    contended: list[float] = []
+    context = multiprocessing.get_context("spawn")
+    for _ in range(args.rounds):
+        for name, run in variants.items():
+            figures[name].append(run())
+        stop = context.Event()
+        other = context.Process(target=hammer, args=(board, stop))
+        other.start()
+        time.sleep(0.5)  # let it start hammering
+        contended.append(per_pair_us(SharedAdmission(board, 0, 1_000), args.pairs))
+        stop.set()
+        other.join()
+    figures["SharedAdmission, another worker hammering"] = contended
+    board.close()
     print(f"µs per request, median of {args.rounds} rounds (min-max):")
     for name, values in figures.items():
         print(f"  {name:45s} {statistics.median(values):6.2f}  "

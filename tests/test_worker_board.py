@@ -17,25 +17,37 @@ from thinkswitch.server.worker_board import Seat, SharedAdmission, SharedMetrics
 from thinkswitch.shadow.metrics import ShadowMetrics
 
 
-def hold_the_lock(path: str, ready: str) -> None:
+def hold_the_lock(board: WorkerBoard, ready: str) -> None:
     """Take the board's lock and never let go (until killed)."""
-    board = WorkerBoard(Path(path), 2)
     with board.exclusive():
         Path(ready).touch()
         time.sleep(600)
 
 
-def admit(path: str, index: int, count: int) -> None:
-    board = WorkerBoard(Path(path), 2)
+def admit(board: WorkerBoard, index: int, count: int) -> None:
     admission = SharedAdmission(board, index, 5)
     for _ in range(count):
         assert admission.try_enter()
 
 
-def test_the_bound_is_the_sum_over_the_workers(tmp_path: Path) -> None:
-    board = WorkerBoard.create(tmp_path / "board", 2)
+def test_the_board_has_no_name_anyone_could_open_and_leaves_nothing_behind() -> None:
+    """An anonymous file: not in any directory (no permissions to get wrong, no planted link to
+    follow, nothing left when the supervisor is killed), and not inherited by a program the
+    supervisor's process would run."""
+    board = WorkerBoard.create(2)
+    try:
+        target = os.readlink(f"/proc/self/fd/{board._fd}")
+        assert target.startswith("/memfd:thinkswitch-workers"), target
+        assert not os.get_inheritable(board._fd)
+        assert os.fstat(board._fd).st_nlink == 0
+    finally:
+        board.close()
+
+
+def test_the_bound_is_the_sum_over_the_workers() -> None:
+    board = WorkerBoard.create(2)
     other = multiprocessing.get_context("spawn").Process(
-        target=admit, args=(str(board.path), 1, 3))
+        target=admit, args=(board, 1, 3))
     other.start()
     other.join(timeout=60)
     assert other.exitcode == 0
@@ -53,10 +65,10 @@ def test_the_bound_is_the_sum_over_the_workers(tmp_path: Path) -> None:
 
 
 def test_a_worker_killed_holding_the_lock_does_not_wedge_the_others(tmp_path: Path) -> None:
-    board = WorkerBoard.create(tmp_path / "board", 2)
+    board = WorkerBoard.create(2)
     ready = tmp_path / "ready"
     holder = multiprocessing.get_context("spawn").Process(
-        target=hold_the_lock, args=(str(board.path), str(ready)))
+        target=hold_the_lock, args=(board, str(ready)))
     holder.start()
     deadline = time.monotonic() + 60
     while not ready.exists():
@@ -71,8 +83,8 @@ def test_a_worker_killed_holding_the_lock_does_not_wedge_the_others(tmp_path: Pa
     board.close()
 
 
-def test_the_metrics_and_shadow_counters_sum_the_workers_and_name_each(tmp_path: Path) -> None:
-    board = WorkerBoard.create(tmp_path / "board", 2)
+def test_the_metrics_and_shadow_counters_sum_the_workers_and_name_each() -> None:
+    board = WorkerBoard.create(2)
     first, second = SharedMetrics(board, 0), SharedMetrics(board, 1)
     first.error("429")
     second.error("429")
@@ -99,7 +111,7 @@ def test_the_metrics_and_shadow_counters_sum_the_workers_and_name_each(tmp_path:
 
 
 def test_a_worker_app_shares_the_capacity_and_splits_the_shadow_cap(tmp_path: Path) -> None:
-    board = WorkerBoard.create(tmp_path / "board", 2)
+    board = WorkerBoard.create(2)
     seat = Seat(board, 1, os.getpid())
     app = build_app(None, ServerOptions(capacity=7, signing_key=b"k" * 32),
                     {"engine": "instant", "trace_db": str(tmp_path / "t.sqlite"),

@@ -11,13 +11,13 @@ accepts every pending connection when it wakes, and at 32 clients one worker too
 requests.) The supervisor keeps every socket open: connections waiting in the queue of a
 worker that dies stay there for its successor, which gets the same socket.
 
-What the workers share lives in a board file (`thinkswitch.server.worker_board`): the capacity
-bound and the request counters. The supervisor forwards SIGTERM / SIGINT (drain, then stop)
-and SIGHUP (reload the policy) to every worker; a worker asks for a reload everywhere with
-SIGUSR1 (after `POST /admin/policy/reload`, or a `--learn` promotion: only worker 0 learns).
-A worker that dies is restarted, its slots freed first; workers that die before they ever
-served (a bad config, a missing model) make the supervisor give up after `START_FAILURES`
-such deaths in a row, with a non-zero exit, rather than loop.
+What the workers share lives in an anonymous board file (`thinkswitch.server.worker_board`): the
+capacity bound and the request counters. The supervisor forwards SIGTERM / SIGINT (drain, then
+stop) and SIGHUP (reload the policy) to every worker; a worker asks for a reload everywhere with
+SIGUSR1 (after `POST /admin/policy/reload`, or a `--learn` promotion: only worker 0 learns). A
+worker that dies is restarted, its slots freed first; workers that die before they ever served
+(a bad config, a missing model) make the supervisor give up after `START_FAILURES` such deaths
+in a row, with a non-zero exit, rather than loop.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -91,9 +89,8 @@ def supervise(spec: WorkerSpec, options: ServerOptions, signing_key: bytes) -> i
     spec = replace(spec, server_flags={**spec.server_flags, "signing_key": signing_key,
                                        "workers": workers})
     sockets = listen(options.host, options.port, workers)
-    directory = Path(tempfile.mkdtemp(prefix="thinkswitch-workers-"))
     try:
-        board = WorkerBoard.create(directory / "board", workers)
+        board = WorkerBoard.create(workers)
         try:
             typer.echo(f"thinkswitch: {workers} workers on http://{options.host}:"
                        f"{sockets[0].getsockname()[1]} (supervisor pid {os.getpid()}), capacity "
@@ -104,7 +101,6 @@ def supervise(spec: WorkerSpec, options: ServerOptions, signing_key: bytes) -> i
     finally:
         for made in sockets:
             made.close()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Supervisor:
@@ -147,8 +143,7 @@ class Supervisor:
         try:
             process = self.context.Process(
                 target=serve_worker, name=f"thinkswitch-worker-{index}",
-                args=(self.spec, index, self.sockets[index], self.board.path, self.board.workers,
-                      os.getpid()))
+                args=(self.spec, index, self.sockets[index], self.board, os.getpid()))
             process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
@@ -215,8 +210,8 @@ def _exit_description(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def serve_worker(spec: WorkerSpec, index: int, server_socket: socket.socket, board_path: Path,
-                 workers: int, supervisor_pid: int) -> None:
+def serve_worker(spec: WorkerSpec, index: int, server_socket: socket.socket, board: WorkerBoard,
+                 supervisor_pid: int) -> None:
     """One worker process: build the app with its seat on the board and serve on the
     supervisor's socket. A start-up error is one line on stderr and exit code 2 (usage) or 1."""
     from thinkswitch.cli.serve_app import (
@@ -227,8 +222,8 @@ def serve_worker(spec: WorkerSpec, index: int, server_socket: socket.socket, boa
     )
     from thinkswitch.server.protocol import server_config
 
-    board = WorkerBoard(board_path, workers)
     seat = Seat(board, index, supervisor_pid)
+    workers = board.workers
     try:
         loaded, options = resolve_options(spec.config, spec.server_flags)
         app = build_app(loaded, options, spec.settings_flags, seat)

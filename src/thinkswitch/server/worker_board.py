@@ -1,6 +1,11 @@
 """What several worker processes of one server share: the admission bound and the request
 counters, in one memory-mapped file the supervisor creates (`thinkswitch serve --workers N`).
 
+The file is anonymous (`memfd_create`): it has no name in any directory, so no other user can
+open it to fake free capacity, no link planted in a shared temporary directory can redirect it,
+and nothing is left behind when the supervisor is killed. A worker gets its own descriptor of it
+when it is spawned (pickling a `WorkerBoard` passes the descriptor, as for a socket).
+
 The file holds one row of 64-bit integers per worker. A worker writes only its own row (under
 its own threading lock); anyone reads every row. Admission must read the sum of the rows and
 add to its own in one step, so that step holds an `fcntl` lock on the file's first byte as
@@ -26,7 +31,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from multiprocessing import reduction
+from typing import Any
 
 from thinkswitch.kernel.result import Result
 from thinkswitch.server.admission import (
@@ -55,26 +61,31 @@ CELL_BYTES = 8
 
 
 class WorkerBoard:
-    """The shared rows of `workers` workers, mapped from `path` (see the module's notes)."""
+    """The shared rows of `workers` workers, mapped from the open file `descriptor`, which it
+    owns (see the module's notes)."""
 
-    def __init__(self, path: Path, workers: int) -> None:
-        self.path = path
+    def __init__(self, descriptor: int, workers: int) -> None:
         self.workers = workers
-        self._fd = os.open(path, os.O_RDWR)
+        self._fd = descriptor
         self._map = mmap.mmap(self._fd, workers * ROW * CELL_BYTES)
         self.cells = (ctypes.c_int64 * (workers * ROW)).from_buffer(self._map)
         #: Serialises this process's writes to its row (and its turn at the file lock).
         self.local = threading.Lock()
 
     @classmethod
-    def create(cls, path: Path, workers: int) -> WorkerBoard:
-        """A new zeroed board (owner-only), for the supervisor."""
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    def create(cls, workers: int) -> WorkerBoard:
+        """A new zeroed board in an anonymous file, for the supervisor."""
+        descriptor = os.memfd_create("thinkswitch-workers", os.MFD_CLOEXEC)
         try:
             os.ftruncate(descriptor, workers * ROW * CELL_BYTES)
-        finally:
+            return cls(descriptor, workers)
+        except BaseException:
             os.close(descriptor)
-        return cls(path, workers)
+            raise
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled for a spawned worker: the child gets a descriptor of the same file."""
+        return (_attach, (reduction.DupFd(self._fd), self.workers))
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -114,6 +125,10 @@ class WorkerBoard:
         del self.cells
         self._map.close()
         os.close(self._fd)
+
+
+def _attach(duplicate: Any, workers: int) -> WorkerBoard:
+    return WorkerBoard(duplicate.detach(), workers)
 
 
 class SharedAdmission(Admission):
