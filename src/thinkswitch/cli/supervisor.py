@@ -23,6 +23,7 @@ in a row, with a non-zero exit, rather than loop.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -31,6 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
+from multiprocessing import resource_tracker
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -45,8 +47,8 @@ from thinkswitch.server.worker_board import Seat, WorkerBoard
 
 #: Workers that die before they served, in a row, before the supervisor gives up.
 START_FAILURES = 3
-#: How often a worker checks that its supervisor is still there (it stops when orphaned).
-PARENT_CHECK_S = 1.0
+#: prctl(2): the signal the kernel sends a process when its parent dies.
+PR_SET_PDEATHSIG = 1
 #: Pending connections the socket holds (uvicorn's default).
 BACKLOG = 2048
 
@@ -124,6 +126,9 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGHUP, self._reload)
         signal.signal(signal.SIGUSR1, self._reload)
+        # multiprocessing starts its resource tracker at the first spawn and unblocks SIGINT
+        # then, which would undo `_start`'s mask for the first worker: start it first
+        resource_tracker.ensure_running()
         try:
             for index in range(self.board.workers):
                 if not self.stopping:
@@ -137,8 +142,11 @@ class Supervisor:
 
     def _start(self, index: int) -> None:
         # SIGHUP / SIGUSR1 stay blocked in the new worker until it has its own handlers (a
-        # reload cannot kill a worker that is still starting); here only for the spawn.
-        blocked = {signal.SIGHUP, signal.SIGUSR1}
+        # reload cannot kill a worker that is still starting), and SIGINT until it ignores it
+        # (Ctrl-C in a terminal reaches every process of the group: a starting worker must
+        # not die of it with a traceback; the supervisor's SIGTERM stops it); here only for
+        # the spawn.
+        blocked = {signal.SIGHUP, signal.SIGUSR1, signal.SIGINT}
         signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         try:
             process = self.context.Process(
@@ -222,6 +230,9 @@ def serve_worker(spec: WorkerSpec, index: int, server_socket: socket.socket, boa
     )
     from thinkswitch.server.protocol import server_config
 
+    _stop_with_supervisor(supervisor_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until uvicorn's own handler (see `_start`)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     seat = Seat(board, index, supervisor_pid)
     workers = board.workers
     try:
@@ -248,8 +259,6 @@ def serve_worker(spec: WorkerSpec, index: int, server_socket: socket.socket, boa
               f"{', API keys required' if options.api_keys else ''})") if index == 0 else ""
     threading.Thread(target=_announce, args=(server, board, index, banner),
                      name="thinkswitch-ready", daemon=True).start()
-    threading.Thread(target=_leave_when_orphaned, args=(supervisor_pid,),
-                     name="thinkswitch-orphan", daemon=True).start()
     server.run(sockets=[server_socket])
 
 
@@ -264,8 +273,12 @@ def _announce(server: uvicorn.Server, board: WorkerBoard, index: int, banner: st
         print(banner, flush=True)
 
 
-def _leave_when_orphaned(supervisor_pid: int) -> None:
-    """Drain and stop when the supervisor is gone (killed): no worker outlives it."""
-    while os.getppid() == supervisor_pid:
-        time.sleep(PARENT_CHECK_S)
-    os.kill(os.getpid(), signal.SIGTERM)
+def _stop_with_supervisor(supervisor_pid: int) -> None:
+    """Have the kernel send this worker SIGTERM when its supervisor dies (SIGKILL, the OOM
+    killer), whether the worker is still starting (SIGTERM ends it) or serving (it drains and
+    stops): no worker outlives its supervisor holding the port."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != supervisor_pid:  # it died before the request above
+        os.kill(os.getpid(), signal.SIGTERM)
