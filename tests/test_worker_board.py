@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from thinkswitch.cli.serve_app import build_app
+from thinkswitch.cli.serve_app import build_app, share_of
 from thinkswitch.config.load import ServerOptions
 from thinkswitch.server.worker_board import Seat, SharedAdmission, SharedMetrics, WorkerBoard
 from thinkswitch.shadow.metrics import ShadowMetrics
@@ -125,4 +125,14 @@ def test_a_worker_app_shares_the_capacity_and_splits_the_shadow_cap(tmp_path: Pa
     finally:
         shadow.close()
         app.state.switch.close()
+        board.close()
+
+
+def test_the_shadow_cap_parts_sum_to_the_cap() -> None:
+    board = WorkerBoard.create(3)
+    try:
+        for cap in (0, 1, 2, 100_000, 100_001):
+            parts = [share_of(cap, Seat(board, index, os.getpid())) for index in range(3)]
+            assert sum(parts) == cap and max(parts) - min(parts) <= 1, (cap, parts)
+    finally:
         board.close()

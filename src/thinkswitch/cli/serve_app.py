@@ -67,7 +67,7 @@ def build_app(loaded: LoadedConfig | None, options: ServerOptions,
     if seat is not None:  # the workers split the shadow token cap, and draw apart
         seed = settings.shadow_seed
         settings = settings.model_copy(update={
-            "shadow_tokens_per_minute": settings.shadow_tokens_per_minute // seat.workers,
+            "shadow_tokens_per_minute": share_of(settings.shadow_tokens_per_minute, seat),
             "shadow_seed": None if seed is None else seed + seat.index})
     # inline [prices.models] of the file, else the prices file of the settings
     switch = build_switch(settings, prices=loaded.prices if loaded is not None else None)
@@ -93,6 +93,13 @@ def build_app(loaded: LoadedConfig | None, options: ServerOptions,
     app.state.engine_label = f"{switch.engine.name}:{switch.engine.model}"
     app.state.switch = switch
     return app
+
+
+def share_of(total: int, seat: Seat) -> int:
+    """The seat's part of `total` split over the workers, the remainder to the first ones: the
+    parts sum to `total` (a cap of 1 token with 2 workers is 1 and 0, not 0 and 0)."""
+    share, remainder = divmod(total, seat.workers)
+    return share + (1 if seat.index < remainder else 0)
 
 
 def reload_on_hangup(app: FastAPI) -> None:
