@@ -76,15 +76,32 @@ def stream_all(url: str, count: int, outcomes: Outcomes | None = None) -> Outcom
     return outcomes
 
 
+def wait_inside(url: str, count: int, timeout_s: float = 60.0) -> None:
+    """Poll /metrics until `count` requests are inside the server (no fixed sleep: the box
+    may be loaded)."""
+    deadline = time.monotonic() + timeout_s
+    while metric_values(url, "thinkswitch_queue_depth")[""] < count:
+        assert time.monotonic() < deadline, f"{count} requests never were inside together"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_one_capacity_across_two_workers_and_one_chain(tmp_path: Path) -> None:
     db = tmp_path / "traces.sqlite"
     capacity, beyond = 6, 6
-    with upstream_process(token_delay_s=0.1, tokens=30) as (upstream, _), \
+    with upstream_process(token_delay_s=0.1, tokens=60) as (upstream, _), \
             serving(*proxy_args(upstream, db, capacity)) as (url, _):
-        outcomes = stream_all(url, capacity + beyond)
-        assert len(outcomes.answers) == capacity and len(outcomes.refused) == beyond
-        assert all(answer.startswith("answer to q") for answer in outcomes.answers)
+        # the first `capacity` streams fill the server (whenever each one gets going under
+        # load), then the others come while they stream: every one of those is refused
+        held = Outcomes()
+        holding = threading.Thread(target=stream_all, args=(url, capacity, held))
+        holding.start()
+        wait_inside(url, capacity)
+        outcomes = stream_all(url, beyond)
+        holding.join(timeout=120)
+        assert len(held.answers) == capacity and not held.refused and not held.cut
+        assert len(outcomes.refused) == beyond and not outcomes.answers
+        assert all(answer.startswith("answer to q") for answer in held.answers)
         for error in outcomes.refused:
             assert error.response.headers["retry-after"] == "1"
             assert "requests already inside" in error.message
@@ -117,10 +134,7 @@ def test_a_killed_worker_is_restarted_its_slots_freed_and_sigterm_drains(tmp_pat
         held = Outcomes()
         holding = threading.Thread(target=stream_all, args=(url, capacity, held))
         holding.start()
-        deadline = time.monotonic() + 30
-        while metric_values(url, "thinkswitch_queue_depth")[""] < capacity:
-            assert time.monotonic() < deadline, "the streams never filled the server"
-            time.sleep(0.1)
+        wait_inside(url, capacity)
         inside, pids = worker_metric(url, "inside"), worker_metric(url, "pid")
         assert set(pids.values()) == set(worker_pids(server.pid))
         victim = max(inside, key=lambda index: inside[index])
@@ -142,8 +156,7 @@ def test_a_killed_worker_is_restarted_its_slots_freed_and_sigterm_drains(tmp_pat
         draining = Outcomes()
         finishing = threading.Thread(target=stream_all, args=(url, 2, draining))
         finishing.start()
-        while metric_values(url, "thinkswitch_queue_depth")[""] < 2:
-            time.sleep(0.05)
+        wait_inside(url, 2)
         server.send_signal(signal.SIGTERM)
         finishing.join(timeout=60)
         assert len(draining.answers) == 2 and not draining.cut
@@ -173,15 +186,22 @@ def promote_version(db: Path, version: str, policy_dir: Path) -> None:
         store.close()
 
 
-def every_worker_says(url: str, question: str, policy: str) -> None:
-    """Requests on fresh connections until each worker answered one since now: all `policy`."""
+def every_worker_says(url: str, question: str, policy: str, timeout_s: float = 60.0) -> None:
+    """Requests on fresh connections until each worker has answered one with `policy` since
+    the last answer that was not (the other workers reload on the supervisor's SIGHUP, a
+    moment later: polled, not slept for); fails if that does not happen in `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
     start = worker_metric(url, "requests_total")
-    for _ in range(60):
-        assert policy_of(url, question) == policy
+    said = []
+    while time.monotonic() < deadline:
+        said.append(policy_of(url, question))
+        if said[-1] != policy:  # a worker not reloaded yet: count afresh from here
+            start = worker_metric(url, "requests_total")
+            continue
         now = worker_metric(url, "requests_total")
         if all(now[index] > start[index] for index in start):
             return
-    raise AssertionError(f"not every worker answered: {start} -> {now}")
+    raise AssertionError(f"not every worker says {policy} within {timeout_s} s: {said[-10:]}")
 
 
 @pytest.mark.slow
@@ -197,12 +217,10 @@ def test_a_reload_reaches_every_worker(tmp_path: Path) -> None:
                               headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
         assert reloaded.status_code == 200, reloaded.text
         assert "now serving learned@by-admin" in reloaded.json()["policy"]
-        time.sleep(1.0)  # the other worker reloads on the supervisor's SIGHUP
         every_worker_says(url, question, "learned@by-admin")
 
         promote_version(db, "by-hangup", policies)
         server.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
         every_worker_says(url, question, "learned@by-hangup")
         assert server.poll() is None
 
