@@ -8,8 +8,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from thinkswitch.cli.serve_app import build_app, share_of
 from thinkswitch.config.load import ServerOptions
@@ -135,4 +138,19 @@ def test_the_shadow_cap_parts_sum_to_the_cap() -> None:
             parts = [share_of(cap, Seat(board, index, os.getpid())) for index in range(3)]
             assert sum(parts) == cap and max(parts) - min(parts) <= 1, (cap, parts)
     finally:
+        board.close()
+
+
+def test_a_worker_whose_supervisor_is_gone_signals_no_one() -> None:
+    """A draining orphan asked to reload everywhere (a promotion, POST /admin/policy/reload)
+    must not send SIGUSR1 to its supervisor's old pid: another process may have it now."""
+    board = WorkerBoard.create(2)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        Seat(board, 0, stranger.pid).reload_everywhere()  # not this process's parent
+        with pytest.raises(subprocess.TimeoutExpired):
+            stranger.wait(timeout=0.5)
+    finally:
+        stranger.kill()
+        stranger.wait()
         board.close()

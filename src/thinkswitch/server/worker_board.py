@@ -15,8 +15,12 @@ record locks belong to a process and do not exclude its own threads: hence the t
 too.) Leaving needs no lock across processes: it only lowers the worker's own count, which can
 make a concurrent admission in another worker only more cautious.
 
-When a worker dies, the supervisor zeroes its `inside` before it starts the replacement, so a
-crash cannot leak slots; its counters stay, so the totals `/metrics` shows never go back.
+When a worker dies, the supervisor zeroes its `inside` (after it has reaped the worker, before
+it starts the replacement: no two processes ever write one row), so a crash cannot leak slots;
+its counters stay, so the totals `/metrics` shows never go back. Readers take no lock: each cell
+is an aligned 8-byte word, which x86-64 and arm64 load and store whole, so a sum may be a moment
+old but never holds half a value. A signed 64-bit count does not overflow in practice (the
+fastest, the latency sum in microseconds, would take ~290 years at 1,000 requests always inside).
 The shadow runner's counters are kept here too (`SharedShadowCounts`).
 """
 
@@ -265,5 +269,8 @@ class Seat:
         return SharedShadowCounts(self.board, self.index)
 
     def reload_everywhere(self) -> None:
-        """Ask the supervisor to SIGHUP every worker (each then reloads its policy)."""
-        os.kill(self.supervisor_pid, signal.SIGUSR1)
+        """Ask the supervisor to SIGHUP every worker (each then reloads its policy). Not once
+        it is gone (this worker is draining then): its process id may be another process's
+        by now, which SIGUSR1 would kill."""
+        if os.getppid() == self.supervisor_pid:
+            os.kill(self.supervisor_pid, signal.SIGUSR1)
