@@ -6,6 +6,7 @@ errors for what cannot run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -282,3 +283,22 @@ def test_only_worker_0_learns(tmp_path: Path) -> None:
     assert run.stderr.count("thinkswitch worker 0: --learn needs the learned policy") == 3
     assert "thinkswitch worker 1:" not in run.stderr
     assert "workers keep failing at start (3 in a row" in run.stderr
+
+
+def open_files(pid: int) -> list[str]:
+    """What process `pid`'s descriptors point at (those still open while read)."""
+    targets = []
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            targets.append(os.readlink(descriptor))
+    return targets
+
+
+def test_one_worker_is_the_one_process_it_always_was() -> None:
+    """`--workers 1` (the default): no supervisor, no board, no per-worker metrics."""
+    with serving("--engine", "instant", "--workers", "1") as (url, server):
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        assert children == [] and worker_pids(server.pid) == []
+        assert not any("memfd:thinkswitch" in target for target in open_files(server.pid))
+        assert "thinkswitch_worker_" not in httpx.get(f"{url}/metrics", timeout=10).text
