@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.cli import PLAIN_OUTPUT
 from support.live_server import free_port
-from support.serve_process import worker_pids
+from support.serve_process import serving, worker_metric, worker_pids
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +113,19 @@ def test_workers_stop_when_their_supervisor_is_killed(ready: bool) -> None:
         server.wait(timeout=30)
         until(lambda: not any(alive(pid) for pid in workers), "the workers are gone", 30)
         until(lambda: port_is_free(port), "the port is free", 30)
+
+
+def test_a_worker_that_keeps_dying_soon_after_it_started_is_restarted_ever_more_slowly() -> None:
+    with serving("--engine", "instant", "--workers", "2") as (url, server):
+        for _ in range(3):  # killed as soon as it serves: three quick deaths in a row
+            pid = worker_metric(url, "pid")[0]
+            os.kill(pid, signal.SIGKILL)
+            until(lambda gone=pid: worker_metric(url, "pid")[0] not in (0, gone),
+                  "worker 0 is back", 90)
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    deaths = [line for line in err.splitlines() if line.startswith("thinkswitch: worker 0 ")]
+    assert len(deaths) == 3, err
+    assert deaths[0].endswith("restarting it"), deaths  # one crash: at once
+    assert deaths[1].endswith("restarting it in 0.4 s"), deaths
+    assert deaths[2].endswith("restarting it in 0.8 s"), deaths

@@ -47,6 +47,11 @@ from thinkswitch.server.worker_board import Seat, WorkerBoard
 
 #: Workers that die before they served, in a row, before the supervisor gives up.
 START_FAILURES = 3
+#: A worker that served for less than this before it died counts as dying quickly: when its
+#: place does so twice in a row, each restart waits twice as long, up to `RESTART_DELAY_MAX_S`
+#: (a worker that crashes on every request must not be restarted in a tight loop).
+QUICK_DEATH_S = 30.0
+RESTART_DELAY_MAX_S = 5.0
 #: prctl(2): the signal the kernel sends a process when its parent dies.
 PR_SET_PDEATHSIG = 1
 #: Pending connections the socket holds (uvicorn's default).
@@ -118,6 +123,8 @@ class Supervisor:
         self.stopping = False
         self.failures = 0
         self.exit_code = 0
+        self.started_at: dict[int, float] = {}
+        self.quick_deaths: dict[int, int] = {}
 
     def run(self) -> int:
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
@@ -156,6 +163,7 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         self.workers[index] = process
+        self.started_at[index] = time.monotonic()
         if self.stopping and process.pid is not None:  # the stop came while it started
             os.kill(process.pid, signal.SIGTERM)
 
@@ -196,11 +204,21 @@ class Supervisor:
             self.stopping = True
             self._signal_all(signal.SIGTERM)
             return
+        delay = self._restart_delay(index, served)
         typer.echo(f"thinkswitch: worker {index} (pid {process.pid}) {how}"
-                   f"{'' if served else ' before it served'}; restarting it", err=True)
-        time.sleep(0.2 * self.failures)  # a worker failing at start: not in a tight loop
+                   f"{'' if served else ' before it served'}; restarting it"
+                   f"{f' in {delay:.1f} s' if delay else ''}", err=True)
+        time.sleep(delay)  # a worker failing at start or crashing at once: not in a tight loop
         if not self.stopping:
             self._start(index)
+
+    def _restart_delay(self, index: int, served: bool) -> float:
+        if not served:
+            return 0.2 * self.failures
+        lived = time.monotonic() - self.started_at.get(index, 0.0)
+        quick = self.quick_deaths.get(index, 0) + 1 if lived < QUICK_DEATH_S else 0
+        self.quick_deaths[index] = quick
+        return 0.0 if quick < 2 else min(RESTART_DELAY_MAX_S, 0.1 * 2 ** quick)
 
     def _reap(self) -> None:
         """Whatever is still running when the supervisor leaves (an error of its own)."""
