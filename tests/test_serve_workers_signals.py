@@ -77,14 +77,22 @@ def importing(pid: int) -> bool:
         return False
 
 
-def test_ctrl_c_while_the_workers_start_stops_everything_without_a_traceback() -> None:
+@pytest.mark.parametrize("stop", [
+    lambda pid: os.killpg(pid, signal.SIGINT),  # what the terminal does on Ctrl-C
+    lambda pid: os.kill(pid, signal.SIGTERM),  # a service manager, to the supervisor
+], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_the_workers_start_ends_everything_without_a_traceback(
+        stop: Callable[[int], None]) -> None:
     with serve_group("--port", str(free_port())) as server:
         until(lambda: len(worker_pids(server.pid)) == 2, "both workers are spawned")
-        until(lambda: all(map(importing, worker_pids(server.pid))), "they import")
-        os.killpg(server.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        workers = worker_pids(server.pid)
+        until(lambda: all(map(importing, workers)), "they import")
+        stop(server.pid)
         _, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "restarting" not in err, err
+    until(lambda: not any(alive(pid) for pid in workers), "the workers are gone", 30)
 
 
 def test_ctrl_c_once_drains_and_stops_every_worker() -> None:
