@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from support.live_server import free_port, live_server
+from support.no_proxy import without_proxy  # noqa: F401  (a fixture)
 from support.scripted_upstream import Script, create_upstream
 
 from thinkswitch.engines.openai_transport import ChatTransport
@@ -22,13 +23,6 @@ def transport(base_url: str, api_key: str | None = None) -> ChatTransport:
     return ChatTransport(base_url, api_key=api_key, connect_timeout_s=2.0, read_timeout_s=5.0,
                          first_token_timeout_s=5.0, total_timeout_s=10.0, breaker_failures=3,
                          breaker_cooldown_s=1.0, health_interval_s=60.0, transport=None)
-
-
-@pytest.fixture
-def without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No environment proxy: calls go straight to the server."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def answer(chat: ChatTransport) -> str:

@@ -19,6 +19,16 @@ from thinkswitch.engines.sse import ChunkReader, StreamChunk, error_message, one
 from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
 from thinkswitch.kernel.events import EngineEvent
 
+#: How a call fails when its connection was closed under it before any response came back.
+#: An HTTP/1.1 server closes an idle kept-alive connection when it likes (uvicorn, under
+#: vLLM and the benches' upstream, after 5 s); a call that takes that connection from the pool
+#: in the instant before the close arrives is written into a closed socket and gets a reset or
+#: an end of stream, and no answer. httpcore does not send it again (it drops the dead
+#: connection only), so `_send` does, once: nothing of the request was answered, and the pool
+#: hands the second try a live connection or a new one. Under steady load about one call in a
+#: few thousand met this and became an error event (seen in bench/proxy_throughput.py).
+UNANSWERED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 def reach_error(url: str, error: Exception) -> EngineUnavailableError:
     reason = str(error) or type(error).__name__
@@ -183,6 +193,13 @@ class ChatTransport:
             pick = getattr(self._client, "_transport_for_url", None)
             chat = self._chat[base] = url, None if pick is None else pick(url)
         url, transport = chat
+        try:
+            return self._send_once(url, transport, body, timeout)
+        except UNANSWERED:  # the keep-alive race (see UNANSWERED): once more
+            return self._send_once(url, transport, body, timeout)
+
+    def _send_once(self, url: httpx.URL, transport: httpx.BaseTransport | None,
+                   body: Mapping[str, object], timeout: httpx.Timeout) -> httpx.Response:
         request = self._client.build_request("POST", url, json=body, timeout=timeout)
         if transport is None:
             return self._client.send(request, stream=True)
