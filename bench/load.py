@@ -15,6 +15,13 @@ import numpy as np
 #: The body a client sends: a fixed one, or one made from (client number, request number).
 Body = dict[str, Any] | Callable[[int, int], dict[str, Any]]
 TICK_S = 0.2
+#: A connection idle this long is not reused. The servers measured (uvicorn) close idle
+#: connections after 5 s, and a request sent on one in the instant it closes gets a reset
+#: (httpx ReadError) or no answer at all: the HTTP/1.1 keep-alive race, which an SDK retries
+#: and which says nothing of the server under test. 4 s leaves the close a second's margin.
+KEEPALIVE_EXPIRY_S = 4.0
+#: How many failure texts a `LoadResult` keeps (what an error event or exception said).
+FAILURES_KEPT = 20
 
 
 @dataclass
@@ -24,6 +31,14 @@ class LoadResult:
     statuses: Counter[str] = field(default_factory=Counter)
     #: thinking and answer deltas delivered (chunks with a `content` or `reasoning_content`)
     deltas: int = 0
+    #: the first `FAILURES_KEPT` failures, as "kind: text" (an error event's line, an
+    #: exception's repr, an error status's body), so a rare one can be traced
+    failures: list[str] = field(default_factory=list)
+
+    def failed(self, kind: str, text: str) -> None:
+        self.statuses[kind] += 1
+        if len(self.failures) < FAILURES_KEPT:
+            self.failures.append(f"{kind}: {text[:500]}")
 
     @property
     def ok(self) -> int:
@@ -48,7 +63,8 @@ class LoadResult:
         return {"ok": self.ok, "seconds": round(self.seconds, 2),
                 "req_per_s": round(self.rate(), 1), "deltas_per_s": round(self.delta_rate()),
                 "p50_ms": round(self.percentile_ms(50), 2),
-                "p99_ms": round(self.percentile_ms(99), 2), "statuses": dict(self.statuses)}
+                "p99_ms": round(self.percentile_ms(99), 2), "statuses": dict(self.statuses),
+                "failures": list(self.failures)}
 
 
 async def _ask(http: httpx.AsyncClient, url: str, body: dict[str, Any],
@@ -57,33 +73,38 @@ async def _ask(http: httpx.AsyncClient, url: str, body: dict[str, Any],
     try:
         async with http.stream("POST", url, json=body, headers=headers) as response:
             if response.status_code != 200:
-                await response.aread()
-                result.statuses[str(response.status_code)] += 1
+                text = (await response.aread()).decode(errors="replace")
                 if response.status_code == 429:
+                    result.statuses["429"] += 1
                     await asyncio.sleep(0.05)
+                else:
+                    result.failed(str(response.status_code), text)
                 return
-            outcome = "incomplete stream"
+            outcome, said = "incomplete stream", "the body ended without [DONE]"
             deltas = 0
             async for line in response.aiter_lines():
                 if 'content"' in line:
                     deltas += 1
                 if line.startswith('data: {"error"'):
-                    outcome = "stream error"
+                    outcome, said = "stream error", line
                     break
                 if line.startswith("data: [DONE]"):
                     outcome = "200"
             result.deltas += deltas
     except httpx.HTTPError as error:
-        result.statuses[type(error).__name__] += 1
+        result.failed(type(error).__name__, repr(error))
+        return
+    if outcome != "200":
+        result.failed(outcome, said)
         return
     result.statuses[outcome] += 1
-    if outcome == "200":
-        result.latencies_s.append(time.perf_counter() - started)
+    result.latencies_s.append(time.perf_counter() - started)
 
 
 async def _run(url: str, body: Body, clients: int, seconds: float, headers: dict[str, str],
                on_tick: Callable[[LoadResult, float], None] | None) -> LoadResult:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=KEEPALIVE_EXPIRY_S)
     result = LoadResult()
     started = time.monotonic()
     stop_at = started + seconds

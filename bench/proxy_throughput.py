@@ -150,7 +150,8 @@ def main() -> int:
     for column in ("case", "target", "round", "req/s", "deltas/s", "p50 ms", "p99 ms",
                    "responses"):
         table.add_column(column, justify="left" if column in ("case", "target") else "right")
-    lines = []
+    lines: list[str] = []
+    failures: list[str] = []
     with tempfile.TemporaryDirectory() as scratch, Progress(console=console) as progress:
         for case in cases:
             proxy_cpu: dict[str, list[float]] = {}
@@ -163,6 +164,9 @@ def main() -> int:
                                   f"{result.percentile_ms(99):.1f}",
                                   json.dumps(dict(result.statuses)))
             summary[case] = {name: [r.summary() for r in runs] for name, runs in results.items()}
+            failures += [f"{case}, {name}, round {number}: {failure}"
+                         for name, runs in results.items()
+                         for number, result in enumerate(runs, 1) for failure in result.failures]
             direct = results["upstream directly"]
             measure_of = LoadResult.rate if case == "short" else LoadResult.delta_rate
             what = "req/s" if case == "short" else "deltas/s"
@@ -190,6 +194,8 @@ def main() -> int:
     console.print(table)
     for line in lines:
         console.print(line)
+    for line in failures:  # what each failed request got (the first few per round)
+        console.print(line, markup=False, highlight=False)
     if "ratio_thinkswitch_over_optillm" in summary:
         console.print(f"thinkswitch / optillm: [bold]{summary['ratio_thinkswitch_over_optillm']}x"
                       "[/] (target >= 10x)")
