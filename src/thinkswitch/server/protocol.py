@@ -29,7 +29,13 @@ from thinkswitch.server.corked import CorkedTransport
 HEADER_TIMEOUT_S = 10.0
 MAX_HEADER_BYTES = 64 * 1024
 WRITE_TIMEOUT_S = 60.0
-
+#: How long an idle kept-alive connection stays open. uvicorn's default (5 s) equals httpx's
+#: keep-alive expiry (the openai and anthropic SDKs, the benches' load), and the server's
+#: clock starts first (when it has written the response, the client's when it has read it),
+#: so such a client could send its next request on a connection that was closing: a reset
+#: (httpx ReadError) instead of an answer. Longer than the clients' expiry, the client is
+#: always the one that closes an idle connection.
+KEEP_ALIVE_S = 20.0
 
 
 def _response(status: bytes, text: bytes) -> bytes:
@@ -131,4 +137,5 @@ def server_config(app: Any, host: str, port: int, header_timeout_s: float = HEAD
                   write_timeout_s: float = WRITE_TIMEOUT_S, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration with the guarded protocol (what `thinkswitch serve` runs)."""
     return uvicorn.Config(app, host=host, port=port, http=guarded_protocol(
-        header_timeout_s, max_header_bytes, write_timeout_s), **options)
+        header_timeout_s, max_header_bytes, write_timeout_s),
+        **{"timeout_keep_alive": KEEP_ALIVE_S, **options})
