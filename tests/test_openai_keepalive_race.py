@@ -2,7 +2,8 @@
 a chat call (`ChatTransport._send`, `UNANSWERED`). The call is sent again, once, and the
 answer arrives — directly on the transport, and through the server to the official SDK.
 tests/support/closing_upstream.py closes every connection at its second request, so each
-reuse meets the race (in the bench, one call in a few thousand did, as an error event)."""
+reuse meets the race (in the bench, a rare one: the likely cause of an error event once seen
+in ~2,000 streams)."""
 
 from __future__ import annotations
 
