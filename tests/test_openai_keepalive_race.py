@@ -1,5 +1,5 @@
 """The keep-alive race: an upstream closes an idle connection just as the proxy reuses it for
-a chat call (`ChatTransport._send`, `UNANSWERED`). The call is sent again, once, and the
+a chat call (`ChatTransport._send`, engines/keepalive.py). The call is sent again, once, and the
 answer arrives — directly on the transport, and through the server to the official SDK.
 tests/support/closing_upstream.py closes every connection at its second request, so each
 reuse meets the race (in the bench, a rare one: the likely cause of an error event once seen

@@ -1,5 +1,6 @@
-"""An OpenAI-compatible upstream on a raw socket that closes a kept-alive connection just as
-the next request comes in on it: the keep-alive race at its worst.
+"""An upstream (OpenAI-compatible, or Anthropic's Messages) on a raw socket that closes a
+kept-alive connection just as the next request comes in on it: the keep-alive race at its
+worst.
 
 An HTTP/1.1 server may close an idle connection at any time (uvicorn does after 5 s; vLLM and
 llama.cpp's server have their own timers). A client that picks that connection from its pool
@@ -11,9 +12,10 @@ that reuses a connection meets the race every time instead of once in thousands 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,8 +33,27 @@ class Counts:
     dropped: int = 0
 
 
-def _stream(text: str) -> bytes:
-    body = b"".join(sse(delta(role="assistant", content=text), delta("stop")))
+def chat_stream(text: str) -> bytes:
+    """A streamed chat completion answering `text` (OpenAI's chunks)."""
+    return b"".join(sse(delta(role="assistant", content=text), delta("stop")))
+
+
+def messages_stream(text: str) -> bytes:
+    """A streamed Anthropic message answering `text`: the fewest events the `anthropic`
+    engine reads into an answer and a finish."""
+    events = [("message_start", {"message": {"usage": {"input_tokens": 3}}}),
+              ("content_block_start", {"index": 0, "content_block": {"type": "text"}}),
+              ("content_block_delta", {"index": 0, "delta": {"type": "text_delta",
+                                                             "text": text}}),
+              ("content_block_stop", {"index": 0}),
+              ("message_delta", {"delta": {"stop_reason": "end_turn"},
+                                 "usage": {"output_tokens": 2}}),
+              ("message_stop", {})]
+    return "".join(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+                   for name, data in events).encode()
+
+
+def _response(body: bytes) -> bytes:
     return (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
@@ -56,13 +77,13 @@ def _read_request(connection: socket.socket, pending: bytes) -> bytes | None:
     return rest[length:]
 
 
-def _serve(connection: socket.socket, counts: Counts, lock: threading.Lock, reset: bool
-           ) -> None:
+def _serve(connection: socket.socket, counts: Counts, lock: threading.Lock, reset: bool,
+           answer: bytes) -> None:
     with connection:
         left = _read_request(connection, b"")
         if left is None:
             return
-        connection.sendall(_stream(ANSWER))
+        connection.sendall(answer)
         with lock:
             counts.answered += 1
         if not left and not connection.recv(1, socket.MSG_PEEK):
@@ -76,9 +97,12 @@ def _serve(connection: socket.socket, counts: Counts, lock: threading.Lock, rese
 
 
 @contextmanager
-def closing_upstream(reset: bool = True) -> Iterator[tuple[str, Counts]]:
-    """(base URL ending in /v1, the counts) of a running race upstream; a dropped request
-    meets a reset (`reset`) or the end of the stream."""
+def closing_upstream(reset: bool = True, stream: Callable[[str], bytes] = chat_stream
+                     ) -> Iterator[tuple[str, Counts]]:
+    """(base URL ending in /v1, the counts) of a running race upstream answering any path
+    with `stream(ANSWER)`; a dropped request meets a reset (`reset`) or the end of the
+    stream."""
+    answer = _response(stream(ANSWER))
     counts, lock = Counts(), threading.Lock()
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
@@ -91,7 +115,7 @@ def closing_upstream(reset: bool = True) -> Iterator[tuple[str, Counts]]:
                 return
             with lock:
                 counts.connections += 1
-            threading.Thread(target=_serve, args=(connection, counts, lock, reset),
+            threading.Thread(target=_serve, args=(connection, counts, lock, reset, answer),
                              daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)

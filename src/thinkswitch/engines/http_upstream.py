@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import httpx
 
 from thinkswitch.engines.base import Engine
+from thinkswitch.engines.keepalive import sent_again_once
 from thinkswitch.engines.upstream_common import (
     ReasoningMemo,
     iter_events,
@@ -95,8 +97,10 @@ class HttpUpstreamEngine(Engine, Generic[ReadingT]):
         reading = self.start_reading()
         started = False
         try:
-            with self._client.stream("POST", self.url, json=self.body(request, dialect)
-                                     ) as response:
+            body = self.body(request, dialect)
+            with closing(sent_again_once(lambda: self._client.send(  # the keep-alive race
+                    self._client.build_request("POST", self.url, json=body), stream=True))
+                         ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise status_error(self.url, response)

@@ -14,21 +14,11 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 import httpx
 
 from thinkswitch.engines.deadlines import StreamGuard
+from thinkswitch.engines.keepalive import sent_again_once
 from thinkswitch.engines.pool import ReplicaPool, Route, Watchdog, split_urls
 from thinkswitch.engines.sse import ChunkReader, StreamChunk, error_message, one_line
 from thinkswitch.kernel.errors import EngineUnavailableError, UpstreamRejectedError
 from thinkswitch.kernel.events import EngineEvent
-
-#: How a call fails when its connection was closed under it before any response came back.
-#: An HTTP/1.1 server closes an idle kept-alive connection when it likes (uvicorn, under
-#: vLLM and the benches' upstream, after 5 s); a call that takes that connection from the pool
-#: in the instant before the close arrives is written into a closed socket and gets a reset or
-#: an end of stream, and no answer. httpcore does not send it again (it drops the dead
-#: connection only), so `_send` does, once: nothing of the request was answered, and the pool
-#: hands the second try a live connection or a new one. Under bench/proxy_throughput.py's load
-#: the proxy reuses upstream connections idle up to 4.8 s (against uvicorn's 5): the likely
-#: cause of one stream in ~2,000 once ending in an error event there.
-UNANSWERED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 def reach_error(url: str, error: Exception) -> EngineUnavailableError:
@@ -194,10 +184,8 @@ class ChatTransport:
             pick = getattr(self._client, "_transport_for_url", None)
             chat = self._chat[base] = url, None if pick is None else pick(url)
         url, transport = chat
-        try:
-            return self._send_once(url, transport, body, timeout)
-        except UNANSWERED:  # the keep-alive race (see UNANSWERED): once more
-            return self._send_once(url, transport, body, timeout)
+        # the keep-alive race (engines/keepalive.py): sent once more
+        return sent_again_once(lambda: self._send_once(url, transport, body, timeout))
 
     def _send_once(self, url: httpx.URL, transport: httpx.BaseTransport | None,
                    body: Mapping[str, object], timeout: httpx.Timeout) -> httpx.Response:
