@@ -17,6 +17,7 @@ from thinkswitch.outcomes.paired import Outcome, PairedItem, PairedTable
 from thinkswitch.triage import training
 from thinkswitch.triage.features import FeatureSpace
 from thinkswitch.triage.learned import LearnedModel, LearnedPolicy, default_model_path
+from thinkswitch.triage.tiers import TierModel, is_tier_file
 from thinkswitch.triage.training import calibrate_threshold, folds_for, out_of_fold_scores
 
 MATH = [
@@ -174,6 +175,18 @@ def test_bad_model_files(tmp_path: Path) -> None:
     np.savez(other, header=np.frombuffer(b'{"format": "x"}', dtype=np.uint8))
     with pytest.raises(DataError, match="not a thinkswitch learned-triage model"):
         LearnedModel.load(other)
+
+
+def test_truncated_model_files_are_data_errors(tmp_path: Path) -> None:
+    """A model file cut short is a zip without its end (zipfile.BadZipFile, neither OSError
+    nor ValueError): every model kind refuses it with a DataError, never an internal error."""
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(default_model_path().read_bytes()[:300])
+    with pytest.raises(DataError, match="cannot read triage model"):
+        LearnedModel.load(truncated)
+    with pytest.raises(DataError, match="not a readable budget-tier model"):
+        TierModel.load(truncated)
+    assert not is_tier_file(truncated)
 
 
 def test_training_needs_questions() -> None:

@@ -16,7 +16,6 @@ threshold and a version; it loads in milliseconds and is never unpickled.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from thinkswitch.triage.blend_reason import Blend, blend_reason
 from thinkswitch.triage.context import triage_text
 from thinkswitch.triage.familiarity import Familiarity
 from thinkswitch.triage.features import FeatureSpace, Featurizer, Reading
+from thinkswitch.triage.model_file import read_model_file, write_model_file
 from thinkswitch.triage.rules import asked_for
 from thinkswitch.triage.static_features import StaticFeatures
 from thinkswitch.triage.worklike import WorkReading, read_work
@@ -101,7 +101,6 @@ class LearnedModel:
         return _tier(math.exp(float((features @ self.length)[0] + self.length_bias)))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         for name in ("gain", "length"):
             weights = getattr(self, name)
@@ -117,24 +116,22 @@ class LearnedModel:
         if self.familiarity is not None:
             arrays.update(self.familiarity.arrays())
             header["familiarity"] = self.familiarity.header()
-        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        with path.open("wb") as handle:
-            np.savez_compressed(handle, allow_pickle=False, **arrays)
+        write_model_file(path, header, arrays)
 
     @classmethod
     def load(cls, path: Path) -> LearnedModel:
         if not path.is_file():
             raise ModelNotFoundError(f"triage model not found: {path}")
+        damaged = f"cannot read triage model {path}"
+        header, data = read_model_file(path, damaged)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                features = _featurizer(header, path)
-                weights = {}
-                for name in ("gain", "length"):
-                    dense = np.zeros(features.size, dtype=np.float64)
-                    dense[data[f"{name}_index"]] = data[f"{name}_value"]
-                    weights[name] = dense
-                familiarity = Familiarity.from_file(data, header.get("familiarity") or {})
+            features = _featurizer(header, path)
+            weights = {}
+            for name in ("gain", "length"):
+                dense = np.zeros(features.size, dtype=np.float64)
+                dense[data[f"{name}_index"]] = data[f"{name}_value"]
+                weights[name] = dense
+            familiarity = Familiarity.from_file(data, header.get("familiarity") or {})
             gain_bias, length_bias = header["biases"]
             return cls(header["version"], features, weights["gain"], float(gain_bias),
                        weights["length"], float(length_bias),
@@ -142,8 +139,8 @@ class LearnedModel:
                        header.get("meta", {}), familiarity)
         except ThinkswitchError:
             raise
-        except Exception as error:  # any damage to the file: truncated zip, bad keys, bad indices
-            raise DataError(f"cannot read triage model {path}: {error}") from None
+        except Exception as error:  # a header without its keys, bad indices
+            raise DataError(f"{damaged}: {error}") from None
 
 
 def training_suites(policy: TriagePolicy) -> frozenset[str]:

@@ -21,7 +21,6 @@ server's auto picks tiers as soon as its policy carries them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ from thinkswitch.kernel.messages import ChatMessage
 from thinkswitch.outcomes.tiers import TierTable, is_direct, tier_budget
 from thinkswitch.triage.base import TriagePolicy
 from thinkswitch.triage.context import triage_text
+from thinkswitch.triage.model_file import model_format, read_model_file, write_model_file
 from thinkswitch.triage.static_features import StaticFeatures
 
 FORMAT = "thinkswitch-tiers-1"
@@ -66,45 +66,33 @@ class TierModel:
         return chosen
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = {"format": FORMAT, "tiers": list(self.tiers), "weight": self.weight,
                   "version": self.version, "meta": self.meta,
                   "features": self.features.header()}
-        with path.open("wb") as handle:
-            np.savez_compressed(
-                handle, coef=self.coef.astype(np.float32),
-                intercept=self.intercept.astype(np.float64),
-                mean_tokens=self.mean_tokens.astype(np.float64),
-                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        write_model_file(path, header, {
+            "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float64),
+            "mean_tokens": self.mean_tokens.astype(np.float64)})
 
     @classmethod
     def load(cls, path: Path) -> TierModel:
         if not path.is_file():
             raise ModelNotFoundError(f"no tier model at {path}")
+        damaged = f"{path} is not a readable budget-tier model"
+        header, data = read_model_file(path, damaged)
+        if header.get("format") != FORMAT:
+            raise DataError(f"{path} is not a budget-tier model ({FORMAT})")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                if header.get("format") != FORMAT:
-                    raise DataError(f"{path} is not a budget-tier model ({FORMAT})")
-                return cls(tuple(header["tiers"]), data["coef"].astype(np.float64),
-                           data["intercept"], data["mean_tokens"], float(header["weight"]),
-                           str(header["version"]), dict(header.get("meta") or {}),
-                           StaticFeatures.from_header(header["features"]))
-        except (OSError, ValueError, KeyError) as error:
-            raise DataError(f"{path} is not a readable budget-tier model: {error}") from None
+            return cls(tuple(header["tiers"]), data["coef"].astype(np.float64),
+                       data["intercept"], data["mean_tokens"], float(header["weight"]),
+                       str(header["version"]), dict(header.get("meta") or {}),
+                       StaticFeatures.from_header(header["features"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DataError(f"{damaged}: {error}") from None
 
 
 def is_tier_file(path: Path | None) -> bool:
     """Whether `path` is a budget-tier model (so `learned` serves it as `tiered`)."""
-    if path is None or not path.is_file():
-        return False
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "header" not in data.files:
-                return False
-            return bool(json.loads(bytes(data["header"]).decode()).get("format") == FORMAT)
-    except (OSError, ValueError):
-        return False
+    return path is not None and path.is_file() and model_format(path) == FORMAT
 
 
 def fit_tiers(table: TierTable, matrix: np.ndarray, rows: np.ndarray | None = None,
